@@ -1,0 +1,131 @@
+"""The shared loop, the seed recipe's accuracy, the CLI's errors, and the download path."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import http.server
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from inference import fashion_mnist as fm
+from training import cli, data as data_mod
+from training.config import TrainConfig
+from training.loop import lr_at
+
+
+def test_seed_recipe_reaches_the_seed_accuracy(trained):
+    cfg, results, _ = trained
+    assert (cfg.epochs, cfg.batch_size, cfg.lr) == (10, 256, 0.1)
+    assert results["concise"].test_acc >= 0.830
+    assert results["scratch"].test_acc >= 0.820
+    for r in results.values():
+        h = r.history
+        assert len(h.train_loss) == len(h.val_loss) == len(h.val_acc) == 10
+        assert h.train_loss[-1] < h.train_loss[0]  # it learned
+
+
+def test_same_seed_gives_the_same_numbers(fashion_dir, tmp_path):
+    cfg = TrainConfig(epochs=1, val_split=5000, data_dir=str(fashion_dir), out=str(tmp_path))
+    device = torch.device("cpu")
+    data = data_mod.prepare(cfg.data_dir, False, cfg.val_split, cfg.seed, device)
+    runs = [cli.train_variant("scratch", cfg, data, device) for _ in range(2)]
+    assert runs[0].history == runs[1].history
+    assert runs[0].test_acc == runs[1].test_acc
+
+
+def test_validation_split_comes_from_training_images(fashion_dir):
+    data = data_mod.prepare(str(fashion_dir), False, 5000, 0, torch.device("cpu"))
+    assert len(data.val_labels) == 5000 and len(data.train_labels) == 55_000
+    assert len(data.test_labels) == 10_000
+    train = fm.load_split("train", fashion_dir).images.reshape(60_000, -1)
+    rows = {r.tobytes() for r in train}
+    assert all(v.numpy().tobytes() in rows for v in data.val_images[:200].reshape(200, -1))
+    assert data.val_images.data_ptr() != data.test_images.data_ptr()
+
+
+def test_diverging_loss_stops_and_exports_nothing(fashion_dir, tmp_path, capsys):
+    out = tmp_path / "models"
+    code = cli.main(["--variant", "concise", "--epochs", "2", "--lr", "1e38", "--data-dir", str(fashion_dir), "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "loss became" in err and "lower --lr" in err
+    assert not out.exists()
+
+
+def test_one_cycle_schedule_shape():
+    total = 1000
+    lrs = [lr_at(s, total, 0.5, "one-cycle") for s in range(total)]
+    assert lrs[0] == pytest.approx(0.5 / 25)
+    assert max(lrs) == pytest.approx(0.5, rel=1e-3) and np.argmax(lrs) == pytest.approx(300, abs=1)
+    assert lrs[-1] < 0.5 / 1000
+    assert all(lr_at(s, total, 0.1, "constant") == 0.1 for s in (0, 500, 999))
+
+
+def test_missing_data_is_one_clear_line(tmp_path, capsys):
+    code = cli.main(["--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "apt-get install dataset-fashion-mnist" in err
+
+
+@pytest.mark.parametrize("flags", [["--epochs", "0"], ["--lr", "-1"], ["--momentum", "1.5"], ["--variant", "cnn"]])
+def test_bad_flags_exit_2(flags, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.parse_args(flags)
+    assert exc.value.code == 2
+
+
+def test_flags_map_to_config_fields():
+    cfg = cli.parse_args(["--epochs", "3", "--batch-size", "64", "--momentum", "0.9", "--schedule", "one-cycle",
+                          "--val-split", "100", "--weight-decay", "1e-4", "--seed", "7", "--device", "cpu"])
+    assert (cfg.epochs, cfg.batch_size, cfg.momentum, cfg.schedule) == (3, 64, 0.9, "one-cycle")
+    assert (cfg.val_split, cfg.weight_decay, cfg.seed, cfg.device) == (100, 1e-4, 7, "cpu")
+
+
+def test_asking_for_cuda_without_one_is_an_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the error path is for machines without")
+    with pytest.raises(cli.TrainingError, match="no CUDA GPU"):
+        cli.resolve_device("cuda")
+
+
+def test_download_uses_torchvision_and_lands_where_the_reader_looks(fashion_dir, tmp_path, monkeypatch):
+    """torchvision's real downloader against a mirror on loopback serving the real files."""
+    from torchvision.datasets import FashionMNIST
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    resources = []
+    for name in fm.SHA256:
+        data = fm._read_bytes(fm._find_file(fashion_dir, name))
+        gz = gzip.compress(data)
+        (mirror / f"{name}.gz").write_bytes(gz)
+        resources.append((f"{name}.gz", hashlib.md5(gz).hexdigest()))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(FashionMNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/"])
+        monkeypatch.setattr(FashionMNIST, "resources", resources)
+        monkeypatch.delenv(fm.ENV_VAR, raising=False)
+        monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "no-debian")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        folder = data_mod.locate(None, allow_download=True)
+    finally:
+        server.shutdown()
+    assert folder == tmp_path / "cache" / "fashion-mnist"
+    assert fm.load_split("test", folder).images.shape == (10_000, 28, 28)
+
+
+def test_failed_download_says_how_else_to_get_the_data(tmp_path, monkeypatch):
+    from torchvision.datasets import FashionMNIST
+
+    monkeypatch.setattr(FashionMNIST, "mirrors", ["http://127.0.0.1:9/"])  # discard port: refused
+    with pytest.raises(fm.DatasetError, match="could not download .*apt-get install"):
+        data_mod.download(tmp_path)

@@ -1,0 +1,114 @@
+"""Export the concise model to ONNX: raw uint8 pixels in, probabilities and logits out.
+
+The graph does its own scaling to [0, 1] and its own softmax, so no client can get the
+preprocessing wrong and the file alone is enough to serve. The result is checked
+(onnx.checker, then onnxruntime against PyTorch on the whole test set) before it is written.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import warnings
+from datetime import datetime, timezone
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from inference.classes import CLASS_NAMES
+from training.errors import TrainingError
+from training.loop import scale
+
+# ONNX opset 18 is the oldest the torch.export-based exporter emits natively; every
+# onnxruntime since 1.14 runs it, and so do Triton's onnxruntime backends of those years.
+OPSET = 18
+MAX_PROB_DIFF = 1e-5  # the agreement export promises between onnxruntime and PyTorch
+
+
+class ExportHead(nn.Module):
+    """uint8 images (N, 28, 28) -> (probabilities (N, 10), logits (N, 10)), float32."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor):
+        logits = self.net(scale(images))  # the same scaling the training batches got
+        return torch.softmax(logits, dim=1), logits
+
+
+def metadata(variant: str, test_accuracy: float, dataset_digest: str, recipe: dict) -> dict[str, str]:
+    """What every consumer reads from the file instead of hard-coding it."""
+    return {
+        "class_names": json.dumps(list(CLASS_NAMES)),
+        "input": "images: uint8 [N, 28, 28], raw Fashion-MNIST pixels 0..255 (0 = background); "
+        "scaling to [0, 1] is inside the graph",
+        "outputs": "probabilities: float32 [N, 10] (softmax); logits: float32 [N, 10]",
+        "variant": variant,
+        "test_accuracy": f"{test_accuracy:.6f}",
+        "dataset": "Fashion-MNIST",
+        "dataset_sha256": dataset_digest,
+        "recipe": json.dumps(recipe, sort_keys=True),
+        "versions": json.dumps(
+            {
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "onnx": onnx.__version__,
+                "onnxruntime": ort.__version__,
+                "numpy": np.__version__,
+            }
+        ),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def to_onnx(net: nn.Module, example: torch.Tensor, meta: dict[str, str]) -> onnx.ModelProto:
+    """Trace `net` behind the export head with a dynamic batch dimension; checked, with metadata."""
+    head = ExportHead(net).to("cpu").eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes on its own internals are not ours
+        program = torch.onnx.export(
+            head,
+            (example.cpu(),),
+            dynamo=True,
+            input_names=["images"],
+            output_names=["probabilities", "logits"],
+            dynamic_shapes={"images": {0: torch.export.Dim("batch")}},
+            opset_version=OPSET,
+            external_data=False,
+            verbose=False,
+        )
+    model = program.model_proto
+    model.doc_string = "Fashion-MNIST softmax regression (uint8 images -> probabilities, logits)"
+    del model.metadata_props[:]
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=value)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as e:
+        raise TrainingError(f"the exported ONNX model does not pass onnx.checker: {e}") from e
+    return model
+
+
+@torch.no_grad()
+def verify(model: onnx.ModelProto, net: nn.Module, images: torch.Tensor) -> float:
+    """onnxruntime vs PyTorch on `images`: returns the max abs difference of probabilities.
+
+    Raises unless every prediction is identical and probabilities agree within MAX_PROB_DIFF.
+    """
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    ort_probs, _ = session.run(["probabilities", "logits"], {"images": images.cpu().numpy()})
+    torch_probs, _ = ExportHead(net).to("cpu").eval()(images.cpu())
+    torch_probs = torch_probs.numpy()
+    diff = float(np.abs(ort_probs - torch_probs).max())
+    same = np.array_equal(ort_probs.argmax(1), torch_probs.argmax(1))
+    if diff > MAX_PROB_DIFF or not same:
+        raise TrainingError(
+            f"onnxruntime disagrees with PyTorch on the test set (max |Δp| = {diff:.2e}, "
+            f"same predictions: {same}); the model was not written"
+        )
+    return diff
+

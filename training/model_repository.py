@@ -1,0 +1,90 @@
+"""Write the `models/` folder as a Triton Inference Server model repository.
+
+models/
+  fashion_mnist/
+    config.pbtxt       Triton's model configuration
+    labels.txt         class names, one per line, for Triton's classification extension
+    1/model.onnx       the exported model (version 1)
+    history.json       training curves and summary   } plain files beside the config:
+    curves.png         the curves as a plot           } Triton reads only config.pbtxt,
+    concise.pt         trained weights (state dicts)  } the label file and numeric
+    scratch.pt                                        } version folders
+Every file is written atomically, so an interrupted run never leaves a half-written one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from inference.classes import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES
+
+MODEL_NAME = "fashion_mnist"
+MAX_BATCH = 4096  # largest batch Triton may form; 4096 x 784 bytes = 3 MB per request
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the model from a server running as another user
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def triton_config() -> str:
+    h, w = IMAGE_SHAPE
+    # dims leave out the batch dimension: with max_batch_size > 0 Triton adds it.
+    return f"""name: "{MODEL_NAME}"
+platform: "onnxruntime_onnx"
+max_batch_size: {MAX_BATCH}
+input [
+  {{
+    name: "images"
+    data_type: TYPE_UINT8
+    dims: [ {h}, {w} ]
+  }}
+]
+output [
+  {{
+    name: "probabilities"
+    data_type: TYPE_FP32
+    dims: [ {NUM_CLASSES} ]
+    label_filename: "labels.txt"
+  }},
+  {{
+    name: "logits"
+    data_type: TYPE_FP32
+    dims: [ {NUM_CLASSES} ]
+  }}
+]
+dynamic_batching {{
+  max_queue_delay_microseconds: 100
+}}
+"""
+
+
+def model_dir(out: str | os.PathLike) -> Path:
+    return Path(out) / MODEL_NAME
+
+
+def onnx_path(out: str | os.PathLike) -> Path:
+    return model_dir(out) / "1" / "model.onnx"
+
+
+def write_model(out: str | os.PathLike, onnx_bytes: bytes) -> Path:
+    """The ONNX file, its Triton config and label file; returns the model's path."""
+    folder = model_dir(out)
+    atomic_write(folder / "config.pbtxt", triton_config().encode())
+    atomic_write(folder / "labels.txt", ("\n".join(CLASS_NAMES) + "\n").encode())
+    path = onnx_path(out)
+    atomic_write(path, onnx_bytes)
+    return path

@@ -1,0 +1,30 @@
+"""The training curves as a PNG: train loss, validation loss and validation accuracy per epoch,
+one panel per variant, like the seed's live plot."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed, none opened
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def curves_png(histories: dict) -> bytes:
+    """`histories` maps variant name -> History; returns PNG bytes."""
+    fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 3.6), squeeze=False)
+    for ax, (variant, h) in zip(axes[0], histories.items()):
+        epochs = range(1, len(h.train_loss) + 1)
+        ax.plot(epochs, h.train_loss, label="train loss")
+        ax.plot(epochs, h.val_loss, "--", label="val loss")
+        ax.plot(epochs, h.val_acc, "-.", label="val acc")
+        ax.set_title(variant)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
