@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test bench venv clean
+.PHONY: run test bench gui venv clean
 
 # One stamp per set of extras, so `make test` after `make run` installs only what is missing.
 $(VENV)/.stamp-base:
@@ -20,7 +20,7 @@ $(VENV)/.stamp-train: pyproject.toml constraints.txt | $(VENV)/.stamp-base
 	touch $@
 
 $(VENV)/.stamp-test: pyproject.toml constraints.txt | $(VENV)/.stamp-base
-	$(PIP) -e '.[train,gui,test]'
+	$(PIP) -e '.[train,gui,serve,test]'
 	touch $@ $(VENV)/.stamp-train
 
 venv: $(VENV)/.stamp-test
@@ -29,6 +29,10 @@ venv: $(VENV)/.stamp-test
 # takes effect when no local copy of Fashion-MNIST is found (see README: Data).
 run: $(VENV)/.stamp-train
 	$(VENV)/bin/train-and-export --download $(ARGS)
+
+# The desktop labeler on the exported model and the test set (make run first).
+gui: $(VENV)/.stamp-test
+	$(VENV)/bin/fashion-labeler $(ARGS)
 
 test: $(VENV)/.stamp-test
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -43,3 +43,17 @@ def trained(fashion_dir, tmp_path_factory):
     cfg = TrainConfig(out=str(out), data_dir=str(fashion_dir))
     results = {r.variant: r for r in run(cfg)}
     return cfg, results, out
+
+
+@pytest.fixture(scope="session")
+def model_repo(trained):
+    """The Triton model repository the session's training run wrote (holds fashion_mnist/1/model.onnx)."""
+    return trained[2]
+
+
+@pytest.fixture(scope="session")
+def model_path(model_repo):
+    """The exported ONNX model of the session's training run."""
+    from training.model_repository import onnx_path
+
+    return onnx_path(model_repo)
