@@ -13,16 +13,22 @@ import torch
 NUM_INPUTS, NUM_OUTPUTS = 28 * 28, 10
 
 
+def row_max(logits: torch.Tensor) -> torch.Tensor:
+    """(N, 10) -> (N, 1) row maxima, detached: softmax ignores a constant shift, so the shift
+    needs no gradient of its own (and amax skips the argmax that .max() also computes)."""
+    return logits.amax(dim=1, keepdim=True).detach()
+
+
 def softmax(logits: torch.Tensor) -> torch.Tensor:
     """Row-wise softmax, stable for logits of any size: exp(o - max o) / sum exp(o - max o)."""
-    shifted = logits - logits.max(dim=1, keepdim=True).values  # largest term becomes exp(0) = 1
+    shifted = logits - row_max(logits)  # largest term becomes exp(0) = 1
     exp = torch.exp(shifted)
     return exp / exp.sum(dim=1, keepdim=True)
 
 
 def log_softmax(logits: torch.Tensor) -> torch.Tensor:
     """log softmax = o - max o - log sum exp(o - max o): no exp of anything positive, no log(0)."""
-    shifted = logits - logits.max(dim=1, keepdim=True).values
+    shifted = logits - row_max(logits)
     return shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
 
 
