@@ -20,7 +20,7 @@ $(VENV)/.stamp-train: pyproject.toml constraints.txt | $(VENV)/.stamp-base
 	touch $@
 
 $(VENV)/.stamp-test: pyproject.toml constraints.txt | $(VENV)/.stamp-base
-	$(PIP) -e '.[train,gui,serve,test]'
+	$(PIP) -e '.[train,gui,serve,ray,test]'
 	touch $@ $(VENV)/.stamp-train
 
 venv: $(VENV)/.stamp-test
