@@ -6,21 +6,22 @@ PY := $(VENV)/bin/python
 # the wheels already on disk): a plain `pip install torch` would fetch the newest CUDA build.
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+# onnxruntime build: cpu, or gpu (onnxruntime-gpu; never both in one environment).
+ORT ?= cpu
 
 .PHONY: run test bench gui venv clean
 
 # One stamp per set of extras, so `make test` after `make run` installs only what is missing.
 $(VENV)/.stamp-base:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) --upgrade pip
 	touch $@
 
 $(VENV)/.stamp-train: pyproject.toml constraints.txt | $(VENV)/.stamp-base
-	$(PIP) -e '.[train]'
+	$(PIP) -e '.[$(ORT),train]'
 	touch $@
 
 $(VENV)/.stamp-test: pyproject.toml constraints.txt | $(VENV)/.stamp-base
-	$(PIP) -e '.[train,gui,serve,ray,test]'
+	$(PIP) -e '.[$(ORT),train,gui,serve,ray,test]'
 	touch $@ $(VENV)/.stamp-train
 
 venv: $(VENV)/.stamp-test

@@ -1,0 +1,277 @@
+"""The Predictor on the session's exported model: results, input forms, chunking, devices,
+threads, and every way a model file can be wrong."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from onnx import TensorProto, helper
+
+from inference.classes import CLASS_NAMES
+from inference.errors import InferenceError
+from inference.inputs import InputError
+from inference.predictor import ModelError, Prediction, Predictor, default_threads, resolve_model_path
+
+
+@pytest.fixture(scope="module")
+def predictor(model_path):
+    return Predictor(model_path, device="cpu")
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+def test_scores_the_test_set_at_the_exported_accuracy(predictor, test_split):
+    result = predictor.predict(test_split.images)
+    assert isinstance(result, Prediction)
+    accuracy = (result.labels == test_split.labels).mean()
+    assert accuracy == pytest.approx(predictor.test_accuracy, abs=1e-6)
+    assert result.probabilities.shape == (10_000, 10) and result.probabilities.dtype == np.float32
+    np.testing.assert_allclose(result.probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert result.class_names[:3] == [CLASS_NAMES[i] for i in result.labels[:3]]
+    np.testing.assert_array_equal(result.confidence, result.probabilities.max(axis=1))
+
+
+def test_metadata_comes_from_the_file(predictor, model_path):
+    assert predictor.class_names == list(CLASS_NAMES)
+    assert predictor.path == model_path
+    assert len(predictor.sha256) == 64 and predictor.metadata["dataset_sha256"]
+    assert 0.5 < predictor.test_accuracy < 1
+
+
+def test_logits_give_the_probabilities(predictor, test_split):
+    images = test_split.images[:100]
+    logits = predictor.logits(images).astype(np.float64)
+    softmax = np.exp(logits - logits.max(1, keepdims=True))
+    softmax /= softmax.sum(1, keepdims=True)
+    np.testing.assert_allclose(predictor.predict_proba(images), softmax, atol=1e-6)
+
+
+def test_opens_the_repository_folder(model_repo, model_path):
+    assert resolve_model_path(model_repo) == model_path
+    assert Predictor(model_repo).path == model_path
+
+
+@given(st.integers(1, 40), st.integers(1, 2600))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_chunking_does_not_change_results(predictor, test_split, chunk, n):
+    small = Predictor.__new__(Predictor)
+    small.__dict__.update(predictor.__dict__, chunk=chunk)
+    images = test_split.images[:n]
+    np.testing.assert_array_equal(small.predict_proba(images), predictor.predict_proba(images))
+
+
+@given(hnp.arrays(np.uint8, st.tuples(st.integers(1, 8), st.just(28), st.just(28))))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_input_form_gives_the_same_prediction(predictor, batch):
+    expected = predictor.predict_proba(batch)
+    n = len(batch)
+    for form in (
+        batch.reshape(n, 784),
+        batch.reshape(n, 1, 28, 28),
+        batch.astype(np.float32) / 255,
+        batch.astype(np.int64),
+        np.asfortranarray(batch),
+    ):
+        np.testing.assert_array_equal(predictor.predict_proba(form), expected)
+    assert np.isfinite(expected).all()
+    np.testing.assert_allclose(expected.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_single_image_is_a_batch_of_one(predictor, test_split):
+    result = predictor.predict(test_split.images[0])
+    assert result.labels.shape == (1,) and len(result.class_names) == 1
+
+
+def test_batches_are_scored_lazily(predictor, test_split):
+    consumed = []
+
+    def batches():
+        for start in range(0, 3000, 1000):
+            consumed.append(start)
+            yield test_split.images[start : start + 1000]
+
+    stream = predictor.predict_batches(batches())
+    first = next(stream)
+    assert consumed == [0]  # nothing read ahead: memory stays bounded by one batch
+    rest = list(stream)
+    labels = np.concatenate([first.labels] + [r.labels for r in rest])
+    np.testing.assert_array_equal(labels, predictor.predict(test_split.images[:3000]).labels)
+
+
+def test_a_bad_batch_in_a_stream_is_an_input_error(predictor):
+    stream = predictor.predict_batches([np.zeros((2, 28, 28), np.uint8), np.zeros((2, 5), np.uint8)])
+    next(stream)
+    with pytest.raises(InputError, match=r"got \(2, 5\)"):
+        next(stream)
+
+
+@pytest.mark.parametrize(
+    "images, error",
+    [
+        (np.zeros((0, 28, 28), np.uint8), ValueError),
+        (np.full((1, 28, 28), np.nan, np.float32), ValueError),
+        (np.full((1, 28, 28), 2.0), ValueError),
+        (np.zeros((1, 27, 28), np.uint8), ValueError),
+        (np.zeros((1, 28, 28), object), ValueError),
+        ([[0] * 784], TypeError),
+        ("img.png", TypeError),
+    ],
+)
+def test_bad_images_are_refused_before_onnxruntime_sees_them(predictor, images, error):
+    with pytest.raises(error) as caught:
+        predictor.predict(images)
+    assert isinstance(caught.value, InferenceError)
+
+
+# --- devices and threads -------------------------------------------------------------------
+
+
+def test_auto_says_which_device_it_chose(model_path):
+    predictor = Predictor(model_path)  # auto
+    assert predictor.device in ("cpu", "cuda")
+    assert predictor.providers == predictor.session.get_providers()
+    assert predictor.device in predictor.describe() and str(model_path) in predictor.describe()
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="this onnxruntime has CUDA")
+def test_cuda_without_the_gpu_build_is_a_clear_error(model_path):
+    with pytest.raises(ModelError, match="no CUDAExecutionProvider.*onnxruntime-gpu"):
+        Predictor(model_path, device="cuda")
+
+
+@pytest.mark.filterwarnings("ignore:Specified provider 'CUDAExecutionProvider'")
+def test_cuda_that_fails_to_initialise_is_an_error_and_auto_falls_back(model_path, monkeypatch):
+    # A GPU build on a machine without a usable GPU lists CUDA as available, then onnxruntime
+    # quietly drops it while creating the session: only get_providers() tells.
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("a real CUDA provider is present; tested on the GPU machine instead")
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    with pytest.raises(ModelError, match="did not initialise"):
+        Predictor(model_path, device="cuda")
+    assert Predictor(model_path, device="auto").device == "cpu"
+
+
+@pytest.mark.parametrize("device", ["gpu", "CUDA", "", None])
+def test_unknown_devices_are_refused(model_path, device):
+    with pytest.raises(ValueError, match="device must be one of"):
+        Predictor(model_path, device=device)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, "2"])
+def test_bad_thread_counts_are_refused(model_path, threads):
+    with pytest.raises(ValueError, match="threads must be"):
+        Predictor(model_path, threads=threads)
+
+
+def test_thread_counts_are_settable_and_default_sensibly(model_path, monkeypatch):
+    assert Predictor(model_path, threads=1).threads == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Ray and torchrun set in each worker
+    assert default_threads() == 1 and Predictor(model_path).threads == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert default_threads() >= 1
+
+
+def test_importing_the_predictor_stays_light():
+    code = (
+        "import sys, inference.predictor, inference.inputs, inference.predict_cli; "
+        "heavy = {'torch', 'fastapi', 'PIL', 'uvicorn', 'tqdm'} & set(sys.modules); "
+        "print(','.join(sorted(heavy)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "", f"imported {result.stdout}{result.stderr}"
+
+
+# --- bad model files -----------------------------------------------------------------------
+
+
+def _model(inputs, outputs, nodes, meta=None) -> bytes:
+    graph = helper.make_graph(nodes, "g", inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    for key, value in (meta or {}).items():
+        model.metadata_props.add(key=key, value=value)
+    return model.SerializeToString()
+
+
+def _images_in():
+    return helper.make_tensor_value_info("images", TensorProto.UINT8, ["N", 28, 28])
+
+
+def _float_out(name):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 28, 28])
+
+
+def _two_outputs(meta):
+    nodes = [
+        helper.make_node("Cast", ["images"], ["probabilities"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["images"], ["logits"], to=TensorProto.FLOAT),
+    ]
+    return _model([_images_in()], [_float_out("probabilities"), _float_out("logits")], nodes, meta)
+
+
+BAD_MODELS = {
+    "truncated": (lambda good: good[: len(good) // 2], "not a loadable ONNX model"),
+    "empty": (lambda good: b"", "not a loadable ONNX model"),
+    "text": (lambda good: b"this is not a model\n" * 10, "not a loadable ONNX model"),
+    "float input": (
+        lambda good: _model(
+            [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 28, 28])],
+            [_float_out("probabilities"), _float_out("logits")],
+            [helper.make_node("Identity", ["images"], ["probabilities"]), helper.make_node("Identity", ["images"], ["logits"])],
+        ),
+        r"expected one input images: uint8 \[N, 28, 28\]",
+    ),
+    "other input name": (
+        lambda good: _model(
+            [helper.make_tensor_value_info("x", TensorProto.UINT8, ["N", 28, 28])],
+            [_float_out("probabilities"), _float_out("logits")],
+            [helper.make_node("Cast", ["x"], ["probabilities"], to=1), helper.make_node("Cast", ["x"], ["logits"], to=1)],
+        ),
+        "inputs",
+    ),
+    "wrong outputs": (
+        lambda good: _model(
+            [_images_in()], [_float_out("y")], [helper.make_node("Cast", ["images"], ["y"], to=TensorProto.FLOAT)]
+        ),
+        r"outputs \['y'\], expected probabilities and logits",
+    ),
+    "no class names": (lambda good: _two_outputs({}), "no class_names"),
+    "three class names": (lambda good: _two_outputs({"class_names": json.dumps(["a", "b", "c"])}), "names 3 classes"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_MODELS))
+def test_bad_model_files_are_a_model_error(model_path, tmp_path, kind):
+    make, match = BAD_MODELS[kind]
+    path = tmp_path / "model.onnx"
+    path.write_bytes(make(model_path.read_bytes()))
+    with pytest.raises(ModelError, match=match) as caught:
+        Predictor(path)
+    assert str(path) in str(caught.value) and isinstance(caught.value, InferenceError)
+
+
+def test_a_missing_model_says_how_to_make_one(tmp_path):
+    with pytest.raises(ModelError, match="does not exist.*train-and-export"):
+        Predictor(tmp_path / "nope.onnx")
+    with pytest.raises(ModelError, match="no model in.*fashion_mnist/<version>/model.onnx"):
+        Predictor(tmp_path)
+
+
+def test_a_model_that_is_a_folder_name_for_a_file_is_refused(tmp_path):
+    (tmp_path / "fashion_mnist" / "1").mkdir(parents=True)
+    with pytest.raises(ModelError, match="no model in"):
+        Predictor(tmp_path)
+
+
+def test_the_real_export_passes_onnx_checker(model_path):
+    onnx.checker.check_model(onnx.load(model_path))  # so the bad cases above are bad for their own reason
