@@ -1,0 +1,243 @@
+"""Batch scoring on Ray Data, for inputs larger than one process or one machine.
+
+Files are read by Ray (`read_binary_files`), decoded in Ray tasks, and scored by a pool of
+actors that each open one onnxruntime session (`RayScorer`). A file that cannot be decoded
+becomes one error row carrying its name, so it costs nothing but itself. Ray is imported only
+here, and only when this module is used: `pip install 'fashion-softmax[ray]'`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from inference.classes import IMAGE_SHAPE
+from inference.errors import DatasetError, InferenceError
+from inference.fashion_mnist import parse_idx
+from inference.inputs import IMAGE_SUFFIXES, InputError, as_uint8_batch, read_image
+from inference.predictor import Predictor, resolve_model_path
+
+SUFFIXES = (*IMAGE_SUFFIXES, ".npy", ".parquet")
+CHUNK = 8192  # decoded images per output block: lets Ray spread one big file over actors
+PIXEL_COLUMNS = ("image", "pixels")  # Parquet inputs: 784 bytes or a list of 784 ints per row
+
+
+class RayEngineError(InferenceError):
+    """Ray is missing, cannot start or reach its cluster, or the inputs cannot be listed."""
+
+
+# --- decoding (Ray tasks) -------------------------------------------------------------------
+
+
+def _parquet_images(data: bytes) -> np.ndarray:
+    import pyarrow.parquet as pq  # Ray Data depends on pyarrow
+
+    table = pq.read_table(io.BytesIO(data))
+    column = next((c for c in PIXEL_COLUMNS if c in table.column_names), None)
+    if column is None:
+        raise InputError(f"has no pixel column: expected one of {PIXEL_COLUMNS}, found {table.column_names}")
+    values = table.column(column).to_pylist()
+    if values and isinstance(values[0], (bytes, bytearray)):
+        flat = np.frombuffer(b"".join(values), dtype=np.uint8)
+    else:
+        flat = np.asarray(values)
+    return as_uint8_batch(flat.reshape(len(values), -1))
+
+
+def decode_bytes(data: bytes, name: str) -> tuple[np.ndarray, bool]:
+    """(images uint8 (N, 28, 28), one_image) from one file's bytes; raises InputError saying why not."""
+    suffix = Path(name).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return read_image(io.BytesIO(data), name=name)[None], True
+    if suffix == ".npy":
+        try:
+            array = np.load(io.BytesIO(data), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise InputError(f"not a readable .npy array ({e})") from e
+        return as_uint8_batch(array), False
+    if suffix == ".parquet":
+        try:
+            return _parquet_images(data), False
+        except InputError:
+            raise
+        except Exception as e:  # pyarrow's own errors for damaged files
+            raise InputError(f"not a readable Parquet file ({e})") from e
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            raise InputError(f"damaged gzip file ({e})") from e
+    try:
+        return as_uint8_batch(parse_idx(data, name)), False
+    except DatasetError as e:  # the reader's own message, as an input error like the others
+        raise InputError(str(e)) from e
+
+
+def decode_files(batch: dict[str, np.ndarray]):
+    """Ray map_batches UDF: rows of (bytes, path) -> rows of (name, image, error), in chunks."""
+    for data, path in zip(batch["bytes"], batch["path"]):
+        name = Path(str(path)).name
+        try:
+            images, one = decode_bytes(bytes(data), name)
+        except InferenceError as e:
+            message = str(e).removeprefix(f"{name}: ")
+            yield {
+                "name": np.array([name], dtype=object),
+                "image": np.zeros((1, *IMAGE_SHAPE), np.uint8),
+                "error": np.array([message], dtype=object),
+            }
+            continue
+        for start in range(0, len(images), CHUNK):
+            part = images[start : start + CHUNK]
+            names = [name] if one else [f"{name}:{i}" for i in range(start, start + len(part))]
+            yield {
+                "name": np.array(names, dtype=object),
+                "image": part,
+                "error": np.full(len(part), "", dtype=object),
+            }
+
+
+# --- scoring (Ray actors) -------------------------------------------------------------------
+
+
+class RayScorer:
+    """Callable class for `Dataset.map_batches(batch_format="numpy")`: one session per actor.
+
+    Input columns: image (B, 28, 28) uint8 (or (B, 784)); optional name and error. Output adds
+    label, class_name, confidence and p_0..p_9; rows with an error get label -1 and NaNs.
+    threads=1 because Ray runs one actor per CPU: more threads per actor would fight each other.
+    """
+
+    def __init__(self, model: str, device: str = "cpu", threads: int = 1):
+        self.predictor = Predictor(model, device=device, threads=threads)
+        self.names = np.array(self.predictor.class_names, dtype=object)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        images = np.asarray(batch["image"])
+        n = len(images)
+        errors = batch.get("error")
+        ok = np.ones(n, bool) if errors is None else np.array([not e for e in errors], bool)
+        probs = np.full((n, len(self.names)), np.nan, np.float32)
+        if ok.any():
+            probs[ok] = self.predictor.predict_proba(images[ok])
+        labels = np.where(ok, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), -1)
+        out = {k: v for k, v in batch.items() if k != "image"}
+        out["label"] = labels.astype(np.int64)
+        out["class_name"] = np.where(ok, self.names[np.maximum(labels, 0)], "")
+        out["confidence"] = np.where(ok, probs.max(axis=1, initial=-1.0), np.nan).astype(np.float32)
+        for i in range(probs.shape[1]):
+            out[f"p_{i}"] = probs[:, i]
+        return out
+
+
+# --- the whole run ---------------------------------------------------------------------------
+
+
+@dataclass
+class RayRun:
+    scored: int
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (file name, why)
+    startup_s: float = 0.0  # ray.init, reported apart from the scoring itself
+    scoring_s: float = 0.0
+    output: Path | None = None
+
+
+def list_inputs(sources: list[str | os.PathLike]) -> list[str]:
+    """Files to score: the given files, and the files with known suffixes (or IDX names) in folders."""
+    files = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir()
+                if p.is_file() and (p.suffix.lower() in SUFFIXES or "ubyte" in p.name or "idx" in p.name)
+            )
+            if not found:
+                raise RayEngineError(f"{path} holds no images, .npy, .parquet or IDX files")
+            files.extend(str(p.resolve()) for p in found)
+        elif path.is_file():
+            files.append(str(path.resolve()))
+        else:
+            raise RayEngineError(f"{path} does not exist")
+    return files
+
+
+def start_ray(address: str | None, num_cpus: int | None = None):
+    """Connect to `address` (or $RAY_ADDRESS); without either, start a local Ray for this run."""
+    try:
+        import ray
+    except ImportError as e:
+        raise RayEngineError("Ray is not installed: pip install 'fashion-softmax[ray]'") from e
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if ray.is_initialized():
+        return ray
+    try:
+        if address:
+            ray.init(address=address, logging_level="WARNING", log_to_driver=False)
+        else:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    except Exception as e:  # ConnectionError, TimeoutError, RuntimeError, depending on what failed
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        raise RayEngineError(f"could not start or reach {where}: {str(e).splitlines()[0]}") from e
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # per-dataset INFO lines are Ray's, not ours
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # one line per stage per second drowns the command's own output
+    context.print_on_execution_start = False
+    return ray
+
+
+def score_dataset(ds, model: str, device: str = "cpu", concurrency: int | None = None,
+                  batch_size: int = 1024, num_cpus: float = 1, num_gpus: float = 0):
+    """The scoring stage on any Ray Dataset with an `image` column (uint8 (28, 28) per row)."""
+    import ray
+
+    if concurrency is None:
+        concurrency = max(1, int(ray.cluster_resources().get("CPU", 1) // max(num_cpus, 1)))
+    return ds.map_batches(
+        RayScorer,
+        fn_constructor_kwargs={"model": model, "device": "cuda" if num_gpus else device, "threads": 1},
+        batch_size=batch_size,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=concurrency),
+        num_cpus=num_cpus,
+        num_gpus=num_gpus,
+    )
+
+
+def _split_errors(batch: dict[str, np.ndarray], want_errors: bool) -> dict[str, np.ndarray]:
+    keep = np.array([bool(e) == want_errors for e in batch["error"]], bool)
+    return {k: v[keep] for k, v in batch.items()}
+
+
+def run(sources, output: str | os.PathLike, model=None, fmt: str = "parquet", address: str | None = None,
+        concurrency: int | None = None, batch_size: int = 1024, num_cpus: float = 1, num_gpus: float = 0,
+        device: str = "cpu") -> RayRun:
+    """Score every file in `sources` on Ray and write result shards (Parquet or CSV) to `output`."""
+    if fmt not in ("parquet", "csv"):
+        raise RayEngineError(f"format must be parquet or csv, got {fmt!r}")
+    files = list_inputs(sources)
+    model_path = str(resolve_model_path(model).resolve())
+    Predictor(model_path, device="cpu", threads=1)  # fail here, clearly, not inside an actor
+    start = time.perf_counter()
+    ray = start_ray(address)
+    startup = time.perf_counter() - start
+    start = time.perf_counter()
+    # Reads are I/O: they take no CPU slot, so scoring actors holding every CPU cannot starve them.
+    decoded = ray.data.read_binary_files(files, include_paths=True, num_cpus=0).map_batches(
+        decode_files, batch_size=1, batch_format="numpy"
+    )
+    scored = score_dataset(decoded, model_path, device, concurrency, batch_size, num_cpus, num_gpus).materialize()
+    failed = scored.map_batches(_split_errors, fn_kwargs={"want_errors": True}, batch_format="numpy")
+    errors = [(r["name"], r["error"]) for r in failed.select_columns(["name", "error"]).take_all()]
+    good = scored.map_batches(_split_errors, fn_kwargs={"want_errors": False}, batch_format="numpy")
+    good = good.drop_columns(["error"])
+    out = Path(output)
+    (good.write_parquet if fmt == "parquet" else good.write_csv)(str(out.resolve()))
+    return RayRun(scored.count() - len(errors), errors, startup, time.perf_counter() - start, out)

@@ -1,0 +1,115 @@
+"""Batch scoring on a real local Ray (num_cpus=2): same answers as the single-process Predictor,
+and a corrupt file reported by name without costing the other results."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import ray
+from PIL import Image
+
+from inference.predictor import Predictor
+from inference.ray_engine import RayEngineError, RayScorer, decode_bytes, list_inputs, run, score_dataset
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, fashion_dir, test_split):
+    """The real test IDX file, two .npy shards, a Parquet file, three PNGs and one corrupt PNG."""
+    folder = tmp_path_factory.mktemp("ray-inputs")
+    images = test_split.images
+    shutil.copy(fashion_dir / "t10k-images-idx3-ubyte.gz", folder / "t10k-images-idx3-ubyte.gz")
+    np.save(folder / "shard-0.npy", images[:300])
+    np.save(folder / "shard-1.npy", images[300:500].reshape(200, 784))
+    pq.write_table(pa.table({"image": [row.tobytes() for row in images[500:600]]}), folder / "pixels.parquet")
+    for i in range(3):
+        Image.fromarray(images[600 + i]).save(folder / f"img-{i}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    return folder
+
+
+def results_by_name(output):
+    table = pq.read_table(sorted(output.glob("*.parquet"))).to_pandas()
+    return table.set_index("name").sort_index()
+
+
+def test_ray_matches_the_single_process_predictor(local_ray, inputs, model_path, test_split, tmp_path):
+    out = tmp_path / "scores"
+    result = run([inputs], out, model=model_path)
+    assert result.errors == [("broken.png", "not an image Pillow can read (expected PNG or JPEG)")]
+    table = results_by_name(out)
+    assert result.scored == len(table) == 10_000 + 300 + 200 + 100 + 3
+
+    expected = Predictor(model_path, device="cpu").predict_proba(test_split.images)
+    probs_cols = [f"p_{i}" for i in range(10)]
+    idx = table.loc[[f"t10k-images-idx3-ubyte.gz:{i}" for i in range(10_000)]]
+    np.testing.assert_array_equal(idx["label"].to_numpy(), expected.argmax(1))
+    np.testing.assert_allclose(idx[probs_cols].to_numpy(), expected, atol=1e-6, rtol=0)
+    assert (idx["class_name"].to_numpy()[:3] == ["Ankle boot", "Pullover", "Trouser"]).all()
+
+    for names, rows in (
+        ([f"shard-0.npy:{i}" for i in range(300)], slice(0, 300)),
+        ([f"shard-1.npy:{i}" for i in range(200)], slice(300, 500)),
+        ([f"pixels.parquet:{i}" for i in range(100)], slice(500, 600)),
+        ([f"img-{i}.png" for i in range(3)], slice(600, 603)),
+    ):
+        part = table.loc[names]
+        np.testing.assert_array_equal(part["label"].to_numpy(), expected[rows].argmax(1))
+        np.testing.assert_allclose(part[probs_cols].to_numpy(), expected[rows], atol=1e-6, rtol=0)
+        np.testing.assert_allclose(part["confidence"].to_numpy(), expected[rows].max(1), atol=1e-6, rtol=0)
+
+
+def test_csv_output(local_ray, inputs, model_path, tmp_path):
+    out = tmp_path / "csv"
+    result = run([inputs / "shard-0.npy"], out, model=model_path, fmt="csv")
+    rows = [row for p in sorted(out.glob("*.csv")) for row in csv.reader(p.open())]
+    assert result.scored == 300 and not result.errors
+    assert rows[0][:4] == ["name", "label", "class_name", "confidence"]
+    assert len([row for row in rows if row[0].startswith("shard-0.npy:")]) == 300
+
+
+def test_scorer_is_a_map_batches_callable(local_ray, model_path, test_split):
+    ds = ray.data.from_items([{"image": img} for img in test_split.images[:64]])
+    rows = score_dataset(ds, str(model_path), concurrency=1, batch_size=16).take_all()
+    expected = Predictor(model_path, device="cpu").predict(test_split.images[:64])
+    assert [r["label"] for r in rows] == expected.labels.tolist()
+    assert [r["class_name"] for r in rows] == expected.class_names
+
+
+def test_scorer_without_ray_marks_error_rows(model_path, test_split):
+    scorer = RayScorer(str(model_path))
+    out = scorer({"image": test_split.images[:3], "error": np.array(["", "bad file", ""], dtype=object)})
+    assert out["label"].tolist()[1] == -1 and np.isnan(out["p_0"][1])
+    assert out["label"][0] >= 0 and out["class_name"][1] == ""
+
+
+@pytest.mark.parametrize(
+    "name,data,message",
+    [
+        ("x.npy", b"\x93NUMPY garbage", "not a readable .npy array"),
+        ("x.parquet", b"PAR1 nope", "not a readable Parquet file"),
+        ("x-ubyte", b"\x00\x00\x08\x03\x00\x00\x00\x01", "truncated"),
+        ("x.png", b"GIF89a", "not an image"),
+    ],
+)
+def test_decode_errors_say_what_is_wrong(name, data, message):
+    with pytest.raises(ValueError, match=message):
+        decode_bytes(data, name)
+
+
+def test_missing_input_is_a_clear_error(tmp_path):
+    with pytest.raises(RayEngineError, match="does not exist"):
+        list_inputs([tmp_path / "nope"])
+    with pytest.raises(RayEngineError, match="holds no images"):
+        list_inputs([tmp_path])
