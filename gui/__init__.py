@@ -1,0 +1,1 @@
+"""The desktop labeler (PySide6) on top of `inference/`; never imports torch."""

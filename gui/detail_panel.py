@@ -1,0 +1,121 @@
+"""The selected image up close: enlarged, its labels, confidence, loss and the ten probabilities."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from gui.tile_delegate import CORRECTED, MISTAKE_FRAME
+from gui.tile_model import (CONFIDENCE_ROLE, DATASET_INDEX_ROLE, IS_CORRECTED_ROLE, LOSS_ROLE,
+                            ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE, PROBABILITIES_ROLE, TRUE_LABEL_ROLE)
+
+ENLARGE = 8  # 28 px -> 224 px
+CORRECT_BAR = QColor("#2e7d32")
+OTHER_BAR = QColor("#90a4ae")
+
+
+class ProbabilityBars(QWidget):
+    """Ten horizontal bars; the predicted class green (red if wrong), the true class's name bold."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.class_names: list[str] = []
+        self.probabilities: list[float] = []
+        self.true_label: int | None = None
+        self.predicted: int | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumHeight(self.sizeHint().height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(260, 10 * (self.fontMetrics().height() + 4) + 4)
+
+    def set_values(self, class_names, probabilities, true_label, predicted) -> None:
+        self.class_names, self.probabilities = list(class_names), list(probabilities)
+        self.true_label, self.predicted = true_label, predicted
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        if not self.probabilities:
+            return
+        p = QPainter(self)
+        row = self.fontMetrics().height() + 4
+        name_w = max(self.fontMetrics().horizontalAdvance(n) for n in self.class_names) + 8
+        value_w = self.fontMetrics().horizontalAdvance("100.0%") + 6
+        bar_w = max(self.width() - name_w - value_w, 10)
+        bold = QFont(self.font())
+        bold.setBold(True)
+        for k, (name, prob) in enumerate(zip(self.class_names, self.probabilities)):
+            y = 2 + k * row
+            p.setFont(bold if k == self.true_label else self.font())
+            p.setPen(self.palette().text().color())
+            p.drawText(QRect(0, y, name_w, row), Qt.AlignmentFlag.AlignVCenter, name)
+            colour = OTHER_BAR
+            if k == self.predicted:
+                colour = CORRECT_BAR if k == self.true_label else MISTAKE_FRAME
+            p.fillRect(QRect(name_w, y + 2, bar_w, row - 4), QColor("#eceff1"))
+            p.fillRect(QRect(name_w, y + 2, max(int(bar_w * prob), 1), row - 4), colour)
+            p.drawText(QRect(name_w + bar_w, y, value_w, row),
+                       Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, f"{prob:.1%}")
+        p.end()
+
+
+class DetailPanel(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.class_names: list[str] = []
+        self.title = QLabel("no image selected")
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.image = QLabel()
+        self.image.setFixedSize(28 * ENLARGE, 28 * ENLARGE)
+        self.image.setStyleSheet("background: #eceff1")
+        self.true_label = QLabel()
+        self.predicted = QLabel()
+        self.confidence = QLabel()
+        self.loss = QLabel()
+        self.bars = ProbabilityBars()
+
+        form = QFormLayout()
+        form.addRow("True label:", self.true_label)
+        form.addRow("Predicted:", self.predicted)
+        form.addRow("Confidence:", self.confidence)
+        form.addRow("Loss −log p(true):", self.loss)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.image, alignment=Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Class probabilities:"))
+        layout.addWidget(self.bars)
+        layout.addStretch(1)
+
+    def show_index(self, index) -> None:
+        """Fill the panel from a model index of the grid (invalid: clear it)."""
+        if not index.isValid() or index.data(TRUE_LABEL_ROLE) is None:
+            self.title.setText("no image selected")
+            self.image.clear()
+            for label in (self.true_label, self.predicted, self.confidence, self.loss):
+                label.clear()
+            self.bars.set_values([], [], None, None)
+            return
+        names = self.class_names
+        true, predicted = index.data(TRUE_LABEL_ROLE), index.data(PREDICTED_LABEL_ROLE)
+        self.title.setText(f"Image #{index.data(DATASET_INDEX_ROLE)}")
+        image = index.data(Qt.ItemDataRole.DecorationRole)
+        self.image.setPixmap(QPixmap.fromImage(image).scaled(
+            28 * ENLARGE, 28 * ENLARGE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+        text = f"{names[true]} ({true})"
+        if index.data(IS_CORRECTED_ROLE):
+            original = index.data(ORIGINAL_LABEL_ROLE)
+            text += f", was {names[original]} ({original})"
+            self.true_label.setStyleSheet(f"color: {CORRECTED.name()}; font-weight: bold")
+        else:
+            self.true_label.setStyleSheet("")
+        self.true_label.setText(text)
+        self.predicted.setText(f"{names[predicted]} ({predicted})" + ("" if predicted == true else " ✗"))
+        self.predicted.setStyleSheet("" if predicted == true else f"color: {MISTAKE_FRAME.name()}; font-weight: bold")
+        self.confidence.setText(f"{index.data(CONFIDENCE_ROLE):.1%}")
+        self.loss.setText(f"{index.data(LOSS_ROLE):.3f}")
+        self.bars.set_values(names, index.data(PROBABILITIES_ROLE), true, predicted)

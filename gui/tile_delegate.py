@@ -1,0 +1,138 @@
+"""The grid: a QListView of fixed-size tiles and the delegate that paints each one.
+
+The delegate only paints: the image (a QImage built once by the scorer, scaled nearest-neighbour
+so pixels stay crisp), the true label above the predicted one as in the lecture's `visualize`,
+a red frame and background on mistakes, a purple frame and corner badge on corrected labels.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPolygon
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
+
+from gui.tile_model import IS_CORRECTED_ROLE, IS_MISTAKE_ROLE, PREDICTED_LABEL_ROLE, TRUE_LABEL_ROLE
+
+MISTAKE_FILL = QColor("#ffd5d5")
+MISTAKE_FRAME = QColor("#d50000")
+CORRECTED = QColor("#7b1fa2")
+PLAIN_FRAME = QColor("#c8c8c8")
+PAD = 4
+ZOOMS = (1, 2, 3, 4, 5, 6, 8)  # pixels per image pixel
+DEFAULT_ZOOM = 3
+# Enum values looked up once: Python-level enum operations cost microseconds per tile.
+SELECTED = QStyle.StateFlag.State_Selected
+CENTRE = Qt.AlignmentFlag.AlignHCenter
+ELIDE = Qt.TextElideMode.ElideRight
+
+
+class TileDelegate(QStyledItemDelegate):
+    def __init__(self, class_names=(), parent=None):
+        super().__init__(parent)
+        self.class_names = list(class_names)
+        self.zoom = DEFAULT_ZOOM
+        self.font = QFont()
+        self.font.setPointSizeF(8)
+        self.bold = QFont(self.font)
+        self.bold.setBold(True)
+        self._metrics = QFontMetrics(self.font)
+        self._bold_metrics = QFontMetrics(self.bold)
+        self._line = self._bold_metrics.height()
+
+    def tile_size(self) -> QSize:
+        side = 28 * self.zoom
+        return QSize(max(side, 80) + 2 * PAD, side + 2 * self._line + 3 * PAD)
+
+    def sizeHint(self, option, index) -> QSize:
+        return self.tile_size()
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        true = index.data(TRUE_LABEL_ROLE)
+        if true is None:
+            return
+        predicted = index.data(PREDICTED_LABEL_ROLE)
+        mistake = index.data(IS_MISTAKE_ROLE)
+        corrected = index.data(IS_CORRECTED_ROLE)
+        image = index.data(Qt.ItemDataRole.DecorationRole)
+        selected = bool(option.state & SELECTED)
+        names = self.class_names
+        r = option.rect.adjusted(1, 1, -2, -2)
+        text_colour = option.palette.text().color()
+
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # crisp pixels
+        painter.fillRect(r, MISTAKE_FILL if mistake else option.palette.base())
+        if selected:
+            fill = QColor(option.palette.highlight().color())
+            fill.setAlpha(110)
+            painter.fillRect(r, fill)
+        frame = MISTAKE_FRAME if mistake else CORRECTED if corrected else PLAIN_FRAME
+        width = 3 if mistake or corrected else 1
+        painter.setPen(QPen(frame, width))
+        painter.drawRect(r.adjusted(width // 2, width // 2, -(width // 2), -(width // 2)))
+        if corrected and mistake:  # a purple frame inside the red one: still wrong, but relabelled
+            painter.setPen(QPen(CORRECTED, 2))
+            painter.drawRect(r.adjusted(3, 3, -3, -3))
+        if selected:
+            painter.setPen(QPen(option.palette.highlight().color(), 2, Qt.PenStyle.DashLine))
+            painter.drawRect(r.adjusted(4, 4, -4, -4))
+
+        side = 28 * self.zoom
+        image_rect = QRect(r.x() + (r.width() - side) // 2, r.y() + PAD, side, side)
+        painter.drawImage(image_rect, image)
+
+        if corrected:  # the badge: a purple triangle in the top-right corner
+            c = r.topRight()
+            size = max(16, side // 4)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(CORRECTED)
+            painter.drawPolygon(QPolygon([c, QPoint(c.x() - size, c.y()), QPoint(c.x(), c.y() + size)]))
+
+        text = QRect(r.x() + 2, image_rect.bottom() + 2, r.width() - 4, self._line)
+        font, metrics = (self.bold, self._bold_metrics) if corrected else (self.font, self._metrics)
+        painter.setFont(font)
+        painter.setPen(CORRECTED if corrected else text_colour)
+        painter.drawText(text, CENTRE, metrics.elidedText(names[true], ELIDE, text.width()))
+        text.translate(0, self._line)
+        font, metrics = (self.bold, self._bold_metrics) if mistake else (self.font, self._metrics)
+        painter.setFont(font)
+        painter.setPen(MISTAKE_FRAME if mistake else text_colour)
+        painter.drawText(text, CENTRE, metrics.elidedText(names[predicted], ELIDE, text.width()))
+        painter.restore()
+
+
+class TileGridView(QListView):
+    """A wrapping grid of uniform tiles: one size for all items keeps 60,000 of them fast."""
+
+    def __init__(self, delegate: TileDelegate, parent=None):
+        super().__init__(parent)
+        self.delegate = delegate
+        self.setItemDelegate(delegate)
+        # ListMode + LeftToRight + wrapping lays out a grid like IconMode, but with
+        # QListView's batched static layout instead of a stored position per item.
+        self.setViewMode(QListView.ViewMode.ListMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setMovement(QListView.Movement.Static)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setMouseTracking(False)
+        self._apply_zoom()
+
+    def set_zoom(self, zoom: int) -> None:
+        self.delegate.zoom = zoom
+        self._apply_zoom()
+
+    def _apply_zoom(self) -> None:
+        size = self.delegate.tile_size()
+        self.setGridSize(size)
+        self.verticalScrollBar().setSingleStep(size.height() // 3)
+        self.scheduleDelayedItemsLayout()
+        if self.currentIndex().isValid():
+            self.scrollTo(self.currentIndex())
+
+    def keyboardSearch(self, search: str) -> None:
+        """Letters and digits are commands here (N, P, 0-9), not a search by item text."""

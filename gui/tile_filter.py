@@ -1,0 +1,179 @@
+"""The grid's view of the TileModel: which rows are shown, in what order, computed with numpy.
+
+A QSortFilterProxyModel would call back into Python once per row and comparison (60,000 rows:
+seconds); here a filter or sort change is a few vectorised numpy operations and one reset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QAbstractProxyModel, QModelIndex, Qt, Signal, Slot
+
+from gui.tile_model import TileModel
+
+SHOW = ("all", "mistakes", "correct")
+SORTS = ("index", "confidence", "loss")  # confidence: least sure first; loss: most confident mistakes first
+KEEP = object()  # set_filter: leave this filter as it is
+
+
+class TileFilterModel(QAbstractProxyModel):
+    """Filters combine: show (all/mistakes/correct) AND true class AND predicted class."""
+
+    view_changed = Signal()  # rows or order changed (after a filter or sort change)
+
+    def __init__(self, source: TileModel, parent=None):
+        super().__init__(parent)
+        self.show_mode = "all"
+        self.true_class: int | None = None
+        self.predicted_class: int | None = None
+        self.sort_key = "index"
+        self._order = np.zeros(0, np.int64)  # proxy row -> source row
+        self._position = np.zeros(0, np.int64)  # source row -> proxy row, -1 when hidden
+        self._count = 0
+        self._source = source
+        self.setSourceModel(source)
+        source.modelAboutToBeReset.connect(self.beginResetModel)
+        source.modelReset.connect(self._on_source_reset)
+        source.dataChanged.connect(self._on_source_data_changed)
+        self._compute()
+
+    # --- the view's settings -------------------------------------------------------------------
+    def set_filter(self, show: str | None = None, true_class=KEEP, predicted_class=KEEP) -> None:
+        """Change any of the three filters; a class of None means any class."""
+        if show is not None:
+            if show not in SHOW:
+                raise ValueError(f"show must be one of {SHOW}, got {show!r}")
+            self.show_mode = show
+        if true_class is not KEEP:
+            self.true_class = true_class
+        if predicted_class is not KEEP:
+            self.predicted_class = predicted_class
+        self.refresh()
+
+    def set_sort(self, sort: str) -> None:
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {SORTS}, got {sort!r}")
+        self.sort_key = sort
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute rows and order from the current labels (a relabelled tile stays until then)."""
+        self.beginResetModel()
+        self._compute()
+        self.endResetModel()
+        self.view_changed.emit()
+
+    def _mask(self, show: str, true_class, predicted_class) -> np.ndarray:
+        m = self.sourceModel()
+        mask = np.ones(len(m.labels), bool)
+        if show == "mistakes":
+            mask &= m.mistakes
+        elif show == "correct":
+            mask &= ~m.mistakes
+        if true_class is not None:
+            mask &= m.labels == true_class
+        if predicted_class is not None:
+            mask &= m.predicted == predicted_class
+        return mask
+
+    def _compute(self) -> None:
+        m = self.sourceModel()
+        rows = np.flatnonzero(self._mask(self.show_mode, self.true_class, self.predicted_class))
+        if self.sort_key == "confidence":
+            rows = rows[np.argsort(m.confidence[rows], kind="stable")]
+        elif self.sort_key == "loss":
+            rows = rows[np.argsort(-m.loss[rows], kind="stable")]
+        self._order = rows
+        self._count = len(rows)
+        self._position = np.full(len(m.labels), -1, np.int64)
+        self._position[rows] = np.arange(len(rows))
+
+    def counts(self) -> dict:
+        """Live counts for the filter choices, each under the other filters as they stand."""
+        m = self.sourceModel()
+        classes = range(len(m.class_names))
+        by_show = {s: int(self._mask(s, self.true_class, self.predicted_class).sum()) for s in SHOW}
+        true_base = self._mask(self.show_mode, None, self.predicted_class)
+        pred_base = self._mask(self.show_mode, self.true_class, None)
+        return {
+            "show": by_show,
+            "true": np.bincount(m.labels[true_base], minlength=len(classes)).tolist() if len(m.labels) else [],
+            "predicted": np.bincount(m.predicted[pred_base], minlength=len(classes)).tolist() if len(m.labels) else [],
+            "shown": len(self._order),
+            "total": len(m.labels),
+        }
+
+    def source_rows(self) -> np.ndarray:
+        """Dataset indices of the shown rows, in display order."""
+        return self._order.copy()
+
+    def next_mistake(self, row: int, step: int) -> int | None:
+        """The next shown row after `row` (step +1) or before it (step -1) that is a mistake."""
+        hits = np.flatnonzero(self.sourceModel().mistakes[self._order])
+        if step > 0:
+            after = hits[hits > row]
+            return int(after[0]) if len(after) else None
+        before = hits[hits < row]
+        return int(before[-1]) if len(before) else None
+
+    # --- Qt overrides --------------------------------------------------------------------------
+    def mapToSource(self, proxy_index):
+        if not proxy_index.isValid() or not 0 <= proxy_index.row() < len(self._order):
+            return QModelIndex()
+        return self.sourceModel().index(int(self._order[proxy_index.row()]), 0)
+
+    def mapFromSource(self, source_index):
+        if not source_index.isValid() or not 0 <= source_index.row() < len(self._position):
+            return QModelIndex()
+        row = int(self._position[source_index.row()])
+        return self.createIndex(row, 0) if row >= 0 else QModelIndex()
+
+    def index(self, row, column=0, parent=QModelIndex()):
+        # Called for every row on each relayout (QListView checks each row for hidden): keep it lean.
+        if column or not 0 <= row < self._count or parent.isValid():
+            return QModelIndex()
+        return self.createIndex(row, 0)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        # Straight to the source's row_data: one Python call per role instead of three.
+        if not index.isValid() or index.model() is not self:
+            return None
+        return self._source.row_data(int(self._order[index.row()]), role)
+
+    def flags(self, index):
+        return self._source.tile_flags if index.isValid() else Qt.ItemFlag.NoItemFlags
+
+    def parent(self, index=None):
+        if index is None:  # QObject.parent()
+            return super().parent()
+        return QModelIndex()
+
+    def sibling(self, row, column, index):
+        return self.index(row, column)
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._order)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else 1
+
+    def hasChildren(self, parent=QModelIndex()) -> bool:
+        return not parent.isValid() and len(self._order) > 0
+
+    # --- following the source ------------------------------------------------------------------
+    @Slot()
+    def _on_source_reset(self) -> None:
+        self._compute()
+        self.endResetModel()
+        self.view_changed.emit()
+
+    @Slot(QModelIndex, QModelIndex, "QList<int>")
+    def _on_source_data_changed(self, top_left, bottom_right, roles=()) -> None:
+        if not len(self._order):
+            return
+        if top_left.row() == bottom_right.row():
+            i = self.mapFromSource(top_left)
+            if i.isValid():
+                self.dataChanged.emit(i, i, roles)
+        else:  # a spanning change: shown rows are scattered, so announce them all
+            self.dataChanged.emit(self.index(0), self.index(len(self._order) - 1), roles)

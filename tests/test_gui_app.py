@@ -1,0 +1,141 @@
+"""`fashion-labeler` as a command: clear one-line errors, the screenshot, and no lost corrections
+when the process is killed with SIGKILL in the middle of relabelling."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+
+from gui.app import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def env() -> dict:
+    return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fashion-labeler: error: "), err
+    return err[0]
+
+
+def test_missing_model_is_one_clear_line_and_status_2(capsys, qapp, fashion_dir, tmp_path):
+    assert main(["--model", str(tmp_path / "nope.onnx"), "--data-dir", str(fashion_dir)]) == 2
+    assert "does not exist" in one_error_line(capsys)
+
+
+def test_missing_dataset_is_one_clear_line_and_status_2(capsys, qapp, model_path, tmp_path):
+    assert main(["--model", str(model_path), "--data-dir", str(tmp_path)]) == 2
+    assert "lacks t10k-images-idx3-ubyte" in one_error_line(capsys)
+
+
+def test_model_with_wrong_inputs_is_one_clear_line_and_status_2(capsys, qapp, fashion_dir, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 784])
+    y = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 784])
+    graph = helper.make_graph([helper.make_node("Identity", ["images"], ["probabilities"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "float.onnx"))
+    code = main(["--model", str(tmp_path / "float.onnx"), "--data-dir", str(fashion_dir),
+                 "--corrections", str(tmp_path / "c.json"), "--screenshot", str(tmp_path / "s.png")])
+    assert code == 2
+    assert "not a Fashion-MNIST model" in one_error_line(capsys)
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_screenshot_of_the_real_test_set(model_path, fashion_dir, tmp_path):
+    shot = tmp_path / "labeler.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "gui.app", "--model", str(model_path), "--data-dir", str(fashion_dir),
+         "--corrections", str(tmp_path / "c.json"), "--pair", "6", "0", "--screenshot", str(shot)],
+        env=env(), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    image = QImage(str(shot))
+    assert image.width() >= 1000 and image.height() >= 600
+    gray = image.convertToFormat(QImage.Format.Format_Grayscale8)
+    pixels = np.frombuffer(gray.constBits(), np.uint8, gray.sizeInBytes())
+    assert pixels.std() > 20  # not blank
+    # The mistakes' red is there: many strongly red pixels.
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    px = np.frombuffer(rgb.constBits(), np.uint8, rgb.sizeInBytes()).reshape(rgb.height(), rgb.bytesPerLine())
+    px = px[:, : 3 * rgb.width()].reshape(rgb.height(), rgb.width(), 3).astype(int)
+    assert ((px[..., 0] > 180) & (px[..., 1] < 60) & (px[..., 2] < 60)).sum() > 1000
+
+
+# Opens the window offscreen, relabels image after image through the public API, and prints
+# one line after each change is saved; the test kills it with SIGKILL mid-stream.
+DRIVER = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from gui.main_window import MainWindow
+from gui.scoring import ScoringRequest
+
+model, data, corrections = sys.argv[1:4]
+app = QApplication([])
+window = MainWindow(ScoringRequest(model, data, "test", corrections))
+state = {"row": 0}
+
+def step():
+    row = state["row"]
+    window.grid.setCurrentIndex(window.view_model.index(row))
+    window.relabel_selection(int(window.tiles.original_labels[row] + 1) % 10)
+
+def saved(count):
+    row = state["row"]
+    print(f"saved {row} {int(window.tiles.labels[row])}", flush=True)
+    state["row"] += 1
+    QTimer.singleShot(0, step)
+
+window.tiles.saved.connect(saved)
+window.scored.connect(step)
+window.show()
+window.start()
+app.exec()
+"""
+
+
+def test_sigkill_right_after_edits_loses_none_of_them(model_path, fashion_dir, tmp_path):
+    path = tmp_path / "corrections.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(model_path), str(fashion_dir), str(path)],
+        env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    confirmed = {}
+    try:
+        for line in proc.stdout:
+            _, row, label = line.split()
+            confirmed[int(row)] = int(label)
+            if len(confirmed) == 40:
+                proc.send_signal(signal.SIGKILL)  # while it keeps relabelling
+                break
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert len(confirmed) == 40, proc.stderr.read()
+    assert proc.returncode == -signal.SIGKILL
+    doc = json.loads(path.read_text())  # a whole file, never a torn one
+    on_disk = {c["index"]: c["new_label"] for c in doc["corrections"]}
+    assert {row: on_disk.get(row) for row in confirmed} == confirmed
+
+
+def test_the_labeler_never_imports_torch():
+    code = ("import sys, gui.app, gui.main_window, gui.scoring; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'training')); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,272 @@
+"""The labeler's window on the real test set and the session's trained model (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from gui.main_window import MainWindow
+from gui.scoring import ScoringRequest
+from gui.tile_model import IS_CORRECTED_ROLE, TRUE_LABEL_ROLE
+from inference.predictor import Predictor
+
+SCORE_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def expected(model_path, test_split):
+    """What the grid should agree with: the Predictor's own view of the test set."""
+    probabilities = Predictor(model_path, device="cpu").predict_proba(test_split.images)
+    predicted = probabilities.argmax(axis=1)
+    return probabilities, predicted, test_split.labels
+
+
+def open_window(qtbot, model_path, fashion_dir, corrections, show=True) -> MainWindow:
+    window = MainWindow(ScoringRequest(str(model_path), str(fashion_dir), "test", str(corrections)))
+    qtbot.addWidget(window)
+    if show:
+        window.show()
+        qtbot.waitExposed(window)
+    with qtbot.waitSignal(window.scored, timeout=SCORE_TIMEOUT_MS):
+        window.start()
+    return window
+
+
+@pytest.fixture
+def window(qtbot, model_path, fashion_dir, tmp_path):
+    return open_window(qtbot, model_path, fashion_dir, tmp_path / "corrections.json")
+
+
+def shown_rows(window) -> np.ndarray:
+    return window.view_model.source_rows()
+
+
+def test_every_custom_model_passes_the_model_tester(window, qtmodeltester):
+    qtmodeltester.check(window.tiles)
+    qtmodeltester.check(window.confusion_model)
+    qtmodeltester.check(window.view_model)
+    window.show_filter.setCurrentIndex(window.show_filter.findData("mistakes"))
+    window.sort_choice.setCurrentIndex(window.sort_choice.findData("loss"))
+    qtmodeltester.check(window.view_model)
+
+
+def test_scores_agree_with_the_predictor(window, expected):
+    probabilities, predicted, labels = expected
+    np.testing.assert_allclose(window.tiles.probabilities, probabilities, rtol=1e-5, atol=1e-6)
+    assert window.view_model.rowCount() == len(labels) == 10_000
+    assert f"{np.mean(predicted == labels):.2%}" in window.accuracy_label.text()
+
+
+@pytest.mark.parametrize("show", ["all", "mistakes", "correct"])
+def test_show_filter(window, expected, show):
+    _, predicted, labels = expected
+    window.show_filter.setCurrentIndex(window.show_filter.findData(show))
+    want = {"all": np.ones(len(labels), bool), "mistakes": predicted != labels, "correct": predicted == labels}[show]
+    np.testing.assert_array_equal(shown_rows(window), np.flatnonzero(want))
+    assert f"({want.sum():,})" in window.show_filter.currentText()  # live count
+
+
+def test_class_filters_combine(window, expected):
+    _, predicted, labels = expected
+    window.true_filter.setCurrentIndex(window.true_filter.findData(6))
+    np.testing.assert_array_equal(shown_rows(window), np.flatnonzero(labels == 6))
+    window.predicted_filter.setCurrentIndex(window.predicted_filter.findData(0))
+    np.testing.assert_array_equal(shown_rows(window), np.flatnonzero((labels == 6) & (predicted == 0)))
+    window.show_filter.setCurrentIndex(window.show_filter.findData("correct"))
+    assert window.view_model.rowCount() == 0  # Shirt predicted as T-shirt is never correct
+    window.true_filter.setCurrentIndex(window.true_filter.findData(None))
+    np.testing.assert_array_equal(shown_rows(window), np.flatnonzero((labels == 0) & (predicted == 0)))
+
+
+@pytest.mark.parametrize("sort", ["index", "confidence", "loss"])
+def test_sort(window, expected, sort):
+    probabilities, predicted, labels = expected
+    window.sort_choice.setCurrentIndex(window.sort_choice.findData(sort))
+    rows = shown_rows(window)
+    assert sorted(rows) == list(range(len(labels)))
+    if sort == "index":
+        np.testing.assert_array_equal(rows, np.arange(len(labels)))
+    elif sort == "confidence":  # least sure first
+        assert np.all(np.diff(probabilities.max(axis=1)[rows]) >= 0)
+    else:  # most confident mistakes first
+        loss = -np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-30, 1))
+        assert np.all(np.diff(loss[rows]) <= 1e-6)
+        assert np.all(predicted[rows[:100]] != labels[rows[:100]])  # the top of the list is all mistakes
+
+
+def test_confusion_matrix_click_filters_to_the_pair(window, qtbot, expected):
+    _, predicted, labels = expected
+    counts = np.bincount(labels * 10 + predicted, minlength=100).reshape(10, 10)
+    np.testing.assert_array_equal(window.tiles.confusion(), counts)
+    cell = window.confusion_model.index(6, 0)
+    assert window.confusion_model.data(cell) == str(counts[6, 0])
+    rect = window.confusion_view.visualRect(cell)
+    qtbot.mouseClick(window.confusion_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    np.testing.assert_array_equal(shown_rows(window), np.flatnonzero((labels == 6) & (predicted == 0)))
+    assert window.true_filter.currentData() == 6 and window.predicted_filter.currentData() == 0
+    assert f"Showing {counts[6, 0]:,} of 10,000" in window.shown_label.text()
+
+
+def activate(qtbot, window):
+    window.activateWindow()
+    window.grid.setFocus()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+
+
+def test_keys_move_and_jump_between_mistakes(window, qtbot, expected):
+    _, predicted, labels = expected
+    activate(qtbot, window)
+    mistakes = np.flatnonzero(predicted != labels)
+    qtbot.keyClick(window.grid, Qt.Key.Key_N)
+    assert window.grid.currentIndex().row() == mistakes[0]
+    qtbot.keyClick(window.grid, Qt.Key.Key_N)
+    assert window.grid.currentIndex().row() == mistakes[1]
+    qtbot.keyClick(window.grid, Qt.Key.Key_P)
+    assert window.grid.currentIndex().row() == mistakes[0]
+    qtbot.keyClick(window.grid, Qt.Key.Key_End)
+    assert window.grid.currentIndex().row() == 9_999
+    qtbot.keyClick(window.grid, Qt.Key.Key_Home)
+    assert window.grid.currentIndex().row() == 0
+    qtbot.keyClick(window.grid, Qt.Key.Key_Right)
+    assert window.grid.currentIndex().row() == 1
+    qtbot.keyClick(window.grid, Qt.Key.Key_PageDown)
+    assert window.grid.currentIndex().row() > 1
+    assert window.detail.title.text() == f"Image #{window.grid.currentIndex().row()}"
+
+
+def test_detail_panel_shows_the_selected_image(window, expected):
+    probabilities, predicted, labels = expected
+    window.grid.setCurrentIndex(window.view_model.index(40))
+    names = window.tiles.class_names
+    assert window.detail.title.text() == "Image #40"
+    assert window.detail.true_label.text().startswith(names[labels[40]])
+    assert window.detail.predicted.text().startswith(names[predicted[40]])
+    assert window.detail.confidence.text() == f"{probabilities[40].max():.1%}"
+    np.testing.assert_allclose(window.detail.bars.probabilities, probabilities[40], rtol=1e-6)
+
+
+def saved_corrections(path) -> dict:
+    return {c["index"]: c["new_label"] for c in json.loads(path.read_text())["corrections"]}
+
+
+def test_relabel_with_keys_saves_and_a_reopened_window_shows_it(qtbot, model_path, fashion_dir, tmp_path, expected):
+    _, _, labels = expected
+    path = tmp_path / "corrections.json"
+    window = open_window(qtbot, model_path, fashion_dir, path)
+    activate(qtbot, window)
+    window.grid.setCurrentIndex(window.view_model.index(7))
+    new = (int(labels[7]) + 3) % 10
+    with qtbot.waitSignal(window.tiles.saved):
+        qtbot.keyClick(window.grid, Qt.Key(Qt.Key.Key_0.value + new))
+    assert saved_corrections(path) == {7: new}
+    assert "1 correction" in window.accuracy_label.text()
+    record = json.loads(path.read_text())["corrections"][0]
+    assert record["split"] == "test" and record["original_label"] == labels[7] and record["time"]
+    window.close()
+
+    reopened = open_window(qtbot, model_path, fashion_dir, path)
+    index = reopened.view_model.index(7)
+    assert index.data(TRUE_LABEL_ROLE) == new and index.data(IS_CORRECTED_ROLE) is True
+    assert reopened.tiles.confusion().sum() == 10_000
+
+
+def test_relabel_selection_undo_redo(window, qtbot, tmp_path, expected):
+    _, _, labels = expected
+    path = tmp_path / "corrections.json"
+    activate(qtbot, window)
+    window.grid.setCurrentIndex(window.view_model.index(0))
+    qtbot.keyClick(window.grid, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(window.grid, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    np.testing.assert_array_equal(window.selected_rows(), [0, 1, 2])
+    qtbot.keyClick(window.grid, Qt.Key.Key_4)
+    assert saved_corrections(path) == {i: 4 for i in (0, 1, 2) if labels[i] != 4}
+    qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert saved_corrections(path) == {}
+    np.testing.assert_array_equal(window.tiles.labels[:3], labels[:3])
+    qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert saved_corrections(path) == {i: 4 for i in (0, 1, 2) if labels[i] != 4}
+    assert window.view_model.index(0).data(TRUE_LABEL_ROLE) == 4
+
+
+def test_model_setdata_validates_and_announces(window, qtbot, tmp_path):
+    index = window.tiles.index(5)
+    assert not window.tiles.setData(index, 10, TRUE_LABEL_ROLE)
+    assert not window.tiles.setData(index, "3", TRUE_LABEL_ROLE)
+    assert not window.tiles.setData(index, 3, Qt.ItemDataRole.DisplayRole)
+    with qtbot.waitSignal(window.tiles.dataChanged) as blocker:
+        assert window.tiles.setData(index, 3, TRUE_LABEL_ROLE)
+    assert blocker.args[0].row() == 5 and TRUE_LABEL_ROLE in blocker.args[2]
+    assert saved_corrections(tmp_path / "corrections.json").get(5, 3) == 3
+
+
+@pytest.mark.parametrize("content", [
+    '{"format": "fashion-labeler-corrections/1", "dataset_digest": "' + "0" * 64 + '", "split": "test", "corrections": []}',
+    "{ damaged",
+], ids=["foreign-digest", "damaged"])
+def test_unusable_corrections_file_is_refused_and_never_written(qtbot, model_path, fashion_dir, tmp_path, content):
+    path = tmp_path / "corrections.json"
+    path.write_text(content)
+    before = path.read_bytes()
+    window = open_window(qtbot, model_path, fashion_dir, path)
+    box = window.message_box
+    assert box is not None and box.isVisible() and "left untouched" in box.text()
+    assert "refused" in window.corrections_label.text()
+    window.grid.setCurrentIndex(window.view_model.index(0))
+    assert not window.relabel_selection(3)
+    assert not window.tiles.setData(window.tiles.index(0), 3, TRUE_LABEL_ROLE)
+    assert path.read_bytes() == before
+    # A usable file can then be opened from the File menu's action.
+    assert window.open_corrections(str(tmp_path / "other.json"))
+    assert window.relabel_selection(3)
+    assert saved_corrections(tmp_path / "other.json") == {0: 3}
+    assert path.read_bytes() == before
+
+
+def test_missing_and_wrong_models_open_a_dialog(window, qtbot, tmp_path):
+    with qtbot.waitSignal(window.load_failed, timeout=SCORE_TIMEOUT_MS) as blocker:
+        window.open_model(str(tmp_path / "nope.onnx"))
+    assert "does not exist" in blocker.args[0]
+    assert window.message_box.isVisible() and "does not exist" in window.message_box.text()
+    not_onnx = tmp_path / "model.onnx"
+    not_onnx.write_bytes(b"not a model")
+    with qtbot.waitSignal(window.load_failed, timeout=SCORE_TIMEOUT_MS) as blocker:
+        window.open_model(str(not_onnx))
+    assert "not a loadable ONNX model" in window.message_box.text()
+    assert window.tiles.rowCount() == 10_000  # what was shown stays
+
+
+def test_missing_dataset_opens_a_dialog(window, qtbot, tmp_path):
+    with qtbot.waitSignal(window.load_failed, timeout=SCORE_TIMEOUT_MS):
+        window.open_data_dir(str(tmp_path))
+    assert "lacks" in window.message_box.text() and window.message_box.isVisible()
+
+
+def test_zoom_changes_the_tile_size(window):
+    before = window.grid.gridSize()
+    window.zoom_slider.setValue(window.zoom_slider.maximum())
+    assert window.grid.gridSize().height() > before.height()
+    assert window.zoom_label.text() == "×8"
+
+
+def test_window_renders_something(window, tmp_path):
+    window.filter_to_pair(6, 0)
+    image = window.grab().toImage()
+    path = tmp_path / "window.png"
+    assert image.save(str(path)) and path.stat().st_size > 10_000
+    gray = image.convertToFormat(image.Format.Format_Grayscale8)
+    pixels = np.frombuffer(gray.constBits(), np.uint8, gray.sizeInBytes()).reshape(gray.height(), gray.bytesPerLine())
+    assert image.width() >= 1000 and pixels.std() > 20  # images, text and shading, not a blank window
+
+
+def test_export_view_png_and_corrections_csv(window, tmp_path):
+    window.filter_to_pair(6, 0)
+    n = window.export_png(str(tmp_path / "view.png"))
+    assert n == window.view_model.rowCount() and (tmp_path / "view.png").stat().st_size > 5_000
+    window.grid.setCurrentIndex(window.view_model.index(0))
+    window.relabel_selection(0)
+    assert window.export_csv(str(tmp_path / "c.csv")) == 1
+    assert "Shirt,0,T-shirt/top" in (tmp_path / "c.csv").read_text()
