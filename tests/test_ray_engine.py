@@ -113,3 +113,21 @@ def test_missing_input_is_a_clear_error(tmp_path):
         list_inputs([tmp_path / "nope"])
     with pytest.raises(RayEngineError, match="holds no images"):
         list_inputs([tmp_path])
+
+
+def test_fashion_predict_engine_ray(local_ray, inputs, model_path, tmp_path, capsys):
+    from inference.predict_cli import main
+
+    out = tmp_path / "cli"
+    code = main([str(inputs), "--engine", "ray", "--model", str(model_path), "--output", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1  # one file skipped, the rest scored
+    assert "skipped broken.png: not an image" in err and "scored 10603 image(s)" in err
+    assert len(results_by_name(out)) == 10_603
+
+
+def test_fashion_predict_engine_ray_needs_an_output_folder(inputs, model_path, capsys):
+    from inference.predict_cli import main
+
+    assert main([str(inputs), "--engine", "ray", "--model", str(model_path)]) == 2
+    assert "give --output DIR" in capsys.readouterr().err
