@@ -30,52 +30,19 @@ TARGET_RSS_MB = 200.0
 
 
 def weights_from_onnx(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
-    """W (10, 784), b (10,) and the input divisor, read from the exported graph itself, so every
-    contender computes with exactly the weights the Predictor runs."""
+    """W (10, 784), b (10,) and the input divisor (1 when the export folded the scaling into W),
+    read from the exported graph itself, so every contender computes with the weights the
+    Predictor runs."""
     import onnx
     from onnx import numpy_helper
 
     model = onnx.load(path)
     init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     (gemm,) = [n for n in model.graph.node if n.op_type == "Gemm"]
-    (div,) = [n for n in model.graph.node if n.op_type == "Div"]
+    divs = [n for n in model.graph.node if n.op_type == "Div"]
     weight, bias = init[gemm.input[1]], init[gemm.input[2]]
     trans_b = next((a.i for a in gemm.attribute if a.name == "transB"), 0)
-    return (weight if trans_b else weight.T), bias, float(init[div.input[1]])
-
-
-def folded_graph_session(path: Path, threads: int | None):
-    """The exported graph with its Div by 255 folded into the Gemm weights (Cast -> Gemm -> Softmax):
-    what a proposed change to training/export.py would give, measured beside the current file."""
-    import onnx
-    import onnxruntime as ort
-    from onnx import helper, numpy_helper
-
-    model = onnx.load(path)
-    weight, bias, divisor = weights_from_onnx(path)
-    graph = helper.make_graph(
-        [
-            helper.make_node("Cast", ["images"], ["pixels"], to=onnx.TensorProto.FLOAT),
-            helper.make_node("Reshape", ["pixels", "flat"], ["rows"]),  # (N, 28, 28) -> (N, 784)
-            helper.make_node("Gemm", ["rows", "w", "b"], ["logits"], transB=1),  # w: (10, 784)
-            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-        ],
-        "folded",
-        [model.graph.input[0]],
-        list(model.graph.output),
-        [
-            numpy_helper.from_array((weight / divisor).astype(np.float32), "w"),
-            numpy_helper.from_array(bias, "b"),
-            numpy_helper.from_array(np.array([-1, 784], np.int64), "flat"),
-        ],
-    )
-    folded = helper.make_model(graph, opset_imports=list(model.opset_import))
-    folded.ir_version = model.ir_version
-    options = ort.SessionOptions()
-    options.inter_op_num_threads = 1
-    if threads:
-        options.intra_op_num_threads = threads
-    return ort.InferenceSession(folded.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return (weight if trans_b else weight.T), bias, float(init[divs[0].input[1]]) if divs else 1.0
 
 
 def time_calls(fn, budget: float, min_calls: int = 5) -> np.ndarray:
@@ -103,15 +70,24 @@ def worker(model: str, threads: int | None, budget: float) -> dict:
     weight, bias, divisor = weights_from_onnx(predictor.path)
     images = load_split("test").images
 
+    # PyTorch eager runs the model as it was trained and as a PyTorch user would run it:
+    # pixels / 255 -> nn.Linear -> softmax. The trained weights sit beside the Triton model
+    # (concise.pt); without them, W is rebuilt from the graph (the export folds 1/255 into it).
+    trained = predictor.path.parent.parent / "concise.pt"
     linear = torch.nn.Linear(784, 10)
     with torch.no_grad():
-        linear.weight.copy_(torch.from_numpy(weight))
-        linear.bias.copy_(torch.from_numpy(bias))
+        if trained.is_file():
+            state = torch.load(trained, weights_only=True)
+            linear.weight.copy_(state["1.weight"])
+            linear.bias.copy_(state["1.bias"])
+        else:
+            linear.weight.copy_(torch.from_numpy(weight * (255.0 / divisor)))
+            linear.bias.copy_(torch.from_numpy(bias))
     linear.eval()
 
     @torch.inference_mode()
     def torch_eager(batch: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(batch).reshape(len(batch), 784).float() / divisor  # as the export head does
+        x = torch.from_numpy(batch).reshape(len(batch), 784).float() / 255.0  # (N, 784) in [0, 1]
         return torch.softmax(linear(x), dim=1).numpy()
 
     folded = np.ascontiguousarray((weight / divisor).T)  # (784, 10): the scaling folded into W
@@ -122,20 +98,10 @@ def worker(model: str, threads: int | None, budget: float) -> dict:
         np.exp(logits, out=logits)
         return logits / logits.sum(axis=1, keepdims=True)
 
-    folded_session = folded_graph_session(predictor.path, threads)
-
-    def ort_folded(batch: np.ndarray) -> np.ndarray:  # chunked as the Predictor does, for a fair comparison
-        out = np.empty((len(batch), 10), np.float32)
-        for start in range(0, len(batch), predictor.chunk):
-            part = batch[start : start + predictor.chunk]
-            out[start : start + len(part)] = folded_session.run(["probabilities"], {"images": part})[0]
-        return out
-
     contenders = {
         "predictor.predict": predictor.predict,
         "torch eager": torch_eager,
         "numpy floor": numpy_floor,
-        "ort, folded graph": ort_folded,
     }
     reference = predictor.predict_proba(images)
     agreement = {name: float(np.abs(np.asarray(getattr(fn(images), "probabilities", None) if name ==
@@ -199,7 +165,7 @@ def print_table(result: dict) -> None:
     print(f"{'batch':>6}  {'contender':<18} {'p50':>12} {'p99':>12} {'images/s':>12}  {'vs predictor':>12}")
     for n in BATCHES:
         ours = rows[f"predictor.predict|{n}"]["p50"]
-        for name in ("predictor.predict", "torch eager", "numpy floor", "ort, folded graph"):
+        for name in ("predictor.predict", "torch eager", "numpy floor"):
             r = rows[f"{name}|{n}"]
             ratio = "" if name == "predictor.predict" else f"{r['p50'] / ours:10.2f}x"
             print(f"{n:>6}  {name:<18} {fmt_time(r['p50'])} {fmt_time(r['p99'])} {n / r['p50']:12,.0f}  {ratio:>12}")
