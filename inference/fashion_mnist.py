@@ -44,7 +44,7 @@ _IDX_UBYTE = 0x08
 HOW_TO_GET_DATA = (
     "get Fashion-MNIST one of three ways: "
     "(1) `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), "
-    "(2) pass --download to fetch it with torchvision, "
+    "(2) `train-and-export --download` (or `make run`) fetches it with torchvision, "
     f"(3) pass --data-dir DIR (or set {ENV_VAR}) to a folder holding the four IDX files"
 )
 
