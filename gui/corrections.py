@@ -12,13 +12,13 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from inference.atomic_write import atomic_write
 from inference.classes import CLASS_NAMES, NUM_CLASSES
 
 FORMAT = "fashion-labeler-corrections/1"
@@ -151,24 +151,7 @@ class CorrectionStore:
 
     def save(self) -> None:
         """Atomic replace; the file is complete on disk (data and rename) when this returns."""
-        folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(self.to_json())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        # The rename itself must reach the disk too, or a power cut could bring back the old file.
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        atomic_write(self.path, self.to_json().encode("utf-8"))
 
     def export_csv(self, path: str | os.PathLike, class_names=CLASS_NAMES) -> int:
         """Write the corrections as CSV (class names from the model); returns how many rows."""

@@ -11,6 +11,8 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
 
 from gui.scoring import ScoredSplit
+from inference.classes import NUM_CLASSES
+from inference.evaluation import confusion_matrix
 
 # Custom roles. Labels are ints 0..9; the image is the DecorationRole (a Grayscale8 QImage).
 TRUE_LABEL_ROLE = Qt.ItemDataRole.UserRole + 1  # the label in force: the correction if any, else the dataset's
@@ -199,8 +201,7 @@ class TileModel(QAbstractListModel):
 
     def confusion(self) -> np.ndarray:
         """(10, 10) counts: rows the label in force, columns the prediction."""
-        k = len(self.class_names) or 10
-        return np.bincount(self.labels * k + self.predicted, minlength=k * k).reshape(k, k)
+        return confusion_matrix(self.labels, self.predicted, len(self.class_names) or NUM_CLASSES)
 
     def _tooltip(self, row: int) -> str:
         names = self.class_names

@@ -24,11 +24,6 @@ def per_class(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return precision, recall, f1, support
 
 
-def report(truth: np.ndarray, predicted: np.ndarray, class_names: list[str]) -> str:
-    """The text `fashion-predict` prints when labels are known."""
-    return matrix_report(confusion_matrix(np.asarray(truth), np.asarray(predicted), len(class_names)), class_names)
-
-
 def matrix_report(matrix: np.ndarray, class_names: list[str]) -> str:
     """Accuracy, per-class table and confusion matrix from counts (summed over parts of a run)."""
     precision, recall, f1, support = per_class(matrix)

@@ -113,17 +113,22 @@ def _missing(folder: Path, split: str | None) -> list[str]:
     return [f"{n}[.gz]" for n in names if _find_file(folder, n) is None]
 
 
+def gunzip(raw: bytes, path: Path | str = "<bytes>") -> bytes:
+    """The content of a gzip stream (recognised by its magic, whatever the file is called), else `raw`."""
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DatasetError(f"{path} is a damaged gzip file ({e}); download it again") from e
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise DatasetError(f"cannot read {path}: {e.strerror}") from e
-    if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DatasetError(f"{path} is a damaged gzip file ({e}); download it again") from e
-    return raw
+    return gunzip(raw, path)
 
 
 def parse_idx(data: bytes, path: Path | str = "<bytes>") -> np.ndarray:

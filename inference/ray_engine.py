@@ -8,7 +8,6 @@ here, and only when this module is used: `pip install 'fashion-softmax[ray]'`.
 
 from __future__ import annotations
 
-import gzip
 import io
 import logging
 import os
@@ -20,7 +19,7 @@ import numpy as np
 
 from inference.classes import IMAGE_SHAPE
 from inference.errors import DatasetError, InferenceError
-from inference.fashion_mnist import parse_idx
+from inference.fashion_mnist import gunzip, parse_idx
 from inference.inputs import IMAGE_SUFFIXES, InputError, as_uint8_batch, read_image
 from inference.predictor import Predictor, resolve_model_path
 
@@ -69,13 +68,8 @@ def decode_bytes(data: bytes, name: str) -> tuple[np.ndarray, bool]:
             raise
         except Exception as e:  # pyarrow's own errors for damaged files
             raise InputError(f"not a readable Parquet file ({e})") from e
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            raise InputError(f"damaged gzip file ({e})") from e
     try:
-        return as_uint8_batch(parse_idx(data, name)), False
+        return as_uint8_batch(parse_idx(gunzip(data, name), name)), False
     except DatasetError as e:  # the reader's own message, as an input error like the others
         raise InputError(str(e)) from e
 

@@ -23,7 +23,8 @@ from training.data import Data, prepare
 from training.errors import TrainingError
 from training.export import metadata, to_onnx, verify
 from training.loop import History, evaluate, fit
-from training.model_repository import atomic_write, model_dir, write_model
+from inference.atomic_write import atomic_write
+from training.model_repository import model_dir, write_model
 from training.plot import curves_png
 
 BUILDERS = {"scratch": softmax_scratch.build, "concise": softmax_concise.build}

@@ -15,29 +15,13 @@ Every file is written atomically, so an interrupted run never leaves a half-writ
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from inference.atomic_write import atomic_write
 from inference.classes import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES
 
 MODEL_NAME = "fashion_mnist"
 MAX_BATCH = 4096  # largest batch Triton may form; 4096 x 784 bytes = 3 MB per request
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the model from a server running as another user
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def triton_config() -> str:
