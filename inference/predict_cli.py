@@ -5,57 +5,120 @@ known (IDX images with their label file beside them, or --labels) a report follo
 per-class precision/recall and the confusion matrix; on stderr when the results are on stdout,
 so piping the results stays clean.
 
+Result files appear under their name only when complete (written to a temporary file beside
+them, then renamed), and never replace a file the run reads: the input, the images of an input
+folder, the label file or the model.
+
 Exit codes: 0 all scored; 1 some files in a folder were skipped (named on stderr, the rest
-scored); 2 bad input, model or arguments (one line on stderr).
+scored); 2 bad input, model, arguments or output (one line on stderr); 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM), leaving no results file behind.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
+import math
+import os
+import signal
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import numpy as np
 
-from inference.errors import InferenceError
+from inference.atomic_write import AtomicFile
+from inference.errors import ArgumentError, InferenceError
 from inference.evaluation import confusion_matrix, matrix_report
-from inference.inputs import LoadedImages, load_in_parts
-from inference.predictor import CHUNK, DEVICES, Predictor
+from inference.inputs import IMAGE_SUFFIXES, LoadedImages, label_file_for, load_in_parts
+from inference.predictor import CHUNK, DEVICES, Predictor, resolve_model_path, thread_limit
 
 # Fewer items than this finish in about a second: no bar. Files are ~100x slower than rows.
 PROGRESS_MIN_ROWS = 20_000
 PROGRESS_MIN_FILES = 200
+# Images per step. The Predictor runs 1024 at a time whatever the step, so larger steps only
+# hold more decoded images in memory (65,536 of them are 51 MB).
+MAX_BATCH = 65_536
+MAX_CONCURRENCY = 100_000  # far beyond any Ray cluster; keeps absurd values out of Ray's C++ core
+MAX_GPUS = 64  # GPUs per actor: more than any one machine holds
+# Signals that end the run like Ctrl-C does, so that the same cleanup runs: exit 128 + signal.
+TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line, like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: a whole number from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:  # also Python's refusal of integers longer than 4300 digits
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {_shown(text)}")
+        return value
+
+    return parse
+
+
+def gpus_per_actor(text: str) -> float:
+    """argparse type for --num-gpus: a finite number from 0 to MAX_GPUS (fractions share a GPU)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= MAX_GPUS):
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to {MAX_GPUS}, got {_shown(text)}")
+    return value
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 24 else text[:21] + "...")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="fashion-predict",
         description="Score Fashion-MNIST images with the exported ONNX model.",
-        epilog="exit codes: 0 ok, 1 some files skipped, 2 bad input, model or arguments",
+        epilog="exit codes: 0 ok, 1 some files skipped, 2 bad input, model, arguments or output, "
+        "130 interrupted, 143 terminated",
     )
     parser.add_argument("input", help="IDX image file, .npy array (N,28,28)/(N,784), PNG/JPEG file or a folder of them")
     parser.add_argument("--model", default=None, help="model.onnx or a Triton repository (default: models/)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: auto (CUDA when it works)")
-    parser.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: usable cores)")
+    parser.add_argument("--threads", type=whole_number(1, thread_limit()), default=None,
+                        help="onnxruntime threads (default: usable cores)")
     parser.add_argument("--format", choices=("csv", "jsonl", "parquet"), default=None,
                         help="csv (default) or jsonl; with --engine ray: parquet (default) or csv shards")
-    parser.add_argument("--output", "-o", default="-", help="results file (default: stdout)")
+    parser.add_argument("--output", "-o", default="-",
+                        help="results file, replaced only once complete (default: stdout)")
     parser.add_argument("--labels", default=None, help="IDX label file (default: the one beside IDX images)")
     parser.add_argument("--resize", action="store_true", help="scale images that are not 28x28 instead of failing")
-    parser.add_argument("--batch-size", type=int, default=CHUNK, help=f"images per step (default {CHUNK})")
+    parser.add_argument("--batch-size", type=whole_number(1, MAX_BATCH), default=CHUNK,
+                        help=f"images per step, up to {MAX_BATCH} (default {CHUNK})")
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     ray = parser.add_argument_group("scale-out", "--engine ray: score on Ray Data, write shards into the --output folder")
     ray.add_argument("--engine", choices=("local", "ray"), default="local",
                      help="local: this process (default); ray: Ray Data actors")
     ray.add_argument("--ray-address", default=None,
                      help="Ray cluster to use (default: $RAY_ADDRESS, else a local Ray started for the run)")
-    ray.add_argument("--concurrency", type=int, default=None, help="scoring actors (default: one per CPU)")
-    ray.add_argument("--num-gpus", type=float, default=0, help="GPUs per actor (needs onnxruntime-gpu)")
+    ray.add_argument("--concurrency", type=whole_number(1, MAX_CONCURRENCY), default=None,
+                     help="scoring actors (default: one per CPU)")
+    ray.add_argument("--num-gpus", type=gpus_per_actor, default=0, help="GPUs per actor (needs onnxruntime-gpu)")
+    ray.add_argument("--overwrite", action="store_true",
+                     help="replace an --output folder that is not empty, and everything in it")
     return parser.parse_args(argv)
 
 
@@ -64,28 +127,53 @@ def columns(class_names: list[str]) -> list[str]:
 
 
 class ResultWriter:
-    """CSV or JSON Lines rows: name, label, class name, confidence, the ten probabilities."""
+    """CSV or JSON Lines rows: name, label, class name, confidence, the ten probabilities.
 
-    def __init__(self, stream: TextIO, fmt: str, class_names: list[str]):
-        self.stream, self.fmt, self.class_names = stream, fmt, class_names
-        self.csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
-        if self.csv:
-            self.csv.writerow(columns(class_names))
+    Each part goes out in one write, and a failed write (a full disk, a file system gone
+    read-only) is an InferenceError naming the output, `where`.
+    """
+
+    def __init__(self, stream: TextIO, fmt: str, class_names: list[str], where: str):
+        self.stream, self.fmt, self.class_names, self.where = stream, fmt, class_names, where
+        if fmt == "csv":
+            self._put(self._csv([columns(class_names)]))
 
     def write(self, names: list[str], labels: np.ndarray, probs: np.ndarray) -> None:
         confidence = probs[np.arange(len(labels)), labels]
-        for name, label, conf, row in zip(names, labels.tolist(), confidence.tolist(), probs.tolist()):
-            if self.csv:
-                self.csv.writerow([name, label, self.class_names[label], f"{conf:.6f}", *(f"{p:.6f}" for p in row)])
-            else:
-                record = {
+        rows = zip(names, labels.tolist(), confidence.tolist(), probs.tolist())
+        if self.fmt == "csv":
+            text = self._csv(
+                [name, label, self.class_names[label], f"{conf:.6f}", *(f"{p:.6f}" for p in row)]
+                for name, label, conf, row in rows
+            )
+        else:
+            text = "".join(
+                json.dumps({
                     "name": name,
                     "label": label,
                     "class_name": self.class_names[label],
                     "confidence": round(conf, 6),
                     "probabilities": [round(p, 6) for p in row],
-                }
-                self.stream.write(json.dumps(record) + "\n")
+                }) + "\n"
+                for name, label, conf, row in rows
+            )
+        self._put(text)
+
+    @staticmethod
+    def _csv(rows: Iterable[list]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        return buffer.getvalue()
+
+    def _put(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+        except BrokenPipeError:
+            raise  # `| head` left: main ends quietly
+        except OSError as e:
+            if self.stream is sys.stdout:
+                _silence_stdout()
+            raise InferenceError(f"cannot write {self.where}: {e.strerror or e}") from e
 
 
 def progress(total: int, minimum: int, disabled: bool):
@@ -126,17 +214,57 @@ def score(predictor: Predictor, parts: Iterable[LoadedImages], writer: ResultWri
     return tally
 
 
+def files_read(source: Path, labels: str | None, model: Path) -> list[tuple[Path, str]]:
+    """(file, what it is) for every single file the run reads: none of them may become the output."""
+    read = [(model, "the model")]
+    if labels is not None:
+        read.append((Path(labels), "the label file"))
+    if source.is_file():
+        read.append((source, "the input"))
+        beside = label_file_for(source)
+        if beside is not None and labels is None:
+            read.append((beside, "the label file beside the input"))
+    return read
+
+
+def refuse_to_replace_inputs(output: str, source: Path, read: list[tuple[Path, str]]) -> None:
+    """ArgumentError when --output is a file the run reads, or a folder holding one.
+
+    Compared after resolving symlinks, and by inode for hard links. A result file that replaced
+    its input would be the only copy left; Ray's output folder is replaced whole (--overwrite),
+    so it must not hold the input, its labels or the model either.
+    """
+    target = Path(os.path.realpath(output))
+    if source.is_dir():
+        read = [*read, (source, "the input folder")]
+        if target.parent == Path(os.path.realpath(source)) and target.suffix.lower() in IMAGE_SUFFIXES:
+            read.append((target, "an image in the input folder"))
+    for path, role in read:
+        real = Path(os.path.realpath(path))
+        if not real.exists():
+            continue
+        same = real == target or (target.exists() and os.path.samefile(target, real))
+        if same or target in real.parents:
+            raise ArgumentError(
+                f"--output {output} {'is' if same else 'holds'} {role} of this run ({path}); "
+                "writing the results there would destroy it: choose another --output"
+            )
+
+
 def run_on_ray(args: argparse.Namespace) -> int:
     """--engine ray: the inputs (files or folders) are scored by Ray Data actors into --output/."""
     from inference.ray_engine import run as ray_run  # lazy: Ray is an optional extra
 
     fmt = args.format or "parquet"
     if fmt == "jsonl" or args.output == "-":
-        raise InferenceError("--engine ray writes Parquet or CSV shards: give --output DIR and --format parquet|csv")
+        raise ArgumentError("--engine ray writes Parquet or CSV shards: give --output DIR and --format parquet|csv")
+    source = Path(args.input)
+    refuse_to_replace_inputs(args.output, source, files_read(source, None, resolve_model_path(args.model)))
     result = ray_run(
         [args.input], args.output, model=args.model, fmt=fmt, address=args.ray_address,
         concurrency=args.concurrency, batch_size=args.batch_size, num_gpus=args.num_gpus,
         device="cpu" if args.device == "auto" and not args.num_gpus else args.device,
+        overwrite=args.overwrite,
     )
     for name, why in result.errors:
         print(f"skipped {name}: {why}", file=sys.stderr)
@@ -147,55 +275,133 @@ def run_on_ray(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def check_output_file(output: str) -> None:
+    """Refuse, before any scoring, an --output that could never be written."""
+    target = Path(output)
+    if target.is_dir():
+        raise ArgumentError(f"--output {output} is a folder; name a file in it, e.g. {target / 'predictions.csv'}")
+    if not target.parent.is_dir():
+        raise ArgumentError(f"--output {output}: the folder {target.parent} does not exist; create it first")
+
+
+def open_results(output: str) -> AtomicFile:
+    """The results file, written beside `output` and renamed over it by `commit_results`."""
+    try:
+        return AtomicFile(output)
+    except OSError as e:
+        raise InferenceError(f"cannot write {output}: {e.strerror or e}") from e
+
+
+def commit_results(results: AtomicFile | None, output: str) -> None:
+    """Rename the finished file into place, or push stdout's buffer out while errors can still be reported."""
+    try:
+        if results is None:
+            sys.stdout.flush()
+        else:
+            results.commit()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        if results is None:
+            _silence_stdout()
+        raise InferenceError(f"cannot write {'stdout' if results is None else output}: {e.strerror or e}") from e
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.batch_size < 1:
-        raise InferenceError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.engine == "ray":
         return run_on_ray(args)
     if args.format == "parquet":
-        raise InferenceError("--format parquet needs --engine ray; the local engine writes csv or jsonl")
-    args.format = args.format or "csv"
+        raise ArgumentError("--format parquet needs --engine ray; the local engine writes csv or jsonl")
     predictor = Predictor(args.model, device=args.device, threads=args.threads)
-    total, parts = load_in_parts(args.input, args.batch_size, resize=args.resize, labels=args.labels)
+    source = Path(args.input)
+    total, parts = load_in_parts(source, args.batch_size, resize=args.resize, labels=args.labels)
     to_stdout = args.output == "-"
-    info = sys.stderr if to_stdout else sys.stdout
-    print(f"scoring {total} item(s) with {predictor.describe()}", file=sys.stderr)
-    try:
-        stream = sys.stdout if to_stdout else open(args.output, "w", newline="", encoding="utf-8")
-    except OSError as e:
-        raise InferenceError(f"cannot write {args.output}: {e.strerror}") from e
-    try:
-        minimum = PROGRESS_MIN_FILES if Path(args.input).is_dir() else PROGRESS_MIN_ROWS
-        bar = progress(total, minimum, args.no_progress)
-        tally = score(predictor, parts, ResultWriter(stream, args.format, predictor.class_names), bar)
-    except BaseException:
-        if not to_stdout:  # a half-written results file would pass for a complete one
-            stream.close()
-            Path(args.output).unlink(missing_ok=True)
-        raise
     if not to_stdout:
-        stream.close()
-    if tally.scored == 0:
-        raise InferenceError(f"none of the {total} images in {args.input} could be read (see the lines above)")
+        check_output_file(args.output)
+        refuse_to_replace_inputs(args.output, source, files_read(source, args.labels, predictor.path))
+    print(f"scoring {total} item(s) with {predictor.describe()}", file=sys.stderr)
+    results = None if to_stdout else open_results(args.output)
+    try:
+        stream, where = (sys.stdout, "stdout") if results is None else (results.stream, args.output)
+        writer = ResultWriter(stream, args.format or "csv", predictor.class_names, where)
+        minimum = PROGRESS_MIN_FILES if source.is_dir() else PROGRESS_MIN_ROWS
+        tally = score(predictor, parts, writer, progress(total, minimum, args.no_progress))
+        if tally.scored == 0:
+            raise InferenceError(f"none of the {total} images in {args.input} could be read (see the lines above)")
+        commit_results(results, args.output)
+    except BaseException:
+        if results is not None:  # a half-written results file would pass for a complete one
+            results.discard()
+        raise
     if tally.matrix is not None:
-        print(matrix_report(tally.matrix, predictor.class_names), file=info)
+        print(matrix_report(tally.matrix, predictor.class_names), file=sys.stderr if to_stdout else sys.stdout)
     if tally.skipped:
         print(f"{tally.skipped} file(s) skipped, {tally.scored} scored", file=sys.stderr)
         return 1
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C's KeyboardInterrupt so that the same cleanup runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the cleanup short
+    raise Terminated(signum)
+
+
+@contextmanager
+def terminating_signals_raise() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise Terminated for the duration (Python's default would exit at once,
+    skipping every `finally` and leaving the temporary results file behind)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = {signum: signal.signal(signum, _terminate) for signum in TERMINATING}
     try:
-        return run(args)
-    except (InferenceError, ValueError) as e:
-        # InferenceError covers bad images, files and models; one line, no traceback.
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's final flush at exit cannot fail a second time
+    (the recipe in the docs of `signal`, for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind stdout (a test's capture): nothing to flush later
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except SystemExit as e:  # --help (0), or a bad flag already reported in one line (2)
+        return int(e.code or 0)
+    try:
+        with terminating_signals_raise():
+            return run(args)
+    except InferenceError as e:
+        # Bad images, files, models, arguments and outputs: one line, no traceback.
         print(f"fashion-predict: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `fashion-predict ... | head`: the reader left, which is fine
-        sys.stderr.close()
+        _silence_stdout()
         return 0
+    except (OSError, OverflowError) as e:  # reading the input: a folder without permission, a disk error
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"fashion-predict: error: {where}{getattr(e, 'strerror', None) or e}", file=sys.stderr)
+        return 2
+    except Terminated as e:
+        print(f"fashion-predict: terminated ({signal.Signals(e.signum).name})", file=sys.stderr)
+        return 128 + e.signum
     except KeyboardInterrupt:
         print("fashion-predict: interrupted", file=sys.stderr)
         return 130

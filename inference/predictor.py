@@ -2,6 +2,8 @@
 
 Opens the exported model (a .onnx file or the `models/` repository), reads class names and the
 rest of its metadata from the file itself, and scores uint8 images. numpy + onnxruntime only.
+A model is checked against the whole contract when it is opened, so that a wrong one fails there,
+in one line, and not later as a traceback, a 500 or a CSV whose columns do not match its header.
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +30,12 @@ except ImportError as e:  # the runtime is an extra, so a bare install can lack 
     ) from e
 
 from inference.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.errors import InferenceError
+from inference.errors import ArgumentError, ModelError
 from inference.inputs import as_batch, as_uint8_batch, chunks, to_uint8
 
-__all__ = ["Prediction", "Predictor", "ModelError", "resolve_model_path", "as_uint8_batch", "default_threads"]
+__all__ = [
+    "Prediction", "Predictor", "ModelError", "resolve_model_path", "as_uint8_batch", "default_threads", "thread_limit",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +47,16 @@ DEVICES = ("auto", "cpu", "cuda")
 # (benchmarks/inference_speed.py), and working memory no longer grows with N.
 CHUNK = 1024
 GPU_HOWTO = "pip uninstall -y onnxruntime && pip install 'fashion-softmax[gpu]' (the onnxruntime-gpu build; see README: GPU)"
-
-
-class ModelError(InferenceError):
-    """The model file is missing, unreadable, not ONNX, or not a Fashion-MNIST classifier."""
+INPUT = "images"
+OUTPUTS = ("probabilities", "logits")
+CONTRACT = (
+    "one input images: uint8 [N, 28, 28] with N free, outputs probabilities and logits: float32 [N, 10], "
+    "and class_names in the metadata: a JSON list of 10 strings"
+)
+# Protobuf cannot parse a larger ONNX file (without external data), so nothing bigger can be a
+# model: refusing it by its size spares reading gigabytes of something else into memory.
+MAX_MODEL_BYTES = 2**31 - 1
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def resolve_model_path(model: str | os.PathLike | None = None) -> Path:
@@ -77,6 +90,15 @@ def _providers(device: str) -> list[str]:
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
+def thread_limit() -> int:
+    """The most intra-op threads worth asking for: one per logical CPU of the machine.
+
+    More only fight over the same cores: 1024 threads on a 2-core machine took 35 s to open
+    the model and score one batch, against milliseconds for 2.
+    """
+    return os.cpu_count() or 1
+
+
 def default_threads() -> int:
     """onnxruntime intra-op threads when the caller names none.
 
@@ -87,7 +109,7 @@ def default_threads() -> int:
     """
     value = os.environ.get("OMP_NUM_THREADS", "")
     if value.isdigit() and int(value) >= 1:
-        return int(value)
+        return min(int(value), thread_limit())
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS and Windows have no affinity masks
@@ -106,6 +128,70 @@ class Prediction:
         return self.probabilities[np.arange(len(self.labels)), self.labels]
 
 
+def _check_arguments(model, device, threads, chunk) -> None:
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        raise ArgumentError(f"model must be a path (str or os.PathLike) or None, got {type(model).__name__}")
+    if not isinstance(device, str) or device not in DEVICES:
+        raise ArgumentError(f"device must be one of {DEVICES}, got {device!r}")
+    limit = thread_limit()
+    if threads is not None and not (_whole(threads) and 1 <= threads <= limit):
+        raise ArgumentError(
+            f"threads must be a whole number from 1 to {limit} (this machine's CPUs) or None, got {threads!r}"
+        )
+    if not (_whole(chunk) and chunk >= 1):
+        raise ArgumentError(f"chunk must be a whole number >= 1, got {chunk!r}")
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _read_model(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise ModelError(
+                f"{path} is {size:,} bytes, more than any ONNX model can be ({MAX_MODEL_BYTES:,}); "
+                "pass --model the model.onnx that train-and-export wrote"
+            )
+        return path.read_bytes()
+    except OSError as e:
+        raise ModelError(f"cannot read the model {path}: {e.strerror}") from e
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _describe(arg) -> str:
+    """`uint8 [N, 28, 28]` for an onnxruntime NodeArg; symbolic dimensions by name, unknown as ?."""
+    kind = arg.type.removeprefix("tensor(").removesuffix(")")
+    kind = {"float": "float32", "double": "float64"}.get(kind, kind)
+    dims = ", ".join("?" if d is None else str(d) for d in (arg.shape or []))
+    return f"{kind} [{dims}]"
+
+
+def _number(text: str | None, plausible: Callable[[float], bool]) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and plausible(value) else None
+
+
+def _hex_digest(text: str | None) -> str | None:
+    return text if text is not None and SHA256.fullmatch(text) else None
+
+
+def _timestamp(text: str | None) -> str | None:
+    """The ISO 8601 time as written, when it is one."""
+    try:
+        datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return text
+
+
 class Predictor:
     """One onnxruntime session over the exported model.
 
@@ -113,6 +199,9 @@ class Predictor:
     "cuda" fails rather than silently running on the CPU. threads: onnxruntime's intra-op threads
     (None: `default_threads()`, one per usable core or $OMP_NUM_THREADS; pass 1 in each of many
     worker processes). chunk: images per onnxruntime call; larger batches are split.
+
+    Opening checks the whole model contract (see `_check_signature`, `_probe`, `_class_names`);
+    a model that breaks it is a ModelError, bad arguments an ArgumentError.
     """
 
     def __init__(
@@ -122,61 +211,117 @@ class Predictor:
         threads: int | None = None,
         chunk: int = CHUNK,
     ):
-        if device not in DEVICES:
-            raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise ValueError(f"threads must be a whole number >= 1 or None, got {threads!r}")
-        if not isinstance(chunk, int) or chunk < 1:
-            raise ValueError(f"chunk must be a whole number >= 1, got {chunk!r}")
+        _check_arguments(model, device, threads, chunk)
         self.path = resolve_model_path(model)
         self.chunk = chunk
         self.threads = threads if threads is not None else default_threads()
         options = ort.SessionOptions()
         options.inter_op_num_threads = 1  # one linear layer: nothing to run side by side
         options.intra_op_num_threads = self.threads
+        # onnxruntime's own warnings about a broken graph would land on stderr beside our one-line
+        # ModelError that says the same thing more clearly.
+        options.log_severity_level = 3
         if self.threads == 1:
             # No pool to keep warm: spinning would only burn a core other workers need.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        data = _read_model(self.path)
         try:
-            data = self.path.read_bytes()
             self.session = ort.InferenceSession(data, options, providers=_providers(device))
         except ModelError:
             raise
         except Exception as e:  # onnxruntime raises its own types for corrupt or truncated files
-            first_line = (str(e).splitlines() or [type(e).__name__])[0]
-            raise ModelError(f"{self.path} is not a loadable ONNX model: {first_line}") from e
+            raise ModelError(f"{self.path} is not a loadable ONNX model: {_first_line(e)}") from e
         self.providers = self.session.get_providers()
         if device == "cuda" and "CUDAExecutionProvider" not in self.providers:
             raise ModelError("CUDAExecutionProvider is installed but did not initialise (no GPU or driver?)")
         self.device = "cuda" if "CUDAExecutionProvider" in self.providers else "cpu"
         log.info("scoring on %s (%s)", self.device, ", ".join(self.providers))
         self._check_signature()
+        self._probe()
         self.sha256 = hashlib.sha256(data).hexdigest()
-        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         try:
-            self.class_names = list(json.loads(self.metadata["class_names"]))
-        except (KeyError, ValueError) as e:
-            raise ModelError(f"{self.path} has no class_names in its metadata; export it with train-and-export") from e
-        if len(self.class_names) != NUM_CLASSES:
-            raise ModelError(f"{self.path} names {len(self.class_names)} classes, expected {NUM_CLASSES}")
+            self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        except UnicodeDecodeError as e:
+            raise ModelError(
+                f"{self.path} has metadata that is not UTF-8 text; export it again with train-and-export"
+            ) from e
+        self.class_names = self._class_names()
         self._names = np.array(self.class_names, dtype=object)
+        # Optional metadata: a value that does not parse is unknown, never a reason to refuse the model.
+        self.test_accuracy = _number(self.metadata.get("test_accuracy"), lambda v: 0 <= v <= 1)
+        self.temperature = _number(self.metadata.get("temperature"), lambda v: v > 0)
+        self.dataset_sha256 = _hex_digest(self.metadata.get("dataset_sha256"))
+        self.created = _timestamp(self.metadata.get("created"))
+        self.variant = (self.metadata.get("variant") or "").strip() or None
+
+    def _refuse(self, what: str) -> ModelError:
+        return ModelError(
+            f"{self.path} is not a Fashion-MNIST model of this project: {what}; "
+            f"expected {CONTRACT} (export one with train-and-export)"
+        )
 
     def _check_signature(self) -> None:
-        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        got_in = [(i.name, i.type, i.shape[1:]) for i in inputs]
-        if got_in != [("images", "tensor(uint8)", list(IMAGE_SHAPE))]:
-            raise ModelError(
-                f"{self.path} is not a Fashion-MNIST model of this project: inputs {got_in}, "
-                "expected one input images: uint8 [N, 28, 28]"
-            )
-        names = [o.name for o in outputs]
-        if names[:2] != ["probabilities", "logits"]:
-            raise ModelError(f"{self.path} has outputs {names}, expected probabilities and logits")
+        """The declared signature: what onnxruntime infers from the graph, before anything runs."""
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise self._refuse(f"it has {len(inputs)} inputs {[i.name for i in inputs]}")
+        (given,) = inputs
+        shape = given.shape or []
+        if (
+            given.name != INPUT
+            or given.type != "tensor(uint8)"
+            or len(shape) != 3
+            or isinstance(shape[0], int)  # a fixed batch size could not score other batch sizes
+            or any(isinstance(d, int) and d != side for d, side in zip(shape[1:], IMAGE_SHAPE))
+        ):
+            raise self._refuse(f"its input is {given.name}: {_describe(given)}")
+        declared = {o.name: o for o in self.session.get_outputs()}
+        missing = [name for name in OUTPUTS if name not in declared]
+        if missing:
+            raise self._refuse(f"it has outputs {list(declared)}, without {' and '.join(missing)}")
+        for name in OUTPUTS:
+            out = declared[name]
+            shape = out.shape or []
+            classes = shape[1] if len(shape) == 2 else None
+            if out.type != "tensor(float)" or len(shape) != 2 or (isinstance(classes, int) and classes != NUM_CLASSES):
+                raise self._refuse(f"its output {name} is {_describe(out)}")
 
-    @property
-    def test_accuracy(self) -> float | None:
-        value = self.metadata.get("test_accuracy")
-        return float(value) if value is not None else None
+    def _probe(self) -> None:
+        """Score two images (black, white) and check what really comes out.
+
+        The declared shapes above may leave the number of classes symbolic ([N, "C"]) or be
+        narrower than what the graph computes; only a run shows the truth, and one run of two
+        images costs well under a millisecond next to the session's creation. Two images rather
+        than one also catch a graph that hard-codes a batch of one.
+        """
+        images = np.stack([np.zeros(IMAGE_SHAPE, np.uint8), np.full(IMAGE_SHAPE, 255, np.uint8)])
+        try:
+            probs, logits = self.session.run(list(OUTPUTS), {INPUT: images})
+        except Exception as e:  # onnxruntime's own errors: a graph that cannot run at all
+            raise ModelError(f"{self.path} fails on a batch of two images: {_first_line(e)}") from e
+        for name, out in zip(OUTPUTS, (probs, logits)):
+            if out.dtype != np.float32 or out.shape != (2, NUM_CLASSES):
+                raise self._refuse(f"on a batch of two images its output {name} is {out.dtype} {list(out.shape)}")
+        if not (np.isfinite(probs).all() and np.isfinite(logits).all()):
+            raise self._refuse("on a black and a white image it outputs NaN or infinity")
+        if probs.min() < 0 or probs.max() > 1 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
+            raise self._refuse("its probabilities are not probabilities (each row must be in [0, 1] and sum to 1)")
+
+    def _class_names(self) -> list[str]:
+        raw = self.metadata.get("class_names")
+        if raw is None:
+            raise ModelError(f"{self.path} has no class_names in its metadata; export it with train-and-export")
+        try:
+            names = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested beyond Python's stack
+            names = None
+        if not (isinstance(names, list) and len(names) == NUM_CLASSES and all(isinstance(n, str) for n in names)):
+            shown = raw if len(raw) <= 80 else raw[:77] + "..."
+            raise ModelError(
+                f"{self.path} has class_names {shown!r}, expected a JSON list of {NUM_CLASSES} strings "
+                "(export it with train-and-export)"
+            )
+        return names
 
     def describe(self) -> str:
         """One line for logs and command output: which file, which device, how many threads."""
@@ -193,13 +338,13 @@ class Predictor:
             and images.shape[1:] == IMAGE_SHAPE
             and images.flags.c_contiguous
         ):
-            return self.session.run([output], {"images": images})[0]
+            return self.session.run([output], {INPUT: images})[0]
         batch = as_batch(images)  # a view: shape checked, values converted chunk by chunk below
         if len(batch) <= self.chunk:
-            return self.session.run([output], {"images": to_uint8(batch)})[0]
+            return self.session.run([output], {INPUT: to_uint8(batch)})[0]
         out = np.empty((len(batch), NUM_CLASSES), np.float32)
         for start, part in zip(range(0, len(batch), self.chunk), chunks(batch, self.chunk)):
-            out[start : start + len(part)] = self.session.run([output], {"images": to_uint8(part)})[0]
+            out[start : start + len(part)] = self.session.run([output], {INPUT: to_uint8(part)})[0]
         return out
 
     def predict_proba(self, images) -> np.ndarray:

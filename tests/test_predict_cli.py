@@ -138,10 +138,15 @@ def test_asking_for_cuda_without_it_exits_2(model_path, folder, capsys):
     assert "onnxruntime-gpu" in capsys.readouterr().err
 
 
-def test_argument_errors_exit_2(capsys):
-    with pytest.raises(SystemExit) as caught:
-        main(["x.npy", "--format", "xml"])
-    assert caught.value.code == 2
+def test_argument_errors_exit_2_in_one_line(capsys):
+    assert main(["x.npy", "--format", "xml"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fashion-predict: error: argument --format: invalid choice")
+
+
+def test_help_exits_0(capsys):
+    assert main(["--help"]) == 0
+    assert "--overwrite" in capsys.readouterr().out
 
 
 def test_the_installed_command_runs(folder, model_path):
@@ -162,6 +167,17 @@ def test_a_failure_midway_leaves_no_results_file(model_path, tmp_path, capsys):
     out = tmp_path / "out.csv"
     assert main([str(tmp_path / "late.npy"), "--model", str(model_path), "--batch-size", "2", "-o", str(out)]) == 2
     assert "NaN" in capsys.readouterr().err and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.npy"]  # no temporary file either
+
+
+def test_a_failure_midway_keeps_the_previous_results(model_path, tmp_path, capsys):
+    images = np.zeros((5, 784), np.float32)
+    images[4, 0] = np.nan
+    np.save(tmp_path / "late.npy", images)
+    out = tmp_path / "out.csv"
+    out.write_text("yesterday's results\n")
+    assert main([str(tmp_path / "late.npy"), "--model", str(model_path), "--batch-size", "2", "-o", str(out)]) == 2
+    assert out.read_text() == "yesterday's results\n"
 
 
 def test_the_progress_bar_only_on_a_terminal_for_long_runs(monkeypatch):
