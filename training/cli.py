@@ -2,29 +2,37 @@
 
     train-and-export                      # the seed's recipe, both variants, into models/
     train-and-export --val-split 10000 --epochs 30 --momentum 0.9 --schedule one-cycle
+
+Exit codes: 0 trained and exported; 2 a bad flag, missing or corrupt data, an --out that
+cannot be written, or a run that diverged (one line on stderr, nothing exported);
+130 interrupted (Ctrl-C or SIGTERM), with no half-written file left behind.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import io
 import json
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
 
-from inference.errors import DatasetError
+from inference.atomic_write import atomic_write
+from inference.errors import InferenceError
+from inference.fashion_mnist import SPLITS
 from training import softmax_concise, softmax_scratch
 from training.config import DEVICES, SCHEDULES, VARIANTS, TrainConfig
 from training.data import Data, prepare
 from training.errors import TrainingError
-from training.export import metadata, to_onnx, verify
+from training.export import metadata, recorded_accuracy, to_onnx, verify
+from training.flags import OneLineParser, finite_float, int_in
 from training.loop import History, evaluate, fit
-from inference.atomic_write import atomic_write
-from training.model_repository import model_dir, write_model
+from training.model_repository import check_writable, model_dir, onnx_path, write_model
 from training.plot import curves_png
 
 BUILDERS = {"scratch": softmax_scratch.build, "concise": softmax_concise.build}
@@ -40,48 +48,46 @@ class Result:
     model: object  # SoftmaxRegressionScratch or nn.Sequential
 
 
-def positive(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-
-    return parse
-
-
-def non_negative(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-        return value
-
-    return parse
+TRAIN_IMAGES = SPLITS["train"][2]
+MAX_EPOCHS = 10_000  # an epoch takes 1-2 s on a CPU; 10,000 is hours, more is a typo
+MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes
 
 
 def parse_args(argv: list[str] | None) -> TrainConfig:
     d = TrainConfig()
-    p = argparse.ArgumentParser(prog="train-and-export", description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="train-and-export", description=__doc__.split("\n")[0])
     p.add_argument("--variant", choices=(*VARIANTS, "both"), default=d.variant)
-    p.add_argument("--epochs", type=positive(int), default=d.epochs)
-    p.add_argument("--batch-size", type=positive(int), default=d.batch_size)
-    p.add_argument("--lr", type=positive(float), default=d.lr, help="learning rate (peak for one-cycle)")
-    p.add_argument("--momentum", type=non_negative(float), default=d.momentum)
-    p.add_argument("--weight-decay", type=non_negative(float), default=d.weight_decay)
+    p.add_argument("--epochs", type=int_in(1, MAX_EPOCHS), default=d.epochs)
+    # Larger than the training set is the whole set anyway.
+    p.add_argument("--batch-size", type=int_in(1, TRAIN_IMAGES), default=d.batch_size)
+    p.add_argument("--lr", type=finite_float(0, low_open=True), default=d.lr,
+                   help="learning rate (peak for one-cycle)")
+    # At 1 the velocity never decays and SGD does not settle.
+    p.add_argument("--momentum", type=finite_float(0, 1, high_open=True), default=d.momentum)
+    p.add_argument("--weight-decay", type=finite_float(0), default=d.weight_decay)
     p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
-    p.add_argument("--val-split", type=non_negative(int), default=d.val_split,
+    p.add_argument("--val-split", type=int_in(0, TRAIN_IMAGES - 1), default=d.val_split,
                    help="hold out N training images for validation (0: validate on the test set)")
-    p.add_argument("--sigma", type=positive(float), default=d.sigma, help="std of the scratch model's init")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--sigma", type=finite_float(0, low_open=True), default=d.sigma,
+                   help="std of the scratch model's init")
+    # Negative seeds would wrap around to the same generator states as large ones.
+    p.add_argument("--seed", type=int_in(0, MAX_SEED), default=d.seed)
     p.add_argument("--device", choices=DEVICES, default=d.device)
     p.add_argument("--out", default=d.out, help="model repository to write (default: models)")
     p.add_argument("--data-dir", default=d.data_dir, help="folder with the four Fashion-MNIST IDX files")
     p.add_argument("--download", action="store_true", help="download with torchvision if not found locally")
     args = p.parse_args(argv)
-    if args.momentum >= 1:
-        p.error(f"argument --momentum: must be < 1, got {args.momentum}")
     return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+
+
+def require_writable_out(out: str) -> None:
+    """Fail before loading data or training when the model repository cannot be written."""
+    try:
+        check_writable(out)
+    except (OSError, ValueError) as e:  # ValueError: a path with a NUL byte in it
+        raise TrainingError(
+            f"--out {out!r} cannot be written ({os_error_text(e)}); point --out at a folder you can write to"
+        ) from None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -117,6 +123,16 @@ def summary_table(results: list[Result]) -> str:
     return "\n".join(rows)
 
 
+def accuracy_change(new: float, previous: float | None) -> str:
+    """The exported model's test accuracy beside the one it replaces, so a worse model never
+    replaces a better one silently."""
+    if previous is None:
+        return f"exported model's test accuracy: {new:.4f} (no earlier model to compare with)"
+    verdict = "; the model it replaces was better" if new < previous else ""
+    return (f"exported model's test accuracy: {new:.4f}, the model it replaces: {previous:.4f} "
+            f"({new - previous:+.4f}){verdict}")
+
+
 def save_outputs(cfg: TrainConfig, data: Data, results: list[Result]) -> None:
     """Weights, history and plot beside the Triton config (Triton reads none of them)."""
     folder = model_dir(cfg.out)
@@ -143,10 +159,18 @@ def export_concise(cfg: TrainConfig, data: Data, result: Result) -> tuple[Path, 
     meta = metadata("concise", result.test_acc, data.digest, cfg.recipe())
     model = to_onnx(net, data.test_images[:2], meta)  # a batch of 2 keeps the batch dim symbolic
     diff = verify(model, net, data.test_images)
-    return write_model(cfg.out, model.SerializeToString()), diff
+    try:
+        return write_model(cfg.out, model.SerializeToString()), diff
+    except OSError as e:  # a full disk, or a folder that changed since the check before training
+        raise TrainingError(
+            f"could not write the model ({os_error_text(e)}); any earlier model in {model_dir(cfg.out)} "
+            f"is unchanged — free some space or choose another --out"
+        ) from None
 
 
 def run(cfg: TrainConfig) -> list[Result]:
+    require_writable_out(cfg.out)
+    previous = recorded_accuracy(onnx_path(cfg.out))  # read now: the export overwrites it
     device = resolve_device(cfg.device)
     data = prepare(cfg.data_dir, cfg.download, cfg.val_split, cfg.seed, device)
     val = f"{len(data.val_labels)} held-out training images" if cfg.val_split else "the test set"
@@ -158,22 +182,61 @@ def run(cfg: TrainConfig) -> list[Result]:
     if concise is None:
         print("no ONNX export: it exports the concise variant (use --variant concise or both)")
     else:
+        print(accuracy_change(concise.test_acc, previous))
         path, diff = export_concise(cfg, data, concise)
         print(f"exported {path} (onnxruntime vs PyTorch on the test set: max |Δp| = {diff:.1e}, same predictions)")
-    save_outputs(cfg, data, results)
+    try:
+        save_outputs(cfg, data, results)
+    except OSError as e:
+        raise TrainingError(f"could not write the weights, history and curves ({os_error_text(e)})") from None
     print(f"history and curves: {model_dir(cfg.out)}/history.json, curves.png")
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    cfg = parse_args(argv)
+def os_error_text(e: Exception) -> str:
+    """'path: reason' for an OSError that names its file, else the error's own text."""
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    return str(e)
+
+
+def one_line(message: object) -> str:
+    # Some messages span lines (onnx.checker's, protobuf's); a terminal line must not.
+    return " ".join(str(message).split())
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """SIGTERM (a `kill`, a stopped container) unwinds like Ctrl-C, so atomic writes clean up
+    their temporary files instead of the process dying between two of their steps."""
+    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        run(cfg)
-    except (DatasetError, TrainingError) as e:
-        print(f"train-and-export: error: {e}", file=sys.stderr)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg = parse_args(argv)
+    except SystemExit as e:  # argparse exits: 0 after --help, 2 after printing a bad flag's line
+        return e.code
+    try:
+        with sigterm_interrupts():
+            run(cfg)
+    except (InferenceError, TrainingError, OSError, OverflowError) as e:
+        print(f"train-and-export: error: {one_line(os_error_text(e))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("train-and-export: interrupted; nothing half-written was left behind", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        how = f" by {e}" if str(e) else ""
+        print(f"train-and-export: interrupted{how}; nothing half-written was left behind", file=sys.stderr)
         return 130
     return 0
 

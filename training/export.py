@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from google.protobuf.message import DecodeError
 from torch import nn
 
 from inference.classes import CLASS_NAMES
@@ -81,6 +82,17 @@ def metadata(variant: str, test_accuracy: float, dataset_digest: str, recipe: di
         ),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def recorded_accuracy(path) -> float | None:
+    """The test accuracy an exported model's metadata records; None for a missing or unreadable
+    file, or one without a usable value (it was then not written by this exporter)."""
+    try:
+        model = onnx.load(path, load_external_data=False)
+        value = float({p.key: p.value for p in model.metadata_props}["test_accuracy"])
+    except (OSError, DecodeError, KeyError, ValueError):
+        return None
+    return value if 0 <= value <= 1 else None
 
 
 def to_onnx(net: nn.Module, example: torch.Tensor, meta: dict[str, str]) -> onnx.ModelProto:

@@ -15,6 +15,7 @@ Every file is written atomically, so an interrupted run never leaves a half-writ
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from inference.atomic_write import atomic_write
@@ -62,6 +63,21 @@ def model_dir(out: str | os.PathLike) -> Path:
 
 def onnx_path(out: str | os.PathLike) -> Path:
     return model_dir(out) / "1" / "model.onnx"
+
+
+def check_writable(out: str | os.PathLike) -> None:
+    """Create the model's folders and write and remove a probe file there, or raise OSError.
+
+    Called before training, so an --out that is a file, lies below one, or is read-only fails
+    in a second instead of after the whole run.
+    """
+    folder = onnx_path(out).parent  # the deepest folder a run writes into
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe.", suffix=".tmp")
+    try:
+        os.close(fd)
+    finally:  # even on Ctrl-C: no probe is left behind
+        os.unlink(probe)
 
 
 def write_model(out: str | os.PathLike, onnx_bytes: bytes) -> Path:
