@@ -2,28 +2,58 @@
 
 The only module that imports FastAPI, so `import inference` stays cheap for everyone else.
 Every request a client can get wrong ends in a 4xx with a reason in `detail`, never a 500:
-malformed JSON 400, body over the limit 413, unknown content type 415, images of the wrong
-shape or values 422.
+malformed JSON or multipart 400, body not complete in time 408, body over the limit 413,
+unknown content type 415, images of the wrong shape, type or values 422.
+
+The event loop only moves bytes. Parsing, decoding and scoring run on worker threads, at most
+`decode_slots` requests at a time, so a slow upload never holds up /health or other clients, and
+a flood of them waits its turn instead of taking every thread.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
+from collections.abc import Callable
+from functools import partial
 
+import anyio
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inference.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.inputs import PIXELS, InputError, as_uint8_batch, read_image
+from inference.errors import InputError
+from inference.inputs import PIXELS, as_uint8_batch, read_image
 from inference.predictor import Predictor
+from inference.serve import DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT
 
-DEFAULT_MAX_BODY = 8 * 1024 * 1024  # 8 MiB: ~10,700 images as raw bytes, ~2,000 as JSON
-INLINE_MAX = 256  # images scored on the event loop; bigger batches go to a worker thread
+# Requests parsed, decoded and scored at once. Pillow and onnxruntime release the GIL, so a few
+# use a few cores; more would only hold more bodies in memory while they wait for the same cores.
+DECODE_SLOTS = 4
+JSON_EXPECTED = '{"images": [[784 integers 0..255], ...]}'
+# JSON bodies are first checked on their (UTF-8) bytes for what json.loads and numpy mishandle.
+# A valid body holds one string, "images", so nothing below can hide inside a string.
+# json.loads recurses once per bracket: RecursionError, a 500, at ~1,000 levels. The deepest valid
+# body is 28 rows of 28, {"images": [[[28 ints] x 28], ...]}: 4 levels.
+JSON_MAX_DEPTH = 4
+NOT_BRACKETS = bytes(c for c in range(256) if chr(c) not in "[]{}")
+# json.loads refuses integers over 4,300 digits with what reads like a syntax error, and numpy
+# keeps those past 2**64 as Python objects; pixels need 3 digits, so 11 or more are refused outright.
+LONG_NUMBER = re.compile(rb"\d{11,}")
+# numpy turns true/false among integers into 1/0 without a word.
+BOOLEAN = re.compile(rb"true|false")
+JSON_KINDS = {  # what a non-integer array of JSON values held, by numpy dtype kind
+    "f": "numbers with a fraction or exponent (or NaN/Infinity)",
+    "b": "true/false",
+    "U": "strings",
+    "O": "null or objects",
+}
 
 
 class Scored(BaseModel):
@@ -68,6 +98,7 @@ class Metadata(BaseModel):
 
 PROBLEMS = {code: {"model": Problem, "description": why} for code, why in {
     400: "the body is not valid JSON or multipart",
+    408: "the body did not arrive within the server's read timeout",
     413: "the body is larger than the server's limit",
     415: "unsupported Content-Type",
     422: "the images have the wrong size, type or values",
@@ -119,16 +150,17 @@ PREDICT_BODY = {
 }
 
 
-class BodyLimit:
-    """ASGI middleware: 413 for bodies over `limit` bytes.
+class BodyGuard:
+    """ASGI middleware: the whole body, within `limit` bytes and `read_timeout` seconds, or no app.
 
-    Checks the declared Content-Length up front and also counts the bytes actually streamed, since
-    chunked requests declare none and a client may lie. The overflow is raised as HTTPException
-    from inside `receive`, so FastAPI turns it into a 413 wherever the body is being read.
+    413 for a declared Content-Length over the limit before reading a byte, and for streamed bytes
+    past it (chunked requests declare none, and a client may lie); 408 for a body still incomplete
+    after `read_timeout` seconds, so a client trickling bytes holds its connection no longer. The
+    app then reads the buffered body as usual and never sees a partial one.
     """
 
-    def __init__(self, app: ASGIApp, limit: int):
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, read_timeout: float):
+        self.app, self.limit, self.read_timeout = app, limit, read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,30 +170,67 @@ class BodyLimit:
             if not declared.isdigit():
                 return await _send_problem(send, 400, "Content-Length is not a number")
             if int(declared) > self.limit:
-                return await _send_problem(send, 413, f"body of {int(declared)} bytes exceeds the limit of {self.limit}")
-        seen = 0
+                return await _send_problem(
+                    send, 413, f"body of {int(declared)} bytes exceeds the limit of {self.limit}; "
+                    "send fewer images per request",
+                )
+        body = bytearray()
+        with anyio.move_on_after(self.read_timeout) as clock:
+            connected = await _read_body(receive, body, self.limit)
+        if clock.cancelled_caught:
+            return await _send_problem(
+                send, 408, f"the body was not complete after {self.read_timeout:g} s ({len(body)} bytes arrived); "
+                "send the whole body without pauses",
+            )
+        if not connected:
+            return None  # the client left: there is no one to answer
+        if len(body) > self.limit:
+            return await _send_problem(
+                send, 413, f"body exceeds the limit of {self.limit} bytes; send fewer images per request"
+            )
+        await self.app(scope, _replay(bytes(body), receive), send)
 
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise HTTPException(413, f"body exceeds the limit of {self.limit} bytes")
-            return message
 
-        await self.app(scope, counted, send)
+async def _read_body(receive: Receive, body: bytearray, limit: int) -> bool:
+    """Append the request body to `body` until it ends or passes `limit`; False if the client left."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return False
+        body += message.get("body", b"")
+        if len(body) > limit or not message.get("more_body", False):
+            return True
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app the buffered body, then the connection's own messages."""
+    delivered = False
+
+    async def replayed() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()  # e.g. http.disconnect, for apps that listen for it
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
 
 
 async def _send_problem(send: Send, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    # Connection: close, because the unread body would otherwise be parsed as the next request.
+    # Connection: close, because an unread body would otherwise be parsed as the next request.
     headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(predictor: Predictor, max_body_bytes: int = DEFAULT_MAX_BODY) -> FastAPI:
+def create_app(
+    predictor: Predictor,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    decode_slots: int = DECODE_SLOTS,
+) -> FastAPI:
     """The service around one Predictor (onnxruntime sessions are safe to share across threads)."""
     app = FastAPI(
         title="Fashion-MNIST softmax regression",
@@ -169,19 +238,23 @@ def create_app(predictor: Predictor, max_body_bytes: int = DEFAULT_MAX_BODY) -> 
         description="Predictions from the exported ONNX model. For serving at scale use Triton "
         "with the models/ repository.",
     )
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(BodyGuard, limit=max_body_bytes, read_timeout=read_timeout)
+    # Its own limiter, not the default thread pool's: a flood of slow decodes waits here while
+    # the default pool's threads stay free for everything else.
+    slots = anyio.CapacityLimiter(decode_slots)
     meta = predictor.metadata
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
+    # async: answered on the event loop itself, so no busy thread pool can delay it.
     @app.get("/health", response_model=Health)
-    def health() -> Health:
+    async def health() -> Health:
         return Health(status="ok", device=predictor.device)
 
     @app.get("/metadata", response_model=Metadata)
-    def metadata() -> Metadata:
+    async def metadata() -> Metadata:
         return Metadata(
             classes=predictor.class_names,
             model_sha256=predictor.sha256,
@@ -201,85 +274,124 @@ def create_app(predictor: Predictor, max_body_bytes: int = DEFAULT_MAX_BODY) -> 
         openapi_extra={"requestBody": PREDICT_BODY},
         summary="Classify images sent as JSON pixels, raw bytes or PNG/JPEG uploads",
     )
-    async def predict(request: Request) -> PredictResponse:
+    async def predict(request: Request) -> Response:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        errors: list[Skipped] = []
         if kind == "application/json":
-            images, names = _from_json(await request.body()), None
+            decode = partial(_from_json, await request.body())
         elif kind == "application/octet-stream":
-            images, names = _from_bytes(await request.body()), None
+            decode = partial(_from_bytes, await request.body())
         elif kind == "multipart/form-data":
-            images, names, errors = await _from_upload(request)
+            decode = partial(_from_files, *await _read_form(request))
         else:
             raise HTTPException(
                 415, f"Content-Type {kind or '(none)'} is not supported; send application/json, "
                 "application/octet-stream or multipart/form-data"
             )
-        if len(images) <= INLINE_MAX:
-            result = predictor.predict(images)
-        else:  # a long batch would stall every other request on the event loop
-            result = await run_in_threadpool(predictor.predict, images)
-        names = names or [str(i) for i in range(len(images))]
-        confidence = result.confidence.tolist()
-        scored = [
-            Scored(name=n, label=lab, class_name=c, confidence=conf, probabilities=p)
-            for n, lab, c, conf, p in zip(
-                names, result.labels.tolist(), result.class_names, confidence, result.probabilities.tolist()
-            )
-        ]
-        return PredictResponse(model_sha256=predictor.sha256, predictions=scored, errors=errors)
+        answer = await anyio.to_thread.run_sync(_score, predictor, decode, limiter=slots)
+        return Response(answer, media_type="application/json")
 
     return app
 
 
-def _from_json(body: bytes) -> np.ndarray:
+# (N, 28, 28) uint8 images, one name per image, the uploads that could not be read
+Decoded = tuple[np.ndarray, list[str], list[Skipped]]
+
+
+def _score(predictor: Predictor, decode: Callable[[], Decoded]) -> str:
+    """On a worker thread: decode the request's images, score them, and write the answer's JSON."""
+    images, names, errors = decode()
+    result = predictor.predict(images)
+    scored = [
+        Scored(name=n, label=lab, class_name=c, confidence=conf, probabilities=p)
+        for n, lab, c, conf, p in zip(
+            names, result.labels.tolist(), result.class_names, result.confidence.tolist(),
+            result.probabilities.tolist(),
+        )
+    ]
+    return PredictResponse(model_sha256=predictor.sha256, predictions=scored, errors=errors).model_dump_json()
+
+
+def _numbered(images: np.ndarray) -> Decoded:
+    return images, [str(i) for i in range(len(images))], []
+
+
+def _from_json(body: bytes) -> Decoded:
+    _refuse_what_json_mishandles(body)
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise HTTPException(400, f"body is not valid JSON: {e}") from e
+        # UTF-8 only (RFC 8259), which json.loads would not insist on: in UTF-16 the checks above
+        # would not see the digits and words they look for.
+        document = json.loads(body.decode("utf-8"))
+    except ValueError as e:  # UnicodeDecodeError included
+        raise HTTPException(400, f"body is not valid JSON in UTF-8: {e}; expected {JSON_EXPECTED}") from e
     if not isinstance(document, dict) or set(document) != {"images"}:
-        raise InputError('expected a JSON object with one key, {"images": [[784 integers 0..255], ...]}')
+        raise InputError(f"expected a JSON object with one key, {JSON_EXPECTED}")
     try:
         array = np.asarray(document["images"])
-    except (ValueError, TypeError, OverflowError) as e:  # ragged lists and the like
+    except (ValueError, TypeError) as e:  # ragged lists and the like
         raise InputError(f"images must be a rectangular list of lists of integers: {e}") from e
     if array.size == 0:  # [] parses as float64: say what is wrong, not what dtype it defaulted to
-        raise InputError("images is an empty batch; send at least one image of 784 integers 0..255")
+        raise InputError(f"images is an empty batch; expected {JSON_EXPECTED}")
     if array.dtype.kind not in "iu":
-        raise InputError(f"images must hold integers 0..255, got JSON values of type {array.dtype}")
+        raise InputError(f"images must hold integers 0..255, got {JSON_KINDS.get(array.dtype.kind, array.dtype)}")
     if array.ndim == 1 and array.size == PIXELS:
         array = array[None]  # one flat image
-    return as_uint8_batch(array)
+    return _numbered(as_uint8_batch(array))
 
 
-def _from_bytes(body: bytes) -> np.ndarray:
+def _refuse_what_json_mishandles(body: bytes) -> None:
+    """422 for what json.loads or numpy would turn into a 500 or a silent 1 (see JSON_MAX_DEPTH)."""
+    if _nested_deeper_than(body, JSON_MAX_DEPTH):
+        raise InputError(f"JSON nested more than {JSON_MAX_DEPTH} levels deep; expected {JSON_EXPECTED}")
+    if number := LONG_NUMBER.search(body):
+        raise InputError(f"images hold a number of {len(number[0])} digits; pixels are integers 0..255")
+    if word := BOOLEAN.search(body):
+        raise InputError(f"images must hold integers 0..255, got {word[0].decode()}")
+
+
+def _nested_deeper_than(body: bytes, limit: int) -> bool:
+    """Bracket depth, brackets inside strings included (a valid body has none there)."""
+    depth = 0
+    for char in body.translate(None, NOT_BRACKETS):
+        depth += 1 if char in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+def _from_bytes(body: bytes) -> Decoded:
     if not body or len(body) % PIXELS:
         raise InputError(f"raw body must be N*{PIXELS} bytes (N 28x28 uint8 images), got {len(body)} bytes")
-    return np.frombuffer(body, np.uint8).reshape(-1, *IMAGE_SHAPE)
+    return _numbered(np.frombuffer(body, np.uint8).reshape(-1, *IMAGE_SHAPE))
 
 
-async def _from_upload(request: Request) -> tuple[np.ndarray, list[str], list[Skipped]]:
-    """Every uploaded file under any field; a bad one is reported by name, the others scored."""
-    from starlette.datastructures import UploadFile
-
+async def _read_form(request: Request) -> tuple[list[tuple[str, bytes]], list[Skipped]]:
+    """Every uploaded file under any field, as (name, bytes); text fields are skipped, by name."""
     try:
         form = await request.form()
-    except HTTPException:
-        raise
-    except Exception as e:  # python-multipart's parse errors carry no common base class
-        raise HTTPException(400, f"body is not valid multipart/form-data: {e}") from e
-    images, names, errors = [], [], []
-    for index, (field_name, value) in enumerate(form.multi_items()):
-        if not isinstance(value, UploadFile):
-            errors.append(Skipped(name=field_name, error="expected a file upload, got a text field"))
-            continue
-        name = value.filename or f"{field_name}[{index}]"
+    except Exception as e:  # starlette's HTTPException for most parse errors; python-multipart's own for the rest
+        reason = e.detail if isinstance(e, StarletteHTTPException) else e
+        raise HTTPException(400, f"body is not valid multipart/form-data: {reason}") from e
+    files, skipped = [], []
+    try:
+        for index, (field_name, value) in enumerate(form.multi_items()):
+            if isinstance(value, UploadFile):
+                files.append((value.filename or f"{field_name}[{index}]", await value.read()))
+            else:
+                skipped.append(Skipped(name=field_name, error="expected a file upload, got a text field"))
+    finally:
+        await form.close()
+    return files, skipped
+
+
+def _from_files(files: list[tuple[str, bytes]], skipped: list[Skipped]) -> Decoded:
+    """Decode each upload; a bad one is reported by name, the others scored."""
+    images, names, errors = [], [], list(skipped)
+    for name, data in files:
         try:
-            images.append(read_image(io.BytesIO(await value.read()), name=name))
+            images.append(read_image(io.BytesIO(data), name=name))
             names.append(name)
         except InputError as e:
             errors.append(Skipped(name=name, error=str(e).removeprefix(f"{name}: ")))
-    await form.close()
     if not images and not errors:
         raise InputError("the multipart body holds no files; send PNG/JPEG files in a field named 'file'")
     if not images:
