@@ -1,30 +1,46 @@
 """`fashion-labeler`: browse a split of Fashion-MNIST as the model sees it, and fix wrong labels.
 
     fashion-labeler [--model PATH] [--data-dir DIR] [--split test|train] [--corrections FILE]
-                    [--show all|mistakes|correct] [--sort index|confidence|loss] [--screenshot PNG]
+                    [--show all|mistakes|correct] [--sort index|confidence|loss] [--pair T P]
+                    [--zoom N] [--screenshot PNG]
 
-Errors a user can cause (no model, no data, a model with the wrong inputs) print one line on
-stderr, open a dialog when there is a screen to show it on, and exit with status 2.
+Errors a user can cause (a bad flag value, no model, no data, a path the system refuses, a
+model with the wrong inputs, a corrupt data file) print one line on stderr, open a dialog when
+there is a screen to show it on (not for bad flags), and exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
-from pathlib import Path
 
-T_IMPORT = time.perf_counter()  # fallback origin where /proc is missing
-
-from gui.scoring import ScoringRequest  # noqa: E402
+from gui.scoring import ScoringRequest
+from gui.scoring_thread import describe
+from gui.tile_delegate import DEFAULT_ZOOM, ZOOMS
+from inference.classes import NUM_CLASSES
+from inference.errors import ArgumentError, InferenceError
 
 PROG = "fashion-labeler"
+# Offscreen, Qt says this on every window resize: there is no window manager to pass size hints to.
+OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints()"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """Reports a bad flag as one line for the caller to print, instead of usage and exit."""
+
+    def error(self, message: str):
+        raise ArgumentError(f"{message} (see {self.prog} --help)")
+
+
+def class_number(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) < NUM_CLASSES:
+        raise argparse.ArgumentTypeError(f"expected a class number 0..{NUM_CLASSES - 1}, got {text!r}")
+    return int(text)
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog=PROG, description="Browse Fashion-MNIST with a model's predictions; relabel mistakes.")
+    p = ArgumentParser(prog=PROG, description="Browse Fashion-MNIST with a model's predictions; relabel mistakes.")
     p.add_argument("--model", help="a .onnx file or a model repository folder (default: models/)")
     p.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files (default: $FASHION_MNIST_DIR, "
                                       "Debian's /usr/share/datasets/fashion-mnist, ~/.cache/fashion-mnist)")
@@ -33,31 +49,12 @@ def parse_args(argv):
                                          "corrections-SPLIT-DIGEST.json, i.e. ~/.local/share/fashion-labeler/)")
     p.add_argument("--show", choices=("all", "mistakes", "correct"), default="all", help="initial filter")
     p.add_argument("--sort", choices=("index", "confidence", "loss"), default="index", help="initial order")
-    p.add_argument("--pair", nargs=2, type=int, metavar=("TRUE", "PREDICTED"),
+    p.add_argument("--pair", nargs=2, type=class_number, metavar=("TRUE", "PREDICTED"),
                    help="start filtered to one confusion-matrix cell")
+    p.add_argument("--zoom", type=int, choices=ZOOMS, default=DEFAULT_ZOOM,
+                   help=f"initial screen pixels per image pixel (default {DEFAULT_ZOOM})")
     p.add_argument("--screenshot", metavar="PNG", help="render the window once scored to PNG and exit")
-    # For benchmarks/gui_speed.py: print timings as JSON once scored, then exit.
-    p.add_argument("--print-timings", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
-
-
-def seconds_since_launch() -> float:
-    """Wall time since this process started (Linux /proc), else since this module was imported."""
-    try:
-        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return time.perf_counter() - T_IMPORT
-
-
-def resident_mb() -> tuple[float, float]:
-    """(current, peak) resident memory in MB from /proc; nan where there is none."""
-    try:
-        status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
-        return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
-    except (OSError, KeyError, ValueError):
-        return float("nan"), float("nan")
 
 
 def _error(message: str) -> None:
@@ -66,7 +63,6 @@ def _error(message: str) -> None:
 
 def _precheck(args) -> str | None:
     """Cheap checks before any window: a missing model or data folder is a one-line error."""
-    from inference.errors import InferenceError
     from inference.fashion_mnist import find_data_dir
     from inference.predictor import resolve_model_path
 
@@ -75,17 +71,32 @@ def _precheck(args) -> str | None:
         find_data_dir(args.data_dir, args.split)
     except InferenceError as e:
         return str(e)
-    if args.pair and not all(0 <= k < 10 for k in args.pair):
-        return f"--pair takes two class numbers 0..9, got {args.pair[0]} {args.pair[1]}"
+    except (OSError, OverflowError) as e:  # a name too long, a folder we may not enter
+        return describe(e)
     return None
+
+
+def quiet_offscreen_noise():
+    """Pass Qt's messages on to stderr, all but OFFSCREEN_NOISE; returns the handler it replaced."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(mode, context, message: str) -> None:
+        if message != OFFSCREEN_NOISE:
+            category = context.category if context.category not in (None, "default") else ""
+            print(f"{category}: {message}" if category else message, file=sys.stderr)
+
+    return qInstallMessageHandler(handler)
 
 
 def main(argv=None) -> int:
     try:
         args = parse_args(argv)
-    except SystemExit as e:  # argparse has printed usage and the error
+    except ArgumentError as e:
+        _error(str(e))
+        return 2
+    except SystemExit as e:  # --help has been printed
         return int(e.code or 0)
-    batch = bool(args.screenshot or args.print_timings)
+    batch = bool(args.screenshot)
     has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or not sys.platform.startswith("linux")
     if batch and not has_display:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a screenshot needs no screen
@@ -102,17 +113,30 @@ def main(argv=None) -> int:
             QMessageBox.critical(None, "Fashion-MNIST labeler", problem)
         return 2
 
+    from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else PROG])
     app.setApplicationName(PROG)
-    interactive = not batch and app.platformName() != "offscreen"  # someone can click a dialog
+    offscreen = app.platformName() == "offscreen"
+    interactive = not batch and not offscreen  # someone can click a dialog
+    previous_handler = quiet_offscreen_noise() if offscreen else None
+    try:
+        return run_window(app, args, interactive)
+    finally:
+        if offscreen:
+            qInstallMessageHandler(previous_handler)
 
+
+def run_window(app, args, interactive: bool) -> int:
+    """Open the window, score, and run until it closes (or, for --screenshot, until it is saved)."""
     from gui.main_window import MainWindow
 
     window = MainWindow(ScoringRequest(args.model, args.data_dir, args.split, args.corrections))
-    window.show_filter.setCurrentIndex(window.show_filter.findData(args.show))
-    window.sort_choice.setCurrentIndex(window.sort_choice.findData(args.sort))
+    bar = window.filter_bar
+    bar.show_filter.setCurrentIndex(bar.show_filter.findData(args.show))
+    bar.sort_choice.setCurrentIndex(bar.sort_choice.findData(args.sort))
+    bar.set_zoom(args.zoom)
     outcome = {"code": 0}
 
     def failed(message: str) -> None:
@@ -126,17 +150,11 @@ def main(argv=None) -> int:
     def scored() -> None:
         window.load_failed.disconnect(failed)  # later failures (File menu) only show a dialog
         window.scored.disconnect(scored)
-        if window.tiles.scored.refusal:  # the window says so too, and keeps relabelling off
-            print(f"{PROG}: warning: {window.tiles.scored.refusal}", file=sys.stderr)
+        if window.tiles.refusal:  # the window says so too, and keeps relabelling off
+            print(f"{PROG}: warning: {window.tiles.refusal}", file=sys.stderr)
         if args.pair:
             window.filter_to_pair(*args.pair)
-        if args.print_timings:
-            rss, peak = resident_mb()
-            print(json.dumps({"shown_s": shown_at, "scored_s": seconds_since_launch(), "rss_mb": rss,
-                              "peak_rss_mb": peak, "images": window.tiles.rowCount(),
-                              **window.tiles.scored.timings}), flush=True)
-            app.exit(0)
-        elif args.screenshot:
+        if args.screenshot:
             app.processEvents()
             if not window.grab().save(args.screenshot, "PNG"):
                 _error(f"could not write the screenshot {args.screenshot}")
@@ -146,7 +164,6 @@ def main(argv=None) -> int:
     window.load_failed.connect(failed)
     window.scored.connect(scored)
     window.show()
-    shown_at = seconds_since_launch()
     window.start()
     code = app.exec()
     window.close()

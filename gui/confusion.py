@@ -11,7 +11,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
-COUNT_ROLE = Qt.ItemDataRole.UserRole + 1  # the count as an int
+from gui.palette import DARK_TEXT, DIAGONAL, EMPTY_CELL, LIGHT_TEXT, MISTAKE, SELECTED_CELL
 
 
 class ConfusionModel(QAbstractTableModel):
@@ -47,14 +47,12 @@ class ConfusionModel(QAbstractTableModel):
         count = int(self.counts[t, p])
         if role == Qt.ItemDataRole.DisplayRole:
             return str(count) if count else ""
-        if role == COUNT_ROLE:
-            return count
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.BackgroundRole:
             return self._shade(t, p)
         if role == Qt.ItemDataRole.ForegroundRole:
-            return QColor("white") if self._strength(t, p) > 0.55 else QColor("black")
+            return LIGHT_TEXT if self._strength(t, p) > 0.55 else DARK_TEXT
         if role == Qt.ItemDataRole.ToolTipRole:
             return (f"true {self.class_names[t]}, predicted {self.class_names[p]}: {count:,}\n"
                     "click to show these images")
@@ -84,9 +82,10 @@ class ConfusionModel(QAbstractTableModel):
     def _shade(self, t: int, p: int) -> QColor:
         s = self._strength(t, p)
         if self.counts[t, p] == 0:
-            return QColor("white")
-        base = (21, 101, 192) if t == p else (213, 0, 0)
-        return QColor(*(int(255 - (255 - c) * (0.12 + 0.88 * s)) for c in base))
+            return EMPTY_CELL
+        full = DIAGONAL if t == p else MISTAKE
+        # From near-white (12% of the colour) at the smallest counts to the full colour.
+        return QColor(*(int(255 - (255 - c) * (0.12 + 0.88 * s)) for c in (full.red(), full.green(), full.blue())))
 
 
 def make_confusion_view(model: ConfusionModel, parent=None) -> QTableView:
@@ -103,11 +102,10 @@ def make_confusion_view(model: ConfusionModel, parent=None) -> QTableView:
     view.setFont(font)  # four-digit counts in ten columns
     view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    # The selected cell turns black: unlike the selection's usual blue, no shade looks like it.
     palette = view.palette()
     for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
-        palette.setColor(group, QPalette.ColorRole.Highlight, QColor("black"))
-        palette.setColor(group, QPalette.ColorRole.HighlightedText, QColor("white"))
+        palette.setColor(group, QPalette.ColorRole.Highlight, SELECTED_CELL)
+        palette.setColor(group, QPalette.ColorRole.HighlightedText, LIGHT_TEXT)
     view.setPalette(palette)
     view.setToolTip("rows: true label, columns: predicted label — click a cell to filter the grid")
     return view

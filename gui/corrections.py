@@ -70,9 +70,15 @@ class CorrectionStore:
     def load(cls, path: str | os.PathLike, split: str, digest: str, original_labels: np.ndarray) -> "CorrectionStore":
         """Open `path` (a missing file is an empty store); raise CorrectionsError, touching nothing, if unusable."""
         store = cls(Path(path), split, digest, original_labels)
-        if store.path.is_dir():
+        try:
+            is_dir, exists = store.path.is_dir(), store.path.exists()
+        except OSError as e:  # a name too long, a folder we may not enter
+            raise CorrectionsError(
+                f"corrections path {store.path} cannot be used ({e.strerror}); name another file"
+            ) from e
+        if is_dir:
             raise CorrectionsError(f"corrections path {store.path} is a folder; name a .json file")
-        if not store.path.exists():
+        if not exists:
             return store
         try:
             doc = json.loads(store.path.read_text(encoding="utf-8"))

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtGui import QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from gui.tile_delegate import CORRECTED, MISTAKE_FRAME
-from gui.tile_model import (CONFIDENCE_ROLE, DATASET_INDEX_ROLE, IS_CORRECTED_ROLE, LOSS_ROLE,
+from gui.palette import CORRECT_BAR, CORRECTED, MISTAKE, OTHER_BAR, TRACK
+from gui.tile_model import (CLASS_NAMES_ROLE, CONFIDENCE_ROLE, DATASET_INDEX_ROLE, IS_CORRECTED_ROLE, LOSS_ROLE,
                             ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE, PROBABILITIES_ROLE, TRUE_LABEL_ROLE)
 
 ENLARGE = 8  # 28 px -> 224 px
-CORRECT_BAR = QColor("#2e7d32")
-OTHER_BAR = QColor("#90a4ae")
 
 
 class ProbabilityBars(QWidget):
@@ -52,8 +50,8 @@ class ProbabilityBars(QWidget):
             p.drawText(QRect(0, y, name_w, row), Qt.AlignmentFlag.AlignVCenter, name)
             colour = OTHER_BAR
             if k == self.predicted:
-                colour = CORRECT_BAR if k == self.true_label else MISTAKE_FRAME
-            p.fillRect(QRect(name_w, y + 2, bar_w, row - 4), QColor("#eceff1"))
+                colour = CORRECT_BAR if k == self.true_label else MISTAKE
+            p.fillRect(QRect(name_w, y + 2, bar_w, row - 4), TRACK)
             p.fillRect(QRect(name_w, y + 2, max(int(bar_w * prob), 1), row - 4), colour)
             p.drawText(QRect(name_w + bar_w, y, value_w, row),
                        Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, f"{prob:.1%}")
@@ -63,7 +61,6 @@ class ProbabilityBars(QWidget):
 class DetailPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.class_names: list[str] = []
         self.title = QLabel("no image selected")
         font = self.title.font()
         font.setPointSizeF(font.pointSizeF() * 1.3)
@@ -71,7 +68,7 @@ class DetailPanel(QWidget):
         self.title.setFont(font)
         self.image = QLabel()
         self.image.setFixedSize(28 * ENLARGE, 28 * ENLARGE)
-        self.image.setStyleSheet("background: #eceff1")
+        self.image.setStyleSheet(f"background: {TRACK.name()}")
         self.true_label = QLabel()
         self.predicted = QLabel()
         self.confidence = QLabel()
@@ -100,7 +97,7 @@ class DetailPanel(QWidget):
                 label.clear()
             self.bars.set_values([], [], None, None)
             return
-        names = self.class_names
+        names = index.data(CLASS_NAMES_ROLE)
         true, predicted = index.data(TRUE_LABEL_ROLE), index.data(PREDICTED_LABEL_ROLE)
         self.title.setText(f"Image #{index.data(DATASET_INDEX_ROLE)}")
         image = index.data(Qt.ItemDataRole.DecorationRole)
@@ -115,7 +112,7 @@ class DetailPanel(QWidget):
             self.true_label.setStyleSheet("")
         self.true_label.setText(text)
         self.predicted.setText(f"{names[predicted]} ({predicted})" + ("" if predicted == true else " ✗"))
-        self.predicted.setStyleSheet("" if predicted == true else f"color: {MISTAKE_FRAME.name()}; font-weight: bold")
+        self.predicted.setStyleSheet("" if predicted == true else f"color: {MISTAKE.name()}; font-weight: bold")
         self.confidence.setText(f"{index.data(CONFIDENCE_ROLE):.1%}")
         self.loss.setText(f"{index.data(LOSS_ROLE):.3f}")
         self.bars.set_values(names, index.data(PROBABILITIES_ROLE), true, predicted)

@@ -1,24 +1,22 @@
-"""Load a split, score every image with the Predictor and open its corrections — off the GUI thread.
+"""Load a split, score every image with the Predictor and open its corrections: a plain function.
 
-`score_split` is the plain function; `ScoringWorker` runs it in a QThread and reports progress.
-Everything slow (gunzip + SHA-256 of the split, the onnxruntime session, the tiles' QImages)
-happens here, so the window stays responsive meanwhile.
+`score_split` does everything slow (gunzip + SHA-256 of the split, the onnxruntime session, the
+tiles' QImages), so `gui.scoring_thread` runs it off the GUI thread and the window stays
+responsive meanwhile. Its result, a `ScoredSplit`, is never changed afterwards: the TileModel
+takes it over and keeps the labels in force and the corrections store as its own state.
 """
 
 from __future__ import annotations
 
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
 from gui.corrections import CorrectionsError, CorrectionStore, default_path
-from inference.errors import InferenceError
 from inference.fashion_mnist import Split, load_split
 from inference.predictor import Predictor
 
@@ -33,26 +31,41 @@ class ScoringRequest:
     corrections: str | None = None  # None: corrections.default_path(split, digest)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScoredSplit:
+    """What one scoring run found; its arrays are read-only."""
+
     split: Split
     model_path: Path
-    class_names: list[str]
+    class_names: tuple[str, ...]
     probabilities: np.ndarray  # (N, 10) float32
     predicted: np.ndarray  # (N,) int64
-    images: list  # N QImages (Grayscale8) sharing the split's uint8 memory: built once, never converted
+    images: tuple  # N QImages (Grayscale8) sharing the split's uint8 memory: built once, never converted
     corrections_path: Path
-    store: CorrectionStore | None  # None when the corrections file was refused
-    refusal: str | None  # why it was refused
-    timings: dict = field(default_factory=dict)
+    store: CorrectionStore | None  # opened here, off the GUI thread; the TileModel owns it from then on
+    refusal: str | None  # why the corrections file was refused (then store is None)
+    timings: dict = field(default_factory=dict)  # seconds since the start, after each stage
 
 
-def tile_images(images: np.ndarray) -> list:
+def tile_images(images: np.ndarray) -> tuple:
     """One QImage per (28, 28) uint8 image, wrapping the array's memory (PySide6 keeps it alive)."""
     images = np.ascontiguousarray(images)
     h, w = images.shape[1:]
     fmt = QImage.Format.Format_Grayscale8
-    return [QImage(images[i].data, w, h, w, fmt) for i in range(len(images))]
+    return tuple(QImage(images[i].data, w, h, w, fmt) for i in range(len(images)))
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def load_corrections(path: Path, split: Split) -> tuple[CorrectionStore | None, str | None]:
+    """The store for `path`, or None and why it was refused."""
+    try:
+        return CorrectionStore.load(path, split.name, split.digest, split.labels), None
+    except CorrectionsError as e:
+        return None, str(e)
 
 
 def score_split(request: ScoringRequest, progress: Callable[[int, str], None] = lambda p, s: None) -> ScoredSplit:
@@ -77,38 +90,7 @@ def score_split(request: ScoringRequest, progress: Callable[[int, str], None] = 
     timings["tiles_s"] = time.perf_counter() - t0
 
     path = Path(request.corrections) if request.corrections else default_path(split.name, split.digest)
-    store, refusal = None, None
-    try:
-        store = CorrectionStore.load(path, split.name, split.digest, split.labels)
-    except CorrectionsError as e:
-        refusal = str(e)
+    store, refusal = load_corrections(path, split)
     progress(100, "scored")
-    return ScoredSplit(split, predictor.path, predictor.class_names, probabilities, predicted, images,
-                       path, store, refusal, timings)
-
-
-class ScoringWorker(QObject):
-    """Runs `score_split` once; moved to a QThread by the window."""
-
-    progress = Signal(int, str)  # percent, what is happening
-    finished = Signal(object)  # ScoredSplit
-    failed = Signal(str)  # one clear line
-
-    def __init__(self, request: ScoringRequest):
-        super().__init__()
-        self.request = request
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            result = score_split(self.request, self.progress.emit)
-        except InferenceError as e:
-            self.failed.emit(str(e))
-        except (OSError, MemoryError) as e:
-            self.failed.emit(f"cannot load: {e}")
-        except Exception as e:  # a bug, not the user's doing: keep its traceback, but never hang the window
-            traceback.print_exc()
-            self.failed.emit(f"unexpected error while scoring: {e!r}")
-        else:
-            self.finished.emit(result)
-
+    return ScoredSplit(split, predictor.path, tuple(predictor.class_names), read_only(probabilities),
+                       read_only(predicted), images, path, store, refusal, timings)

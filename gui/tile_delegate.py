@@ -1,8 +1,9 @@
 """The grid: a QListView of fixed-size tiles and the delegate that paints each one.
 
-The delegate only paints: the image (a QImage built once by the scorer, scaled nearest-neighbour
-so pixels stay crisp), the true label above the predicted one as in the lecture's `visualize`,
-a red frame and background on mistakes, a purple frame and corner badge on corrected labels.
+The delegate only paints, from the model's roles alone: the image (a QImage built once by the
+scorer, scaled nearest-neighbour so pixels stay crisp), the true label above the predicted one
+as in the lecture's `visualize`, a red frame and background on mistakes, a purple frame and
+corner badge on corrected labels. The PNG export paints with it too.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPolygon
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
-from gui.tile_model import IS_CORRECTED_ROLE, IS_MISTAKE_ROLE, PREDICTED_LABEL_ROLE, TRUE_LABEL_ROLE
+from gui.palette import CORRECTED, MISTAKE, MISTAKE_FILL, PLAIN_FRAME
+from gui.tile_model import IS_CORRECTED_ROLE, IS_MISTAKE_ROLE, PREDICTED_NAME_ROLE, TRUE_NAME_ROLE
 
-MISTAKE_FILL = QColor("#ffd5d5")
-MISTAKE_FRAME = QColor("#d50000")
-CORRECTED = QColor("#7b1fa2")
-PLAIN_FRAME = QColor("#c8c8c8")
 PAD = 4
 ZOOMS = (1, 2, 3, 4, 5, 6, 8)  # pixels per image pixel
 DEFAULT_ZOOM = 3
@@ -27,10 +25,9 @@ ELIDE = Qt.TextElideMode.ElideRight
 
 
 class TileDelegate(QStyledItemDelegate):
-    def __init__(self, class_names=(), parent=None):
+    def __init__(self, zoom: int = DEFAULT_ZOOM, parent=None):
         super().__init__(parent)
-        self.class_names = list(class_names)
-        self.zoom = DEFAULT_ZOOM
+        self.zoom = zoom
         self.font = QFont()
         self.font.setPointSizeF(8)
         self.bold = QFont(self.font)
@@ -47,15 +44,14 @@ class TileDelegate(QStyledItemDelegate):
         return self.tile_size()
 
     def paint(self, painter: QPainter, option, index) -> None:
-        true = index.data(TRUE_LABEL_ROLE)
+        true = index.data(TRUE_NAME_ROLE)
         if true is None:
             return
-        predicted = index.data(PREDICTED_LABEL_ROLE)
+        predicted = index.data(PREDICTED_NAME_ROLE)
         mistake = index.data(IS_MISTAKE_ROLE)
         corrected = index.data(IS_CORRECTED_ROLE)
         image = index.data(Qt.ItemDataRole.DecorationRole)
         selected = bool(option.state & SELECTED)
-        names = self.class_names
         r = option.rect.adjusted(1, 1, -2, -2)
         text_colour = option.palette.text().color()
 
@@ -66,7 +62,7 @@ class TileDelegate(QStyledItemDelegate):
             fill = QColor(option.palette.highlight().color())
             fill.setAlpha(110)
             painter.fillRect(r, fill)
-        frame = MISTAKE_FRAME if mistake else CORRECTED if corrected else PLAIN_FRAME
+        frame = MISTAKE if mistake else CORRECTED if corrected else PLAIN_FRAME
         width = 3 if mistake or corrected else 1
         painter.setPen(QPen(frame, width))
         painter.drawRect(r.adjusted(width // 2, width // 2, -(width // 2), -(width // 2)))
@@ -92,12 +88,12 @@ class TileDelegate(QStyledItemDelegate):
         font, metrics = (self.bold, self._bold_metrics) if corrected else (self.font, self._metrics)
         painter.setFont(font)
         painter.setPen(CORRECTED if corrected else text_colour)
-        painter.drawText(text, CENTRE, metrics.elidedText(names[true], ELIDE, text.width()))
+        painter.drawText(text, CENTRE, metrics.elidedText(true, ELIDE, text.width()))
         text.translate(0, self._line)
         font, metrics = (self.bold, self._bold_metrics) if mistake else (self.font, self._metrics)
         painter.setFont(font)
-        painter.setPen(MISTAKE_FRAME if mistake else text_colour)
-        painter.drawText(text, CENTRE, metrics.elidedText(names[predicted], ELIDE, text.width()))
+        painter.setPen(MISTAKE if mistake else text_colour)
+        painter.drawText(text, CENTRE, metrics.elidedText(predicted, ELIDE, text.width()))
         painter.restore()
 
 

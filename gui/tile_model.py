@@ -1,15 +1,19 @@
 """The list model behind the grid: one row per image of the split, in dataset order.
 
-It owns the state: the images, the dataset labels, the corrected labels, the model's
-probabilities, and the corrections store it saves through. Views, the filter proxy, the
-confusion matrix and the detail panel all read from here.
+It owns the state: the scoring run's result (images, dataset labels, probabilities; never
+changed), the labels in force, and the corrections store it saves through, with that file's
+path or the reason it was refused. Views, the filter proxy, the confusion matrix, the detail
+panel and the PNG export all read from here, through roles.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
 
+from gui.corrections import CorrectionStore
 from gui.scoring import ScoredSplit
 from inference.classes import NUM_CLASSES
 from inference.evaluation import confusion_matrix
@@ -24,10 +28,13 @@ PROBABILITIES_ROLE = Qt.ItemDataRole.UserRole + 6  # list of 10 floats
 IS_MISTAKE_ROLE = Qt.ItemDataRole.UserRole + 7  # predicted != label in force
 IS_CORRECTED_ROLE = Qt.ItemDataRole.UserRole + 8
 DATASET_INDEX_ROLE = Qt.ItemDataRole.UserRole + 9
+TRUE_NAME_ROLE = Qt.ItemDataRole.UserRole + 10  # class name of the label in force
+PREDICTED_NAME_ROLE = Qt.ItemDataRole.UserRole + 11
+CLASS_NAMES_ROLE = Qt.ItemDataRole.UserRole + 12  # the model's class names, by label (a tuple)
 
 # Roles whose value follows the label in force; dataChanged names them after a relabel.
 LABEL_DEPENDENT_ROLES = [
-    TRUE_LABEL_ROLE, LOSS_ROLE, IS_MISTAKE_ROLE, IS_CORRECTED_ROLE,
+    TRUE_LABEL_ROLE, TRUE_NAME_ROLE, LOSS_ROLE, IS_MISTAKE_ROLE, IS_CORRECTED_ROLE,
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
 ]
 
@@ -42,8 +49,10 @@ class TileModel(QAbstractListModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.scored: ScoredSplit | None = None
-        self.store = None
-        self.class_names: list[str] = []
+        self.store: CorrectionStore | None = None
+        self.corrections_path: Path | None = None
+        self.refusal: str | None = None  # why the corrections file was refused
+        self.class_names: tuple[str, ...] = ()
         self.original_labels = np.zeros(0, np.int64)
         self.labels = np.zeros(0, np.int64)
         self.predicted = np.zeros(0, np.int64)
@@ -51,14 +60,14 @@ class TileModel(QAbstractListModel):
         self.confidence = np.zeros(0, np.float32)
         self.loss = np.zeros(0, np.float32)
         self._log_p = np.zeros((0, 10), np.float32)
-        self._images: list = []
+        self._images: tuple = ()
         self._flags = Qt.ItemFlag.NoItemFlags
 
     # --- loading -------------------------------------------------------------------------------
     def set_scored(self, scored: ScoredSplit) -> None:
         self.beginResetModel()
         self.scored = scored
-        self.class_names = list(scored.class_names)
+        self.class_names = tuple(scored.class_names)
         self.original_labels = scored.split.labels
         self.predicted = scored.predicted
         self.probabilities = scored.probabilities
@@ -67,18 +76,20 @@ class TileModel(QAbstractListModel):
         # Clipped so a probability of exactly 0 gives a large finite loss, not inf.
         self._log_p = -np.log(np.clip(scored.probabilities, 1e-30, 1.0))
         self._images = scored.images
+        self.corrections_path, self.refusal = scored.corrections_path, scored.refusal
         self._set_store(scored.store)
         self.endResetModel()
         self.labels_changed.emit()
 
-    def set_store(self, store) -> None:
-        """Switch to another corrections file (None: corrections are read-only)."""
+    def set_store(self, store: CorrectionStore) -> None:
+        """Switch to another corrections file, already opened for this split."""
+        self.corrections_path, self.refusal = store.path, None
         self._set_store(store)
         if self.rowCount():
             self.dataChanged.emit(self.index(0), self.index(self.rowCount() - 1), LABEL_DEPENDENT_ROLES)
         self.labels_changed.emit()
 
-    def _set_store(self, store) -> None:
+    def _set_store(self, store: CorrectionStore | None) -> None:
         self.store = store
         # Computed once: flags() is asked for every painted tile, and enum arithmetic is slow in Python.
         self._flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
@@ -88,6 +99,10 @@ class TileModel(QAbstractListModel):
         self.loss = self._log_p[np.arange(len(self.labels)), self.labels]
 
     @property
+    def split_name(self) -> str:
+        return self.scored.split.name if self.scored is not None else ""
+
+    @property
     def writable(self) -> bool:
         return self.store is not None
 
@@ -95,10 +110,6 @@ class TileModel(QAbstractListModel):
     def mistakes(self) -> np.ndarray:
         """(N,) bool: predicted label differs from the label in force."""
         return self.predicted != self.labels
-
-    @property
-    def corrected(self) -> np.ndarray:
-        return self.labels != self.original_labels
 
     # --- Qt overrides --------------------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -141,6 +152,12 @@ class TileModel(QAbstractListModel):
             return [float(p) for p in self.probabilities[row]]
         if role == DATASET_INDEX_ROLE:
             return row
+        if role == TRUE_NAME_ROLE:
+            return self.class_names[self.labels[row]]
+        if role == PREDICTED_NAME_ROLE:
+            return self.class_names[self.predicted[row]]
+        if role == CLASS_NAMES_ROLE:
+            return self.class_names
         if role == Qt.ItemDataRole.DisplayRole:
             return f"#{row} {self.class_names[self.labels[row]]} / {self.class_names[self.predicted[row]]}"
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -160,7 +177,8 @@ class TileModel(QAbstractListModel):
                            (PREDICTED_LABEL_ROLE, b"predictedLabel"), (CONFIDENCE_ROLE, b"confidence"),
                            (LOSS_ROLE, b"loss"), (PROBABILITIES_ROLE, b"probabilities"),
                            (IS_MISTAKE_ROLE, b"isMistake"), (IS_CORRECTED_ROLE, b"isCorrected"),
-                           (DATASET_INDEX_ROLE, b"datasetIndex")):
+                           (DATASET_INDEX_ROLE, b"datasetIndex"), (TRUE_NAME_ROLE, b"trueName"),
+                           (PREDICTED_NAME_ROLE, b"predictedName"), (CLASS_NAMES_ROLE, b"classNames")):
             names[role] = name
         return names
 

@@ -56,6 +56,81 @@ def test_model_with_wrong_inputs_is_one_clear_line_and_status_2(capsys, qapp, fa
     assert not (tmp_path / "s.png").exists()
 
 
+@pytest.mark.parametrize("flags, named", [
+    (["--split", "validation"], "--split"),
+    (["--show", "some"], "--show"),
+    (["--zoom", "99"], "--zoom"),
+    (["--zoom", "huge"], "--zoom"),
+    (["--pair", "12", "0"], "--pair"),
+    (["--pair", "6"], "--pair"),
+    (["--no-such-flag"], "--no-such-flag"),
+], ids=["split", "show", "zoom-out-of-range", "zoom-not-a-number", "pair-not-a-class", "pair-half", "unknown-flag"])
+def test_bad_flag_value_is_one_line_and_status_2(capsys, flags, named):
+    assert main(flags) == 2
+    line = one_error_line(capsys)
+    assert named in line and "--help" in line
+
+
+LONG_NAME = "x" * 300  # longer than any Linux filesystem allows in one path component: ENAMETOOLONG
+
+
+@pytest.mark.parametrize("flag", ["--model", "--data-dir"])
+def test_path_the_system_refuses_is_one_line_and_status_2(capsys, qapp, model_path, fashion_dir, tmp_path, flag):
+    paths = {"--model": str(model_path), "--data-dir": str(fashion_dir), flag: str(tmp_path / LONG_NAME)}
+    assert main([arg for pair in paths.items() for arg in pair]) == 2
+    line = one_error_line(capsys)
+    assert "cannot load" in line and LONG_NAME in line
+
+
+def corrupt_data_dir(tmp_path, fashion_dir, images: bytes) -> Path:
+    """A data folder with the real test labels and `images` as the test image file."""
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes((fashion_dir / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    (folder / "t10k-images-idx3-ubyte").write_bytes(images)
+    return folder
+
+
+IDX_HEADER = (0x803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (10_000, 28, 28))
+
+
+def test_corrupt_idx_header_is_exactly_one_line_on_stderr(model_path, fashion_dir, tmp_path):
+    """Nothing else either: no traceback, and none of Qt's offscreen chatter."""
+    folder = corrupt_data_dir(tmp_path, fashion_dir, b"\xde\xad\xbe\xef" + IDX_HEADER[4:] + bytes(784))
+    result = subprocess.run(
+        [sys.executable, "-m", "gui.app", "--model", str(model_path), "--data-dir", str(folder),
+         "--corrections", str(tmp_path / "c.json"), "--screenshot", str(tmp_path / "s.png")],
+        env=env(), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("fashion-labeler: error: "), result.stderr
+    assert "not an IDX file" in result.stderr
+    assert not (tmp_path / "s.png").exists() and not (tmp_path / "c.json").exists()
+
+
+@pytest.mark.parametrize("images, says", [
+    ((0x803).to_bytes(4, "big") + (2**31).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2, "truncated"),
+    (IDX_HEADER[:7], "truncated inside its header"),
+], ids=["header-claims-2**31-images", "cut-inside-header"])
+def test_corrupt_data_is_one_line_and_status_2(capsys, qapp, model_path, fashion_dir, tmp_path, images, says):
+    folder = corrupt_data_dir(tmp_path, fashion_dir, images)
+    code = main(["--model", str(model_path), "--data-dir", str(folder), "--corrections", str(tmp_path / "c.json"),
+                 "--screenshot", str(tmp_path / "s.png")])
+    assert code == 2
+    assert says in one_error_line(capsys)
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_corrections_path_the_system_refuses_opens_read_only(capsys, qapp, model_path, fashion_dir, tmp_path):
+    """Not a failure: the images are shown, relabelling is off, and stderr says why."""
+    shot = tmp_path / "s.png"
+    code = main(["--model", str(model_path), "--data-dir", str(fashion_dir),
+                 "--corrections", str(tmp_path / LONG_NAME / "c.json"), "--screenshot", str(shot)])
+    assert code == 0 and shot.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fashion-labeler: warning: corrections path"), err
+
+
 def test_screenshot_of_the_real_test_set(model_path, fashion_dir, tmp_path):
     shot = tmp_path / "labeler.png"
     result = subprocess.run(

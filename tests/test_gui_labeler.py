@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 
+from dataclasses import FrozenInstanceError
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
+from gui.export import ZOOM as EXPORT_ZOOM
 from gui.main_window import MainWindow
+from gui.palette import CORRECTED
 from gui.scoring import ScoringRequest
-from gui.tile_model import IS_CORRECTED_ROLE, TRUE_LABEL_ROLE
+from gui.tile_model import (CLASS_NAMES_ROLE, IS_CORRECTED_ROLE, PREDICTED_NAME_ROLE, TRUE_LABEL_ROLE,
+                            TRUE_NAME_ROLE)
 from inference.predictor import Predictor
 
 SCORE_TIMEOUT_MS = 30_000
@@ -49,8 +55,8 @@ def test_every_custom_model_passes_the_model_tester(window, qtmodeltester):
     qtmodeltester.check(window.tiles)
     qtmodeltester.check(window.confusion_model)
     qtmodeltester.check(window.view_model)
-    window.show_filter.setCurrentIndex(window.show_filter.findData("mistakes"))
-    window.sort_choice.setCurrentIndex(window.sort_choice.findData("loss"))
+    window.filter_bar.show_filter.setCurrentIndex(window.filter_bar.show_filter.findData("mistakes"))
+    window.filter_bar.sort_choice.setCurrentIndex(window.filter_bar.sort_choice.findData("loss"))
     qtmodeltester.check(window.view_model)
 
 
@@ -58,34 +64,34 @@ def test_scores_agree_with_the_predictor(window, expected):
     probabilities, predicted, labels = expected
     np.testing.assert_allclose(window.tiles.probabilities, probabilities, rtol=1e-5, atol=1e-6)
     assert window.view_model.rowCount() == len(labels) == 10_000
-    assert f"{np.mean(predicted == labels):.2%}" in window.accuracy_label.text()
+    assert f"{np.mean(predicted == labels):.2%}" in window.status_line.accuracy_label.text()
 
 
 @pytest.mark.parametrize("show", ["all", "mistakes", "correct"])
 def test_show_filter(window, expected, show):
     _, predicted, labels = expected
-    window.show_filter.setCurrentIndex(window.show_filter.findData(show))
+    window.filter_bar.show_filter.setCurrentIndex(window.filter_bar.show_filter.findData(show))
     want = {"all": np.ones(len(labels), bool), "mistakes": predicted != labels, "correct": predicted == labels}[show]
     np.testing.assert_array_equal(shown_rows(window), np.flatnonzero(want))
-    assert f"({want.sum():,})" in window.show_filter.currentText()  # live count
+    assert f"({want.sum():,})" in window.filter_bar.show_filter.currentText()  # live count
 
 
 def test_class_filters_combine(window, expected):
     _, predicted, labels = expected
-    window.true_filter.setCurrentIndex(window.true_filter.findData(6))
+    window.filter_bar.true_filter.setCurrentIndex(window.filter_bar.true_filter.findData(6))
     np.testing.assert_array_equal(shown_rows(window), np.flatnonzero(labels == 6))
-    window.predicted_filter.setCurrentIndex(window.predicted_filter.findData(0))
+    window.filter_bar.predicted_filter.setCurrentIndex(window.filter_bar.predicted_filter.findData(0))
     np.testing.assert_array_equal(shown_rows(window), np.flatnonzero((labels == 6) & (predicted == 0)))
-    window.show_filter.setCurrentIndex(window.show_filter.findData("correct"))
+    window.filter_bar.show_filter.setCurrentIndex(window.filter_bar.show_filter.findData("correct"))
     assert window.view_model.rowCount() == 0  # Shirt predicted as T-shirt is never correct
-    window.true_filter.setCurrentIndex(window.true_filter.findData(None))
+    window.filter_bar.true_filter.setCurrentIndex(window.filter_bar.true_filter.findData(None))
     np.testing.assert_array_equal(shown_rows(window), np.flatnonzero((labels == 0) & (predicted == 0)))
 
 
 @pytest.mark.parametrize("sort", ["index", "confidence", "loss"])
 def test_sort(window, expected, sort):
     probabilities, predicted, labels = expected
-    window.sort_choice.setCurrentIndex(window.sort_choice.findData(sort))
+    window.filter_bar.sort_choice.setCurrentIndex(window.filter_bar.sort_choice.findData(sort))
     rows = shown_rows(window)
     assert sorted(rows) == list(range(len(labels)))
     if sort == "index":
@@ -107,8 +113,8 @@ def test_confusion_matrix_click_filters_to_the_pair(window, qtbot, expected):
     rect = window.confusion_view.visualRect(cell)
     qtbot.mouseClick(window.confusion_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     np.testing.assert_array_equal(shown_rows(window), np.flatnonzero((labels == 6) & (predicted == 0)))
-    assert window.true_filter.currentData() == 6 and window.predicted_filter.currentData() == 0
-    assert f"Showing {counts[6, 0]:,} of 10,000" in window.shown_label.text()
+    assert window.filter_bar.true_filter.currentData() == 6 and window.filter_bar.predicted_filter.currentData() == 0
+    assert f"Showing {counts[6, 0]:,} of 10,000" in window.filter_bar.shown_label.text()
 
 
 def activate(qtbot, window):
@@ -163,7 +169,7 @@ def test_relabel_with_keys_saves_and_a_reopened_window_shows_it(qtbot, model_pat
     with qtbot.waitSignal(window.tiles.saved):
         qtbot.keyClick(window.grid, Qt.Key(Qt.Key.Key_0.value + new))
     assert saved_corrections(path) == {7: new}
-    assert "1 correction" in window.accuracy_label.text()
+    assert "1 correction" in window.status_line.accuracy_label.text()
     record = json.loads(path.read_text())["corrections"][0]
     assert record["split"] == "test" and record["original_label"] == labels[7] and record["time"]
     window.close()
@@ -192,15 +198,19 @@ def test_relabel_selection_undo_redo(window, qtbot, tmp_path, expected):
     assert window.view_model.index(0).data(TRUE_LABEL_ROLE) == 4
 
 
-def test_model_setdata_validates_and_announces(window, qtbot, tmp_path):
+def test_model_setdata_validates_and_announces(window, qtbot, tmp_path, expected):
+    _, _, labels = expected
+    new = (int(labels[5]) + 1) % 10  # another label than the dataset's, so it must be saved
     index = window.tiles.index(5)
     assert not window.tiles.setData(index, 10, TRUE_LABEL_ROLE)
-    assert not window.tiles.setData(index, "3", TRUE_LABEL_ROLE)
-    assert not window.tiles.setData(index, 3, Qt.ItemDataRole.DisplayRole)
+    assert not window.tiles.setData(index, str(new), TRUE_LABEL_ROLE)
+    assert not window.tiles.setData(index, new, Qt.ItemDataRole.DisplayRole)
+    assert not (tmp_path / "corrections.json").exists()  # nothing refused was saved
     with qtbot.waitSignal(window.tiles.dataChanged) as blocker:
-        assert window.tiles.setData(index, 3, TRUE_LABEL_ROLE)
-    assert blocker.args[0].row() == 5 and TRUE_LABEL_ROLE in blocker.args[2]
-    assert saved_corrections(tmp_path / "corrections.json").get(5, 3) == 3
+        assert window.tiles.setData(index, new, TRUE_LABEL_ROLE)
+    assert blocker.args[0].row() == 5 and {TRUE_LABEL_ROLE, TRUE_NAME_ROLE} <= set(blocker.args[2])
+    assert saved_corrections(tmp_path / "corrections.json") == {5: new}
+    assert index.data(TRUE_NAME_ROLE) == window.tiles.class_names[new]
 
 
 @pytest.mark.parametrize("content", [
@@ -214,7 +224,7 @@ def test_unusable_corrections_file_is_refused_and_never_written(qtbot, model_pat
     window = open_window(qtbot, model_path, fashion_dir, path)
     box = window.message_box
     assert box is not None and box.isVisible() and "left untouched" in box.text()
-    assert "refused" in window.corrections_label.text()
+    assert "refused" in window.status_line.corrections_label.text()
     window.grid.setCurrentIndex(window.view_model.index(0))
     assert not window.relabel_selection(3)
     assert not window.tiles.setData(window.tiles.index(0), 3, TRUE_LABEL_ROLE)
@@ -245,11 +255,85 @@ def test_missing_dataset_opens_a_dialog(window, qtbot, tmp_path):
     assert "lacks" in window.message_box.text() and window.message_box.isVisible()
 
 
+@pytest.mark.parametrize("folder", ["corrupt-header", "name-too-long"])
+def test_data_that_cannot_be_read_opens_a_one_line_dialog(window, qtbot, fashion_dir, tmp_path, folder):
+    data = tmp_path / ("x" * 300 if folder == "name-too-long" else "corrupt")  # 300: ENAMETOOLONG
+    if folder == "corrupt-header":
+        data.mkdir()
+        (data / "t10k-images-idx3-ubyte").write_bytes(b"\xde\xad\xbe\xef" + bytes(12))
+        (data / "t10k-labels-idx1-ubyte.gz").write_bytes((fashion_dir / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    with qtbot.waitSignal(window.load_failed, timeout=SCORE_TIMEOUT_MS) as blocker:
+        window.open_data_dir(str(data))
+    text = window.message_box.text()
+    assert window.message_box.isVisible() and text == blocker.args[0]
+    assert "\n" not in text and "Traceback" not in text
+    assert ("not an IDX file" if folder == "corrupt-header" else "cannot load") in text
+    assert window.tiles.rowCount() == 10_000  # what was shown stays
+
+
+def test_the_scoring_result_stays_fixed_and_the_model_owns_what_changes(window, tmp_path, expected):
+    _, _, labels = expected
+    scored = window.tiles.scored
+    with pytest.raises(FrozenInstanceError):
+        scored.store = None
+    with pytest.raises(ValueError, match="read-only"):
+        scored.probabilities[0, 0] = 1.0
+    window.grid.setCurrentIndex(window.view_model.index(0))
+    new = (int(labels[0]) + 1) % 10
+    assert window.relabel_selection(new)
+    assert window.tiles.labels[0] == new and scored.split.labels[0] == labels[0]
+    assert window.open_corrections(str(tmp_path / "other.json"))
+    assert window.tiles.corrections_path == tmp_path / "other.json" and window.tiles.store.records == {}
+    assert scored.corrections_path == tmp_path / "corrections.json"
+    assert window.tiles.labels[0] == labels[0]  # the other file has no corrections
+
+
+def test_tiles_carry_their_class_names_as_roles(window, expected):
+    _, predicted, labels = expected
+    names = window.tiles.class_names
+    assert len(names) == 10 and names[6] == "Shirt"
+    for row in (0, 40, 9_999):
+        index = window.view_model.index(row)
+        assert index.data(TRUE_NAME_ROLE) == names[labels[row]]
+        assert index.data(PREDICTED_NAME_ROLE) == names[predicted[row]]
+        assert index.data(CLASS_NAMES_ROLE) == names
+        assert index.data(Qt.ItemDataRole.UserRole + 99) is None
+
+
+def pixels(image: QImage) -> np.ndarray:
+    """(H, W, 3) uint8 copy of a QImage."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    flat = np.frombuffer(rgb.constBits(), np.uint8, rgb.sizeInBytes()).reshape(rgb.height(), rgb.bytesPerLine())
+    return flat[:, : 3 * rgb.width()].reshape(rgb.height(), rgb.width(), 3).copy()
+
+
+def test_png_export_is_the_grids_own_tiles_and_follows_relabels(window, tmp_path):
+    window.filter_to_pair(6, 0)  # Shirts predicted as T-shirt/top: every tile a mistake
+    window.grid.setCurrentIndex(window.view_model.index(0))
+    assert window.export_png(str(tmp_path / "before.png")) == window.view_model.rowCount()
+    before = pixels(QImage(str(tmp_path / "before.png")))
+    # The second tile (not selected) as the grid paints it, at the export's zoom:
+    window.filter_bar.set_zoom(EXPORT_ZOOM)
+    window.grid.clearSelection()
+    rect = window.grid.visualRect(window.view_model.index(1))
+    on_screen = pixels(window.grid.viewport().grab(rect).toImage())
+    h, w = on_screen.shape[:2]
+    np.testing.assert_array_equal(before[:h, w : 2 * w], on_screen)
+
+    assert window.relabel_selection(0)  # tile 0 is now a T-shirt, corrected and right
+    window.export_png(str(tmp_path / "after.png"))
+    after = pixels(QImage(str(tmp_path / "after.png")))
+    corrected = (CORRECTED.red(), CORRECTED.green(), CORRECTED.blue())
+    purple = lambda px: np.all(px == corrected, axis=-1).sum()  # noqa: E731
+    assert purple(before[:h, :w]) == 0 and purple(after[:h, :w]) > 100  # the corrected frame and badge
+    np.testing.assert_array_equal(before[:h, w:], after[:h, w:])  # the other tiles are as they were
+
+
 def test_zoom_changes_the_tile_size(window):
     before = window.grid.gridSize()
-    window.zoom_slider.setValue(window.zoom_slider.maximum())
+    window.filter_bar.zoom_slider.setValue(window.filter_bar.zoom_slider.maximum())
     assert window.grid.gridSize().height() > before.height()
-    assert window.zoom_label.text() == "×8"
+    assert window.filter_bar.zoom_label.text() == "×8"
 
 
 def test_window_renders_something(window, tmp_path):

@@ -1,0 +1,123 @@
+"""The bar above the grid: Show / True / Predicted filters, sort order, zoom, "Showing n of m".
+
+It sets the TileFilterModel's filters and order as its widgets change, and keeps each choice's
+live count (under the other filters as they stand) in its text.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QWidget
+
+from gui.tile_delegate import DEFAULT_ZOOM, ZOOMS
+from gui.tile_filter import TileFilterModel
+
+SHOW_CHOICES = (("all", "All"), ("mistakes", "Mistakes only"), ("correct", "Correct only"))
+SORT_CHOICES = (("index", "Index"), ("confidence", "Least confident first"),
+                ("loss", "Highest loss first"))
+
+
+class FilterBar(QWidget):
+    zoom_changed = Signal(int)  # pixels per image pixel, one of ZOOMS
+
+    def __init__(self, view_model: TileFilterModel, parent=None):
+        super().__init__(parent)
+        self.view_model = view_model
+        self.show_filter = self._combo(SHOW_CHOICES)
+        self.true_filter = self._combo(())
+        self.predicted_filter = self._combo(())
+        self.sort_choice = self._combo(SORT_CHOICES)
+        self.zoom_slider = QSlider(Qt.Orientation.Horizontal)
+        self.zoom_slider.setRange(0, len(ZOOMS) - 1)
+        self.zoom_slider.setValue(ZOOMS.index(DEFAULT_ZOOM))
+        self.zoom_slider.setFixedWidth(90)
+        self.zoom_label = QLabel(f"×{DEFAULT_ZOOM}")
+        self.shown_label = QLabel()
+        self._lay_out()
+
+        for combo in (self.show_filter, self.true_filter, self.predicted_filter):
+            combo.currentIndexChanged.connect(self._on_filter_changed)
+        self.sort_choice.currentIndexChanged.connect(self._on_sort_changed)
+        self.zoom_slider.valueChanged.connect(self._on_zoom_changed)
+        view_model.view_changed.connect(self.update_counts)
+        view_model.sourceModel().labels_changed.connect(self.update_counts)
+
+    @staticmethod
+    def _combo(choices) -> QComboBox:
+        combo = QComboBox()
+        for key, text in choices:
+            combo.addItem(text, key)
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        return combo
+
+    def _lay_out(self) -> None:
+        bar = QGridLayout(self)
+        bar.setContentsMargins(0, 0, 0, 0)
+        for column, (text, widget) in enumerate((("Show", self.show_filter), ("True", self.true_filter),
+                                                 ("Predicted", self.predicted_filter))):
+            bar.addWidget(QLabel(text), 0, 2 * column)
+            bar.addWidget(widget, 0, 2 * column + 1)
+        bar.addWidget(QLabel("Sort"), 1, 0)
+        bar.addWidget(self.sort_choice, 1, 1)
+        zoom = QHBoxLayout()
+        zoom.addWidget(QLabel("Zoom"))
+        zoom.addWidget(self.zoom_slider)
+        zoom.addWidget(self.zoom_label)
+        bar.addLayout(zoom, 1, 2, 1, 2)
+        bar.addWidget(self.shown_label, 1, 4, 1, 2)
+        bar.setColumnStretch(6, 1)
+
+    # --- what the window asks ------------------------------------------------------------------
+    def set_class_names(self, class_names) -> None:
+        """Offer the model's classes in the True and Predicted filters, both back to "any"."""
+        for combo in (self.true_filter, self.predicted_filter):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem("any", None)
+            for k, name in enumerate(class_names):
+                combo.addItem(f"{k} {name}", k)
+            combo.blockSignals(False)
+        self.view_model.set_filter(true_class=None, predicted_class=None)
+
+    def show_pair(self, true_class: int | None, predicted_class: int | None) -> None:
+        """All images of one (true, predicted) pair, right or wrong; None is any class."""
+        for combo, value in ((self.show_filter, "all"), (self.true_filter, true_class),
+                             (self.predicted_filter, predicted_class)):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(combo.findData(value))
+            combo.blockSignals(False)
+        self._on_filter_changed()
+
+    def set_zoom(self, zoom: int) -> None:
+        self.zoom_slider.setValue(ZOOMS.index(zoom))
+
+    def step_zoom(self, steps: int) -> None:
+        self.zoom_slider.setValue(self.zoom_slider.value() + steps)
+
+    # --- following the widgets and the model ---------------------------------------------------
+    @Slot()
+    def _on_filter_changed(self) -> None:
+        self.view_model.set_filter(self.show_filter.currentData(), self.true_filter.currentData(),
+                                   self.predicted_filter.currentData())
+
+    @Slot()
+    def _on_sort_changed(self) -> None:
+        self.view_model.set_sort(self.sort_choice.currentData())
+
+    @Slot(int)
+    def _on_zoom_changed(self, value: int) -> None:
+        self.zoom_label.setText(f"×{ZOOMS[value]}")
+        self.zoom_changed.emit(ZOOMS[value])
+
+    @Slot()
+    def update_counts(self) -> None:
+        tiles = self.view_model.sourceModel()
+        if not tiles.rowCount():
+            return
+        counts = self.view_model.counts()
+        for i, (key, text) in enumerate(SHOW_CHOICES):
+            self.show_filter.setItemText(i, f"{text} ({counts['show'][key]:,})")
+        for combo, key in ((self.true_filter, "true"), (self.predicted_filter, "predicted")):
+            for k, name in enumerate(tiles.class_names):
+                combo.setItemText(k + 1, f"{k} {name} ({counts[key][k]:,})")
+        self.shown_label.setText(f"Showing {counts['shown']:,} of {counts['total']:,} images")
