@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import inference.corrections_json as cj
+import inference.corrections_values as cv
 import inference.corrections_store as cs
 from inference.corrections_store import CorrectionsStore, Verdict
 from inference.errors import CorrectionsError, InferenceError
@@ -255,7 +257,7 @@ def make_future_store(path):
 
 FOREIGN_FILES = {
     "random-bytes": lambda p: p.write_bytes(np.random.default_rng(0).bytes(4096)),
-    "json-sidecar": lambda p: p.write_text(json.dumps({"format": cs.LEGACY_FORMAT, "corrections": []})),
+    "json-sidecar": lambda p: p.write_text(json.dumps({"format": cj.LEGACY_FORMAT, "corrections": []})),
     "sqlite-header-then-garbage": lambda p: p.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000),
     "other-programs-sqlite": make_foreign_sqlite,
     "newer-schema": make_future_store,
@@ -332,7 +334,7 @@ def test_digest_of_follows_the_verdicts_not_their_times(store):
 
 
 def legacy_doc(corrections, split="test"):
-    return {"format": cs.LEGACY_FORMAT, "dataset_digest": DIGEST, "split": split, "corrections": corrections}
+    return {"format": cj.LEGACY_FORMAT, "dataset_digest": DIGEST, "split": split, "corrections": corrections}
 
 
 def legacy_entry(index, original, new):
@@ -371,7 +373,7 @@ DAMAGED_JSON = {
     "key-twice": json.dumps(legacy_doc([legacy_entry(3, 3, 0)])).replace('"split": "test"', '"split": "test", "split": "train"', 1).encode(),
     "bad-digest": json.dumps(legacy_doc([]) | {"dataset_digest": "x"}).encode(),
     "other-format": json.dumps({"format": "something/1", "corrections": []}).encode(),
-    "export-with-wrong-digest": json.dumps({"format": cs.EXPORT_FORMAT, "dataset_digest": DIGEST, "split": "test",
+    "export-with-wrong-digest": json.dumps({"format": cv.EXPORT_FORMAT, "dataset_digest": DIGEST, "split": "test",
                                             "corrections_digest": "0" * 64, "verdicts": []}).encode(),
     "bad-time": json.dumps(legacy_doc([legacy_entry(3, 3, 0) | {"time": "yesterday"}])).encode(),
 }
@@ -390,7 +392,7 @@ def test_a_damaged_json_file_is_refused_imports_nothing_and_stays_untouched(stor
 
 
 def test_a_json_file_over_the_size_limit_is_refused(store, tmp_path, monkeypatch):
-    monkeypatch.setattr(cs, "MAX_JSON_BYTES", 100)
+    monkeypatch.setattr(cj, "MAX_JSON_BYTES", 100)
     path = tmp_path / "big.json"
     path.write_text(json.dumps(legacy_doc([legacy_entry(i, i % 10, (i + 1) % 10) for i in range(10)])))
     with pytest.raises(CorrectionsError, match="over"):

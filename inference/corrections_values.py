@@ -1,0 +1,151 @@
+"""The values of the corrections store, checked on the way in: verdicts, indices, labels, digests.
+
+Shared by the store (inference/corrections_store.py) and the JSON import
+(inference/corrections_json.py), so a value is refused by the same rule wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+from inference.classes import NUM_CLASSES
+from inference.errors import CorrectionsError
+from inference.fashion_mnist import SPLITS
+
+VERDICTS = ("relabel", "confirmed", "exclude")
+SPLIT_SIZES = {name: size for name, (_, _, size) in SPLITS.items()}
+EXPORT_FORMAT = "fashion-labeler-corrections/2"  # export_json's interchange file; import_json reads it too
+MAX_SESSION_CHARS = 200
+HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    index: int
+    verdict: str  # one of VERDICTS
+    new_label: int | None  # the right label for "relabel", else None
+    given_label: int  # the dataset's label
+    time: str  # ISO 8601, UTC, of the decision
+
+
+@dataclass(frozen=True)
+class AppliedCorrections:
+    """What training uses: labels, mask and the digest that names them, from one snapshot."""
+
+    labels: np.ndarray  # (N,) int64: given labels, relabels applied
+    keep: np.ndarray  # (N,) bool: False for excluded images
+    digest: str  # digest_of() of the verdicts applied: goes into the model's metadata
+    counts: dict[str, int]  # verdict -> how many images
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    seq: int  # order of the changes in this file
+    index: int
+    old_verdict: str | None  # None: there was no verdict
+    old_label: int | None
+    new_verdict: str | None  # None: the verdict was cleared
+    new_label: int | None
+    given_label: int
+    time: str  # ISO 8601, UTC, of the change
+    pid: int
+    session: str  # the window or tool that made the change
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_digest(digest) -> str:
+    if not isinstance(digest, str) or not HEX64.fullmatch(digest):
+        raise CorrectionsError(
+            f"dataset digest {digest!r:.80}: expected 64 lowercase hex digits; pass Split.digest from load_split"
+        )
+    return digest
+
+
+def check_split(split) -> int:
+    """The split's number of images."""
+    if not isinstance(split, str) or split not in SPLIT_SIZES:
+        raise CorrectionsError(f"split {split!r:.80}: expected one of {sorted(SPLIT_SIZES)}")
+    return SPLIT_SIZES[split]
+
+
+def check_verdict(verdict) -> str:
+    if not isinstance(verdict, str) or verdict not in VERDICTS:
+        raise CorrectionsError(f"verdict {verdict!r:.80}: expected one of {list(VERDICTS)}")
+    return verdict
+
+
+def check_label(verdict: str, label) -> int | None:
+    if verdict != "relabel":
+        if label is not None:
+            raise CorrectionsError(
+                f"label {label!r:.80} with verdict {verdict!r}: a label goes only with 'relabel'; pass None"
+            )
+        return None
+    if not is_int(label) or not 0 <= label < NUM_CLASSES:
+        raise CorrectionsError(
+            f"label {label!r:.80} for 'relabel': expected an int 0..{NUM_CLASSES - 1} (the right class)"
+        )
+    return int(label)
+
+
+def check_indices(indices, size: int, split: str) -> np.ndarray:
+    """Sorted unique int64 indices; one int or a 1-D sequence/array of ints, each in 0..size-1."""
+    if is_int(indices):
+        values = [indices]
+    elif isinstance(indices, np.ndarray):
+        if indices.ndim != 1 or indices.dtype.kind not in "iu":
+            raise CorrectionsError(
+                f"indices: got a {indices.ndim}-D {indices.dtype} array; expected a 1-D integer array"
+            )
+        values = indices
+    elif isinstance(indices, (str, bytes)) or not hasattr(indices, "__iter__"):
+        raise CorrectionsError(f"indices {indices!r:.80}: expected an int or a sequence of ints")
+    else:
+        values = list(indices)
+        bad = next((v for v in values if not is_int(v)), None)
+        if bad is not None:
+            raise CorrectionsError(f"index {bad!r:.80}: expected an int (not a bool, float or string)")
+    # Python ints compare exactly, so a huge value is refused here instead of wrapping in int64.
+    out = [int(v) for v in values]
+    bad = next((v for v in out if not 0 <= v < size), None)
+    if bad is not None:
+        raise CorrectionsError(f"index {bad} is outside the {split} split: expected 0..{size - 1}")
+    return np.unique(np.array(out, dtype=np.int64))
+
+
+def check_labels(labels, size: int, split: str, what: str) -> np.ndarray:
+    if not isinstance(labels, np.ndarray) or labels.shape != (size,) or labels.dtype.kind not in "iu":
+        got = f"{labels.dtype} {labels.shape}" if isinstance(labels, np.ndarray) else type(labels).__name__
+        raise CorrectionsError(
+            f"{what}: got {got}; expected the {split} split's labels, an integer array of shape ({size},)"
+        )
+    if size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+        raise CorrectionsError(f"{what}: values outside 0..{NUM_CLASSES - 1}; pass Split.labels from load_split")
+    return labels.astype(np.int64, copy=False)
+
+
+def check_session(session) -> str:
+    if not isinstance(session, str) or len(session) > MAX_SESSION_CHARS:
+        raise CorrectionsError(
+            f"session {session!r:.80}: expected a string of at most {MAX_SESSION_CHARS} characters"
+        )
+    return session
+
+
+def verdicts_digest(digest: str, split: str, verdicts: dict[int, Verdict]) -> str:
+    h = hashlib.sha256(f"{EXPORT_FORMAT}\n{digest}\n{split}\n".encode())
+    for v in verdicts.values():
+        h.update(f"{v.index},{v.verdict},{'' if v.new_label is None else v.new_label},{v.given_label}\n".encode())
+    return h.hexdigest()
