@@ -21,7 +21,7 @@ $(VENV)/.stamp-train: pyproject.toml constraints.txt | $(VENV)/.stamp-base
 	touch $@
 
 $(VENV)/.stamp-test: pyproject.toml constraints.txt | $(VENV)/.stamp-base
-	$(PIP) -e '.[$(ORT),train,gui,serve,ray,test]'
+	$(PIP) -e '.[$(ORT),train,label-issues,gui,serve,ray,test]'
 	touch $@ $(VENV)/.stamp-train
 
 venv: $(VENV)/.stamp-test
