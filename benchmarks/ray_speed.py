@@ -23,7 +23,7 @@ def main() -> None:
     p.add_argument("--model", default="models")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs for the local Ray (default: all)")
     args = p.parse_args()
-    source = fm._find_file(fm.find_data_dir(split="train"), "train-images-idx3-ubyte")
+    source = fm.find_file(fm.find_data_dir(split="train"), "train-images-idx3-ubyte")
 
     start = time.perf_counter()
     loaded = load(source)

@@ -62,7 +62,7 @@ def torchvision_root(tmp: Path) -> Path:
     raw.mkdir(parents=True)
     source = fm.find_data_dir()
     for name in fm.SHA256:
-        (raw / name).write_bytes(fm._read_bytes(fm._find_file(source, name)))
+        (raw / name).write_bytes(fm.read_bytes(fm.find_file(source, name)))
     return tmp
 
 

@@ -1,23 +1,28 @@
 """The one Fashion-MNIST reader: IDX files (gzipped or not) -> validated numpy arrays.
 
 Training, inference and the GUI all read the data through `load_split`, so the checks below
-(magic numbers, dimensions, sizes, label range, SHA-256 of the content) happen in one place.
-numpy only: importing this must stay cheap for the GUI and the inference API.
+(dimensions, label range, SHA-256 of the content) happen in one place; the IDX format itself
+(magic, sizes, gzip) is decoded by `inference.decoders`, and its InputErrors become DatasetErrors
+here. numpy only: importing this must stay cheap for the GUI and the inference API.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from inference import decoders
 from inference.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.errors import DatasetError
+from inference.errors import DatasetError, InputError
 
 # Debian's package `dataset-fashion-mnist` installs the four .gz files here.
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -37,9 +42,6 @@ SHA256 = {
     "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
-
-# IDX magic: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions.
-_IDX_UBYTE = 0x08
 
 HOW_TO_GET_DATA = (
     "get Fashion-MNIST one of three ways: "
@@ -68,10 +70,11 @@ def cache_dir() -> Path:
 
 def _has_files(folder: Path, split: str | None = None) -> bool:
     names = SPLITS[split][:2] if split else [n for s in SPLITS.values() for n in s[:2]]
-    return all(_find_file(folder, n) is not None for n in names)
+    return all(find_file(folder, n) is not None for n in names)
 
 
-def _find_file(folder: Path, name: str) -> Path | None:
+def find_file(folder: Path, name: str) -> Path | None:
+    """`folder/name` or, failing that, `folder/name.gz`; None when neither is a file."""
     for candidate in (folder / name, folder / f"{name}.gz"):
         if candidate.is_file():
             return candidate
@@ -110,20 +113,28 @@ def find_data_dir(data_dir: str | os.PathLike | None = None, split: str | None =
 
 def _missing(folder: Path, split: str | None) -> list[str]:
     names = SPLITS[split][:2] if split else [n for s in SPLITS.values() for n in s[:2]]
-    return [f"{n}[.gz]" for n in names if _find_file(folder, n) is None]
+    return [f"{n}[.gz]" for n in names if find_file(folder, n) is None]
 
 
-def gunzip(raw: bytes, path: Path | str = "<bytes>") -> bytes:
-    """The content of a gzip stream (recognised by its magic, whatever the file is called), else `raw`."""
-    if raw[:2] != b"\x1f\x8b":
+def gunzip(raw: bytes, path: Path | str = "<bytes>", limit: int = decoders.MAX_DECODED_BYTES) -> bytes:
+    """The content of a gzip stream (recognised by its magic, whatever the file is called), else `raw`.
+
+    Decompressed as a stream that stops past `limit` bytes, so a gzip bomb never fills memory.
+    """
+    if raw[:2] != decoders.GZIP_MAGIC:
         return raw
     try:
-        return gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            data = stream.read(limit + 1)
     except (OSError, EOFError, zlib.error) as e:
         raise DatasetError(f"{path} is a damaged gzip file ({e}); download it again") from e
+    if len(data) > limit:
+        raise DatasetError(f"{path} decompresses to more than {limit} bytes; it is not a Fashion-MNIST file")
+    return data
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
+    """The uncompressed content of one dataset file, gzipped or not (at most MAX_DECODED_BYTES)."""
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -131,44 +142,42 @@ def _read_bytes(path: Path) -> bytes:
     return gunzip(raw, path)
 
 
+@contextmanager
+def _as_dataset_error() -> Iterator[None]:
+    """The decoders speak of inputs; about the dataset's own files the same message is a DatasetError."""
+    try:
+        yield
+    except InputError as e:
+        raise DatasetError(str(e)) from e
+
+
 def parse_idx(data: bytes, path: Path | str = "<bytes>") -> np.ndarray:
-    """Parse one IDX file's uncompressed bytes into a uint8 array, checking its header and size."""
-    if len(data) < 4:
-        raise DatasetError(f"{path} is truncated: {len(data)} bytes, not even an IDX header")
-    zero, dtype_code, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
-    if zero != 0 or dtype_code != _IDX_UBYTE or not 1 <= ndim <= 4:
-        raise DatasetError(
-            f"{path} is not an IDX file of unsigned bytes: magic {data[:4].hex()} "
-            f"(expected 0000080N with N the number of dimensions, 1 to 4)"
-        )
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DatasetError(f"{path} is truncated inside its header ({len(data)} bytes)")
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(dims, dtype=np.int64))
-    if len(data) != expected:
-        state = "truncated" if len(data) < expected else "longer than its header says"
-        raise DatasetError(
-            f"{path} is {state}: header says {dims} -> {expected} bytes, file has {len(data)}"
-        )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    """Parse one IDX file's bytes (gzipped or not) into a uint8 array, checking its header and size."""
+    with _as_dataset_error():
+        return decoders.read_idx(data, str(path))
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read any IDX file of unsigned bytes (gzipped or not); no dataset digest check."""
-    path = Path(path)
-    return parse_idx(_read_bytes(path), path)
+    with _as_dataset_error():
+        return decoders.read_idx(path, str(path))
 
 
-def _check_digest(path: Path, data: bytes, name: str) -> str:
-    digest = hashlib.sha256(data).hexdigest()
+def _read_hashed(path: Path) -> tuple[np.ndarray, str]:
+    """One dataset file and the SHA-256 of its uncompressed content, taken as it streams in."""
+    hasher = hashlib.sha256()
+    with _as_dataset_error():
+        array = decoders.read_idx(path, str(path), hasher=hasher)
+    return array, hasher.hexdigest()
+
+
+def _check_digest(path: Path, digest: str, name: str) -> None:
     if digest != SHA256[name]:
         raise DatasetError(
             f"{path} is not the Fashion-MNIST file {name}: its content has SHA-256 {digest[:16]}…, "
             f"expected {SHA256[name][:16]}… (a corrupt download, or another dataset such as MNIST); "
             f"delete it and get a fresh copy — {HOW_TO_GET_DATA}"
         )
-    return digest
 
 
 def dataset_digest() -> str:
@@ -184,20 +193,17 @@ def load_split(split: str = "test", data_dir: str | os.PathLike | None = None) -
     folder = find_data_dir(data_dir, split)
     image_name, label_name, count = SPLITS[split]
 
-    image_path = _find_file(folder, image_name)
-    label_path = _find_file(folder, label_name)
-    image_bytes = _read_bytes(image_path)
-    label_bytes = _read_bytes(label_path)
-    # Structure first: "truncated at N bytes" is a clearer message than a digest mismatch.
-    images = parse_idx(image_bytes, image_path)
-    labels = parse_idx(label_bytes, label_path)
+    image_path = find_file(folder, image_name)
+    label_path = find_file(folder, label_name)
+    images, image_digest = _read_hashed(image_path)
+    labels, label_digest = _read_hashed(label_path)
+    # Structure first: "holds shape (10, 28, 28)" is a clearer message than a digest mismatch.
     if images.shape != (count, *IMAGE_SHAPE):
         raise DatasetError(f"{image_path} holds images of shape {images.shape}, expected {(count, *IMAGE_SHAPE)}")
     if labels.shape != (count,):
         raise DatasetError(f"{label_path} holds labels of shape {labels.shape}, expected {(count,)}")
     if labels.max(initial=0) >= NUM_CLASSES:
         raise DatasetError(f"{label_path} has label {labels.max()}, expected 0..{NUM_CLASSES - 1}")
-    _check_digest(image_path, image_bytes, image_name)
-    _check_digest(label_path, label_bytes, label_name)
-    # Copies: frombuffer views are read-only, and callers (torch.from_numpy) want owned arrays.
-    return Split(split, images.copy(), labels.astype(np.int64), dataset_digest(), folder)
+    _check_digest(image_path, image_digest, image_name)
+    _check_digest(label_path, label_digest, label_name)
+    return Split(split, images, labels.astype(np.int64), dataset_digest(), folder)

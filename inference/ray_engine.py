@@ -1,16 +1,19 @@
 """Batch scoring on Ray Data, for inputs larger than one process or one machine.
 
-Files are read by Ray (`read_binary_files`), decoded in Ray tasks, and scored by a pool of
-actors that each open one onnxruntime session (`RayScorer`). A file that cannot be decoded
-becomes one error row carrying its name, so it costs nothing but itself. Ray is imported only
-here, and only when this module is used: `pip install 'fashion-softmax[ray]'`.
+Each file is read and decoded in a Ray task by `inference.decoders` (the same hardened decoders
+as every other entry point), and scored by a pool of actors that each open one onnxruntime
+session (`RayScorer`). A file that cannot be decoded, a bomb included,
+becomes one error row carrying its name, so it costs nothing but itself. Result shards are
+written to a temporary folder beside --output and renamed into place when complete. Ray is
+imported only here, and only when this module is used: `pip install 'fashion-softmax[ray]'`.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from inference.classes import IMAGE_SHAPE
-from inference.errors import DatasetError, InferenceError
-from inference.fashion_mnist import gunzip, parse_idx
-from inference.inputs import IMAGE_SUFFIXES, InputError, as_uint8_batch, read_image
+from inference.decoders import IMAGE_SUFFIXES, decode_bytes
+from inference.errors import InferenceError, InputError
 from inference.predictor import Predictor, resolve_model_path
+
+__all__ = ["RayEngineError", "RayRun", "RayScorer", "decode_bytes", "list_inputs", "run", "score_dataset", "start_ray"]
 
 SUFFIXES = (*IMAGE_SUFFIXES, ".npy", ".parquet")
 CHUNK = 8192  # decoded images per output block: lets Ray spread one big file over actors
-PIXEL_COLUMNS = ("image", "pixels")  # Parquet inputs: 784 bytes or a list of 784 ints per row
 
 
 class RayEngineError(InferenceError):
@@ -35,51 +38,12 @@ class RayEngineError(InferenceError):
 # --- decoding (Ray tasks) -------------------------------------------------------------------
 
 
-def _parquet_images(data: bytes) -> np.ndarray:
-    import pyarrow.parquet as pq  # Ray Data depends on pyarrow
-
-    table = pq.read_table(io.BytesIO(data))
-    column = next((c for c in PIXEL_COLUMNS if c in table.column_names), None)
-    if column is None:
-        raise InputError(f"has no pixel column: expected one of {PIXEL_COLUMNS}, found {table.column_names}")
-    values = table.column(column).to_pylist()
-    if values and isinstance(values[0], (bytes, bytearray)):
-        flat = np.frombuffer(b"".join(values), dtype=np.uint8)
-    else:
-        flat = np.asarray(values)
-    return as_uint8_batch(flat.reshape(len(values), -1))
-
-
-def decode_bytes(data: bytes, name: str) -> tuple[np.ndarray, bool]:
-    """(images uint8 (N, 28, 28), one_image) from one file's bytes; raises InputError saying why not."""
-    suffix = Path(name).suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return read_image(io.BytesIO(data), name=name)[None], True
-    if suffix == ".npy":
-        try:
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
-            raise InputError(f"not a readable .npy array ({e})") from e
-        return as_uint8_batch(array), False
-    if suffix == ".parquet":
-        try:
-            return _parquet_images(data), False
-        except InputError:
-            raise
-        except Exception as e:  # pyarrow's own errors for damaged files
-            raise InputError(f"not a readable Parquet file ({e})") from e
-    try:
-        return as_uint8_batch(parse_idx(gunzip(data, name), name)), False
-    except DatasetError as e:  # the reader's own message, as an input error like the others
-        raise InputError(str(e)) from e
-
-
 def decode_files(batch: dict[str, np.ndarray]):
-    """Ray map_batches UDF: rows of (bytes, path) -> rows of (name, image, error), in chunks."""
-    for data, path in zip(batch["bytes"], batch["path"]):
+    """Ray map_batches UDF: rows of paths -> rows of (name, image, error), in chunks."""
+    for path in batch["path"]:
         name = Path(str(path)).name
         try:
-            images, one = decode_bytes(bytes(data), name)
+            images, one = decode_bytes(_read_file(Path(str(path)), name), name)
         except InferenceError as e:
             message = str(e).removeprefix(f"{name}: ")
             yield {
@@ -96,6 +60,13 @@ def decode_files(batch: dict[str, np.ndarray]):
                 "image": part,
                 "error": np.full(len(part), "", dtype=object),
             }
+
+
+def _read_file(path: Path, name: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{name}: cannot read ({e.strerror or e})") from e
 
 
 # --- scoring (Ray actors) -------------------------------------------------------------------
@@ -212,19 +183,25 @@ def _split_errors(batch: dict[str, np.ndarray], want_errors: bool) -> dict[str, 
 
 def run(sources, output: str | os.PathLike, model=None, fmt: str = "parquet", address: str | None = None,
         concurrency: int | None = None, batch_size: int = 1024, num_cpus: float = 1, num_gpus: float = 0,
-        device: str = "cpu") -> RayRun:
-    """Score every file in `sources` on Ray and write result shards (Parquet or CSV) to `output`."""
+        device: str = "cpu", overwrite: bool = False) -> RayRun:
+    """Score every file in `sources` on Ray and write result shards (Parquet or CSV) to `output`.
+
+    `output` must be a new or empty folder unless overwrite=True, which replaces it whole: shards
+    of an earlier run (rows for files since deleted among them) never mix with this run's.
+    """
     if fmt not in ("parquet", "csv"):
         raise RayEngineError(f"format must be parquet or csv, got {fmt!r}")
     files = list_inputs(sources)
+    out = _check_output(Path(output), overwrite)
     model_path = str(resolve_model_path(model).resolve())
     Predictor(model_path, device="cpu", threads=1)  # fail here, clearly, not inside an actor
     start = time.perf_counter()
     ray = start_ray(address)
     startup = time.perf_counter() - start
     start = time.perf_counter()
-    # Reads are I/O: they take no CPU slot, so scoring actors holding every CPU cannot starve them.
-    decoded = ray.data.read_binary_files(files, include_paths=True, num_cpus=0).map_batches(
+    # Paths, not read_binary_files: Ray inflates every .gz it reads before any check could run
+    # (a 1 MB gzip bomb became 1 GB in a read task); the decoders stream it with their caps.
+    decoded = ray.data.from_items([{"path": f} for f in files]).map_batches(
         decode_files, batch_size=1, batch_format="numpy"
     )
     scored = score_dataset(decoded, model_path, device, concurrency, batch_size, num_cpus, num_gpus).materialize()
@@ -232,6 +209,46 @@ def run(sources, output: str | os.PathLike, model=None, fmt: str = "parquet", ad
     errors = [(r["name"], r["error"]) for r in failed.select_columns(["name", "error"]).take_all()]
     good = scored.map_batches(_split_errors, fn_kwargs={"want_errors": False}, batch_format="numpy")
     good = good.drop_columns(["error"])
-    out = Path(output)
-    (good.write_parquet if fmt == "parquet" else good.write_csv)(str(out.resolve()))
-    return RayRun(scored.count() - len(errors), errors, startup, time.perf_counter() - start, out)
+    _write_whole(good, fmt, out)
+    return RayRun(scored.count() - len(errors), errors, startup, time.perf_counter() - start, Path(output))
+
+
+def _check_output(out: Path, overwrite: bool) -> Path:
+    """The absolute output folder, refused before any work when it would mix with older results."""
+    out = out.resolve()
+    if out.exists() and not out.is_dir():
+        raise RayEngineError(f"{out} is a file; --output must name a folder for the result shards")
+    if not overwrite and out.is_dir() and any(out.iterdir()):
+        raise RayEngineError(
+            f"{out} is not empty; choose a new folder, or pass --overwrite to replace it and everything in it"
+        )
+    return out
+
+
+def _write_whole(ds, fmt: str, out: Path) -> None:
+    """Write the shards into a temporary sibling folder, then swap it in for `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
+    try:
+        partial.chmod(0o755)  # mkdtemp's 0700 would hide the results from other users of a shared disk
+        (ds.write_parquet if fmt == "parquet" else ds.write_csv)(str(partial))
+        _swap_in(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def _swap_in(new: Path, out: Path) -> None:
+    """Rename `new` to `out`; an existing `out` is deleted only once `new` has taken its place."""
+    if not out.exists():
+        new.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+    out.rename(old / out.name)  # into a fresh folder: this rename cannot meet an existing target
+    try:
+        new.rename(out)
+    except BaseException:
+        (old / out.name).rename(out)  # the earlier results stay rather than nothing
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)

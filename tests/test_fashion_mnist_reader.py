@@ -23,8 +23,8 @@ def idx_bytes(array: np.ndarray) -> bytes:
 def test_copy(fashion_dir, tmp_path):
     """An uncompressed copy of the real test split in a folder of our own, to damage at will."""
     for name in TEST_FILES:
-        src = fm._find_file(fashion_dir, name)
-        (tmp_path / name).write_bytes(fm._read_bytes(src))
+        src = fm.find_file(fashion_dir, name)
+        (tmp_path / name).write_bytes(fm.read_bytes(src))
     return tmp_path
 
 

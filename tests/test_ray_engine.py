@@ -1,5 +1,6 @@
 """Batch scoring on a real local Ray (num_cpus=2): same answers as the single-process Predictor,
-and a corrupt file reported by name without costing the other results."""
+a corrupt or hostile file reported by name without costing the other results, and an output
+folder that holds one run's shards, never a mix."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 import ray
 from PIL import Image
 
+import hostile
+from inference.errors import InputError
 from inference.predictor import Predictor
 from inference.ray_engine import RayEngineError, RayScorer, decode_bytes, list_inputs, run, score_dataset
 
@@ -131,3 +134,53 @@ def test_fashion_predict_engine_ray_needs_an_output_folder(inputs, model_path, c
 
     assert main([str(inputs), "--engine", "ray", "--model", str(model_path)]) == 2
     assert "give --output DIR" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def hostile_inputs(tmp_path_factory, test_split):
+    """Two good PNGs and a good .npy among hostile files, one or two per decoder (Ray costs seconds per file)."""
+    folder = tmp_path_factory.mktemp("ray-hostile")
+    for i in range(2):
+        Image.fromarray(test_split.images[i]).save(folder / f"good-{i}.png")
+    np.save(folder / "good.npy", test_split.images[:5])
+    bad = [
+        hostile.eps_as_png(folder / "eps.png"),
+        hostile.png_bomb(folder / "bomb.png", 20_000),
+        hostile.gzip_bomb_idx(folder / "bomb-images-idx3-ubyte.gz"),
+        hostile.idx_overflow(folder / "overflow-images-idx3-ubyte"),
+        hostile.npy_overclaim(folder / "huge.npy"),
+        hostile.parquet_rows(folder / "rows.parquet", [784, 783, 785]),
+    ]
+    return folder, [p.name for p in bad]
+
+
+def test_hostile_files_cost_only_themselves(local_ray, hostile_inputs, model_path, tmp_path):
+    folder, bad = hostile_inputs
+    result = run([folder], tmp_path / "scores", model=model_path)
+    errors = dict(result.errors)
+    assert sorted(errors) == sorted(bad)
+    for name in bad:  # Ray hands the decoders the file as it is on disk (it would inflate a .gz first)
+        with pytest.raises(InputError) as local:
+            decode_bytes((folder / name).read_bytes(), name)
+        assert errors[name] == str(local.value).removeprefix(f"{name}: ")
+    assert "row 1 of column 'image' holds 783 bytes" in errors["rows.parquet"]
+    table = results_by_name(tmp_path / "scores")
+    good = ["good-0.png", "good-1.png"] + [f"good.npy:{i}" for i in range(5)]
+    assert result.scored == 7 and sorted(table.index) == good
+
+
+def test_output_folder_is_refused_when_not_empty_and_replaced_whole(local_ray, inputs, model_path, tmp_path):
+    out = tmp_path / "scores"
+    out.mkdir()
+    stale = out / "earlier-run.parquet"  # a shard from an earlier run, with a row for a file since deleted
+    pq.write_table(pa.table({"name": ["deleted.png"], "label": [3]}), stale)
+    with pytest.raises(RayEngineError, match="scores is not empty; .*--overwrite"):
+        run([inputs / "shard-1.npy"], out, model=model_path)
+    assert [p.name for p in out.iterdir()] == ["earlier-run.parquet"]  # refused before anything was written
+    result = run([inputs / "shard-1.npy"], out, model=model_path, overwrite=True)
+    assert result.scored == 200 and not stale.exists()
+    assert set(results_by_name(out).index) == {f"shard-1.npy:{i}" for i in range(200)}
+    assert [p.name for p in tmp_path.iterdir()] == ["scores"]  # no partial or old folder left beside it
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RayEngineError, match="is a file"):
+        run([inputs / "shard-1.npy"], tmp_path / "file", model=model_path, overwrite=True)
