@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from inference.errors import InferenceError
-from inference.fashion_mnist import load_split
-from inference.predictor import Predictor
+from inference.core.errors import InferenceError
+from inference.core.fashion_mnist import load_split
+from inference.core.predictor import Predictor
 
 TOLERANCE = 1e-5
 

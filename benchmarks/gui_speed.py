@@ -2,7 +2,7 @@
 
     python benchmarks/gui_speed.py [--model models/] [--data-dir DIR] [--runs 3]
 
-1. Launch: the real entry point (`gui.app.main`) in a subprocess, from spawn to "every image
+1. Launch: the real entry point (`gui.labeler_command.main`) in a subprocess, from spawn to "every image
    scored", on the test set (10,000) and the train set (60,000). A small driver around it (see
    LAUNCH_DRIVER) watches the window from outside and prints when it was shown and when scoring
    finished, measured from the process start, plus the resident memory; the app has no hook for it.
@@ -26,11 +26,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Runs `fashion-labeler` (gui.app.main) unchanged and watches it from outside: a zero-delay timer
+# Runs `fashion-labeler` (gui.labeler_command.main) unchanged and watches it from outside: a zero-delay timer
 # fires once main() has shown the window, started scoring and entered the event loop; it hooks
 # the window's `scored` signal, which prints the figures and quits. Resident memory depends on
 # import order by megabytes (Qt before numpy: +5 MB; an application-wide event filter: +3.5 MB),
-# so the driver imports gui.app first, as `python -m gui.app` does, and filters no events.
+# so the driver imports gui.labeler_command first, as `python -m gui.labeler_command` does, and filters no events.
 LAUNCH_DRIVER = r"""
 import json, os, sys, time
 from pathlib import Path
@@ -55,7 +55,7 @@ def resident_mb():
         return float("nan"), float("nan")
 
 
-from gui.app import main
+from gui.labeler_command import main
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -127,7 +127,7 @@ def in_process(model: str | None, data_dir: str | None, split: str) -> None:
     sys.path.insert(0, str(ROOT))
     from PySide6.QtWidgets import QApplication
 
-    from gui.app import quiet_offscreen_noise
+    from gui.labeler_command import quiet_offscreen_noise
     from gui.main_window import MainWindow
     from gui.scoring import ScoringRequest
 

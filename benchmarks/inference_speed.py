@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -61,8 +60,8 @@ def worker(model: str, threads: int | None, budget: float) -> dict:
     """Everything measured under one thread setting (runs in its own process)."""
     import torch
 
-    from inference.fashion_mnist import load_split
-    from inference.predictor import Predictor
+    from inference.core.fashion_mnist import load_split
+    from inference.core.predictor import Predictor
 
     if threads is not None:
         torch.set_num_threads(threads)
@@ -125,8 +124,8 @@ def peak_rss_mb(model: str) -> float:
     """Peak RSS of a fresh process that imports inference, opens the model and scores the test set."""
     code = (
         "import resource, sys\n"
-        "from inference.predictor import Predictor\n"
-        "from inference.fashion_mnist import load_split\n"
+        "from inference.core.predictor import Predictor\n"
+        "from inference.core.fashion_mnist import load_split\n"
         "p = Predictor(sys.argv[1], device='cpu')\n"
         "p.predict(load_split('test').images)\n"
         "assert 'torch' not in sys.modules\n"
@@ -137,7 +136,7 @@ def peak_rss_mb(model: str) -> float:
 
 
 def import_seconds() -> float:
-    code = "import time; t = time.perf_counter(); import inference.predictor; print(time.perf_counter() - t)"
+    code = "import time; t = time.perf_counter(); import inference.core.predictor; print(time.perf_counter() - t)"
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
@@ -185,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(args.model, args.threads or None, args.budget)))
         return 0
 
-    from inference.errors import InferenceError
-    from inference.predictor import resolve_model_path
+    from inference.core.errors import InferenceError
+    from inference.core.model_repository import resolve_model_path
 
     try:
         model = str(resolve_model_path(args.model))
@@ -215,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"single-image predict p50           {one:8.1f} us   target <= {TARGET_SINGLE_US:g} us  "
           f"{verdict(one <= TARGET_SINGLE_US)}")
     print(f"peak RSS: import, open, score all  {rss:8.1f} MB   target <= {TARGET_RSS_MB:g} MB  {verdict(rss <= TARGET_RSS_MB)}")
-    print(f"import inference.predictor         {import_seconds() * 1e3:8.0f} ms")
+    print(f"import inference.core.predictor         {import_seconds() * 1e3:8.0f} ms")
     return 0
 
 

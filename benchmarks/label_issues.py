@@ -26,7 +26,7 @@ from cleanlab.filter import find_label_issues
 from cleanlab.rank import get_label_quality_scores
 from sklearn.metrics import roc_auc_score
 
-from inference.classes import NUM_CLASSES
+from inference.core.classes import NUM_CLASSES
 from training import softmax_concise
 from training.config import TrainConfig
 from training.cross_val import out_of_fold

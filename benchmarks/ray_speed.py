@@ -12,10 +12,10 @@ import argparse
 import tempfile
 import time
 
-from inference import fashion_mnist as fm
-from inference.inputs import load
-from inference.predictor import Predictor
-from inference.ray_engine import run, start_ray
+from inference.core import fashion_mnist as fm
+from inference.core.input_files import load
+from inference.core.predictor import Predictor
+from inference.adapters.ray_engine import run, start_ray
 
 
 def main() -> None:

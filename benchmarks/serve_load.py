@@ -37,7 +37,7 @@ def client(port: int, kind: str, count: int, concurrency: int) -> dict:
     import numpy as np
     from PIL import Image
 
-    from inference.fashion_mnist import load_split
+    from inference.core.fashion_mnist import load_split
 
     images = load_split("test").images
     buffer = io.BytesIO()
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "inference.serve", "--model", args.model, "--host", HOST, "--port", str(port)],
+        [sys.executable, "-m", "inference.adapters.serve_command", "--model", args.model, "--host", HOST, "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + args.timeout

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from inference import fashion_mnist as fm
+from inference.core import fashion_mnist as fm
 from training import softmax_concise, softmax_scratch
 from training.config import TrainConfig
 from training.data import prepare

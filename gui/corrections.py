@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.atomic_write import atomic_write
-from inference.classes import CLASS_NAMES, NUM_CLASSES
+from inference.core.atomic_write import atomic_write
+from inference.core.classes import CLASS_NAMES, NUM_CLASSES
 
 FORMAT = "fashion-labeler-corrections/1"
 ENV_VAR = "FASHION_LABELER_DIR"

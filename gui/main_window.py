@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QMessageBox, QSpli
 
 from gui.confusion import ConfusionModel, make_confusion_view
 from gui.detail_panel import DetailPanel
-from gui.export import MAX_TILES, render_tiles
+from gui.png_export import MAX_TILES, render_tiles
 from gui.filter_bar import FilterBar
 from gui.menus import WindowMenus
 from gui.palette import CORRECTED, MISTAKE, coloured

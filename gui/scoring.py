@@ -17,8 +17,8 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from gui.corrections import CorrectionsError, CorrectionStore, default_path
-from inference.fashion_mnist import Split, load_split
-from inference.predictor import Predictor
+from inference.core.fashion_mnist import Split, load_split
+from inference.core.predictor import Predictor
 
 CHUNK = 2000  # images per onnxruntime call: ~2 ms each, small enough for a moving progress bar
 

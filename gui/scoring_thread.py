@@ -12,7 +12,7 @@ import traceback
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from gui.scoring import ScoredSplit, ScoringRequest, score_split
-from inference.errors import InferenceError
+from inference.core.errors import InferenceError
 
 
 def describe(error: Exception) -> str:

@@ -15,8 +15,8 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
 
 from gui.corrections import CorrectionStore
 from gui.scoring import ScoredSplit
-from inference.classes import NUM_CLASSES
-from inference.evaluation import confusion_matrix
+from inference.core.classes import NUM_CLASSES
+from inference.core.evaluation import confusion_matrix
 
 # Custom roles. Labels are ints 0..9; the image is the DecorationRole (a Grayscale8 QImage).
 TRUE_LABEL_ROLE = Qt.ItemDataRole.UserRole + 1  # the label in force: the correction if any, else the dataset's

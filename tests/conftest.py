@@ -10,8 +10,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 
-from inference.errors import DatasetError  # noqa: E402
-from inference.fashion_mnist import find_data_dir, load_split  # noqa: E402
+from inference.core.errors import DatasetError  # noqa: E402
+from inference.core.fashion_mnist import find_data_dir, load_split  # noqa: E402
 
 
 def _need_data(reason: str):
@@ -36,7 +36,7 @@ def test_split(fashion_dir):
 @pytest.fixture(scope="session")
 def trained(fashion_dir, tmp_path_factory):
     """Both variants trained with the seed's recipe and exported, once per test session."""
-    from training.cli import run
+    from training.train_command import run
     from training.config import TrainConfig
 
     out = tmp_path_factory.mktemp("models")
@@ -54,6 +54,6 @@ def model_repo(trained):
 @pytest.fixture(scope="session")
 def model_path(model_repo):
     """The exported ONNX model of the session's training run."""
-    from training.model_repository import onnx_path
+    from inference.core.model_repository import onnx_path
 
     return onnx_path(model_repo)

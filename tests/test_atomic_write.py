@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from inference.atomic_write import AtomicFile, atomic_write
+from inference.core.atomic_write import AtomicFile, atomic_write
 
 
 def test_atomic_write_makes_folders_and_a_world_readable_file_whatever_the_umask(tmp_path):

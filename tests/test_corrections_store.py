@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import inference.corrections_json as cj
-import inference.corrections_values as cv
-import inference.corrections_store as cs
-from inference.corrections_store import CorrectionsStore, Verdict
-from inference.errors import CorrectionsError, InferenceError
+import inference.core.corrections_json as cj
+import inference.core.corrections_values as cv
+import inference.core.corrections_store as cs
+from inference.core.corrections_store import CorrectionsStore, Verdict
+from inference.core.errors import CorrectionsError, InferenceError
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGEST = "ab" * 32
@@ -162,7 +162,7 @@ WRITER = """
 import os, sys, time
 from pathlib import Path
 import numpy as np
-from inference.corrections_store import CorrectionsStore
+from inference.core.corrections_store import CorrectionsStore
 db, go, start, count, batch = sys.argv[1], Path(sys.argv[2]), *map(int, sys.argv[3:6])
 labels = (np.arange(10_000) % 10).astype(np.int64)
 with CorrectionsStore.open(db, session=f"writer-{start}") as store:

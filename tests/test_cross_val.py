@@ -102,7 +102,7 @@ def test_no_image_is_scored_by_a_model_that_trained_on_it(monkeypatch, build):
 
 
 def test_real_images_get_useful_out_of_fold_probabilities(fashion_dir):
-    from inference.fashion_mnist import load_split
+    from inference.core.fashion_mnist import load_split
 
     split = load_split("train", fashion_dir)
     images, labels = torch.from_numpy(split.images[:3000]), torch.from_numpy(split.labels[:3000])

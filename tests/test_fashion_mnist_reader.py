@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from inference import fashion_mnist as fm
-from inference.errors import DatasetError
+from inference.core import fashion_mnist as fm
+from inference.core.errors import DatasetError
 
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
-from gui.app import main
+from gui.labeler_command import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +79,7 @@ def test_path_the_system_refuses_is_one_line_and_status_2(capsys, qapp, model_pa
     paths = {"--model": str(model_path), "--data-dir": str(fashion_dir), flag: str(tmp_path / LONG_NAME)}
     assert main([arg for pair in paths.items() for arg in pair]) == 2
     line = one_error_line(capsys)
-    assert "cannot load" in line and LONG_NAME in line
+    assert line.startswith("fashion-labeler: error: cannot ") and LONG_NAME in line and "too long" in line
 
 
 def corrupt_data_dir(tmp_path, fashion_dir, images: bytes) -> Path:
@@ -98,7 +98,7 @@ def test_corrupt_idx_header_is_exactly_one_line_on_stderr(model_path, fashion_di
     """Nothing else either: no traceback, and none of Qt's offscreen chatter."""
     folder = corrupt_data_dir(tmp_path, fashion_dir, b"\xde\xad\xbe\xef" + IDX_HEADER[4:] + bytes(784))
     result = subprocess.run(
-        [sys.executable, "-m", "gui.app", "--model", str(model_path), "--data-dir", str(folder),
+        [sys.executable, "-m", "gui.labeler_command", "--model", str(model_path), "--data-dir", str(folder),
          "--corrections", str(tmp_path / "c.json"), "--screenshot", str(tmp_path / "s.png")],
         env=env(), capture_output=True, text=True, timeout=60,
     )
@@ -134,7 +134,7 @@ def test_corrections_path_the_system_refuses_opens_read_only(capsys, qapp, model
 def test_screenshot_of_the_real_test_set(model_path, fashion_dir, tmp_path):
     shot = tmp_path / "labeler.png"
     result = subprocess.run(
-        [sys.executable, "-m", "gui.app", "--model", str(model_path), "--data-dir", str(fashion_dir),
+        [sys.executable, "-m", "gui.labeler_command", "--model", str(model_path), "--data-dir", str(fashion_dir),
          "--corrections", str(tmp_path / "c.json"), "--pair", "6", "0", "--screenshot", str(shot)],
         env=env(), capture_output=True, text=True, timeout=120,
     )
@@ -209,7 +209,7 @@ def test_sigkill_right_after_edits_loses_none_of_them(model_path, fashion_dir, t
 
 
 def test_the_labeler_never_imports_torch():
-    code = ("import sys, gui.app, gui.main_window, gui.scoring; "
+    code = ("import sys, gui.labeler_command, gui.main_window, gui.scoring; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'training')); "
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=60)

@@ -12,13 +12,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
-from gui.export import ZOOM as EXPORT_ZOOM
+from gui.png_export import ZOOM as EXPORT_ZOOM
 from gui.main_window import MainWindow
 from gui.palette import CORRECTED
 from gui.scoring import ScoringRequest
 from gui.tile_model import (CLASS_NAMES_ROLE, IS_CORRECTED_ROLE, PREDICTED_NAME_ROLE, TRUE_LABEL_ROLE,
                             TRUE_NAME_ROLE)
-from inference.predictor import Predictor
+from inference.core.predictor import Predictor
 
 SCORE_TIMEOUT_MS = 30_000
 

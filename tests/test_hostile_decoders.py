@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import hostile
-from inference import decoders
-from inference import fashion_mnist as fm
-from inference.decoders import decode_bytes, read_image
-from inference.errors import DatasetError, InferenceError, InputError
-from inference.inputs import load, load_in_parts
+from inference.core import decoders
+from inference.core import fashion_mnist as fm
+from inference.core.decoders import decode_bytes, read_image
+from inference.core.errors import DatasetError, InferenceError, InputError
+from inference.core.input_files import load, load_in_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 PEAK_LIMIT_KB = 300 * 1024  # the issue's bound for any single hostile file
@@ -77,8 +77,10 @@ def test_eps_named_png_never_starts_ghostscript(tmp_path):
     hostile.good_png(folder / "good.png")
 
     child = run_child(f"""
-        from inference.decoders import decode_bytes
-        from inference.inputs import InputError, load, read_image
+        from inference.core.decoders import decode_bytes
+        from inference.core.decoders import read_image
+        from inference.core.errors import InputError
+        from inference.core.input_files import load
         loaded = load({str(folder)!r})
         print(loaded.names, loaded.errors)
         eps = {str(eps)!r}
@@ -290,9 +292,9 @@ def test_peak_memory_stays_bounded_for_every_hostile_file(tmp_path):
     child = run_child(f"""
         import json
         from pathlib import Path
-        from inference.decoders import decode_bytes
-        from inference.errors import InferenceError
-        from inference.inputs import load, load_in_parts
+        from inference.core.decoders import decode_bytes
+        from inference.core.errors import InferenceError
+        from inference.core.input_files import load, load_in_parts
 
         def peak_kb():
             return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])

@@ -52,7 +52,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def planted(fashion_dir):
     """3000 real training images, one trouser relabelled 'Sneaker', 3-fold out-of-fold probabilities."""
-    from inference.fashion_mnist import load_split
+    from inference.core.fashion_mnist import load_split
 
     split = load_split("train", fashion_dir)
     labels = split.labels[:N].copy()
@@ -160,7 +160,7 @@ def test_report_files_are_tied_to_each_other_and_to_their_inputs(planted, tmp_pa
 
 def test_end_to_end_report_beside_the_model(fashion_dir, tmp_path):
     """report_label_issues as train-and-export --cross-val will call it, on a small real subset."""
-    from inference.fashion_mnist import load_split
+    from inference.core.fashion_mnist import load_split
 
     train, test = load_split("train", fashion_dir), load_split("test", fashion_dir)
     t = lambda a: torch.from_numpy(a)  # noqa: E731
@@ -218,7 +218,7 @@ def load_time_imports(node: ast.AST):
 def test_the_training_split_keeps_file_order_and_its_hold_out(fashion_dir):
     """With --val-split the final model trains on a shuffled subset; the report still scores every
     training image, at its index in the IDX file."""
-    from inference.fashion_mnist import load_split
+    from inference.core.fashion_mnist import load_split
     from training.data import prepare
 
     data = prepare(str(fashion_dir), False, 500, 1, torch.device("cpu"))

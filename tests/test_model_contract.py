@@ -10,9 +10,9 @@ import json
 import numpy as np
 import pytest
 
-from inference.classes import CLASS_NAMES
-from inference.errors import ArgumentError, InferenceError, ModelError
-from inference.predictor import Predictor, thread_limit
+from inference.core.classes import CLASS_NAMES
+from inference.core.errors import ArgumentError, InferenceError, ModelError
+from inference.core.predictor import Predictor, thread_limit
 from tiny_models import reference_scores, tiny_model, write_tiny_model
 
 GOOD_META = {
@@ -103,7 +103,7 @@ def test_metadata_that_is_not_utf8_is_a_model_error(tmp_path, key):
 
 
 def test_a_file_too_large_to_be_a_model_is_refused_unread(tmp_path, monkeypatch):
-    from inference import predictor as module
+    from inference.core import predictor as module
 
     path = write_tiny_model(tmp_path / "model.onnx")
     monkeypatch.setattr(module, "MAX_MODEL_BYTES", path.stat().st_size - 1)
@@ -213,7 +213,7 @@ def images(tmp_path):
 
 @pytest.mark.parametrize("case", CLI_CASES + ["garbage"])
 def test_fashion_predict_says_one_line_and_exits_2(tmp_path, images, capfd, case):
-    from inference.predict_cli import main
+    from inference.adapters.predict_command import main
 
     model = tmp_path / "model.onnx"
     if case == "garbage":
@@ -230,7 +230,7 @@ def test_fashion_predict_says_one_line_and_exits_2(tmp_path, images, capfd, case
 
 @pytest.mark.parametrize("case", ["twelve classes", "integer class names"])
 def test_fashion_serve_says_one_line_and_exits_2(tmp_path, capfd, case):
-    from inference.serve import main
+    from inference.adapters.serve_command import main
 
     model = write_tiny_model(tmp_path / "model.onnx", **BROKEN[case][0])
     assert main(["--model", str(model)]) == 2  # refused before it binds a port

@@ -15,8 +15,8 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from inference.classes import CLASS_NAMES
-from inference.predict_cli import main
+from inference.core.classes import CLASS_NAMES
+from inference.adapters.predict_command import main
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +181,7 @@ def test_a_failure_midway_keeps_the_previous_results(model_path, tmp_path, capsy
 
 
 def test_the_progress_bar_only_on_a_terminal_for_long_runs(monkeypatch):
-    from inference import predict_cli
+    from inference.adapters import predict_command as predict_cli
 
     assert predict_cli.progress(10**6, 10, disabled=False) is None  # pytest's stderr is no terminal
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)

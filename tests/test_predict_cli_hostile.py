@@ -19,7 +19,7 @@ import pytest
 from hostile import good_png, hostile_images, idx_bytes
 from tiny_models import write_tiny_model
 
-from inference.predict_cli import main
+from inference.adapters.predict_command import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -138,7 +138,7 @@ def test_a_full_device_is_one_line_and_stays_a_device(tmp_path, model, capsys):
 def test_stdout_on_a_full_device_is_one_line(tmp_path, model):
     argv = npy_input(tmp_path)
     with open("/dev/full", "w") as full:
-        result = subprocess.run([sys.executable, "-m", "inference.predict_cli", *argv, "--model", str(model)],
+        result = subprocess.run([sys.executable, "-m", "inference.adapters.predict_command", *argv, "--model", str(model)],
                                 stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, cwd=REPO)
     assert result.returncode == 2
     assert "cannot write stdout: No space left on device" in one_error_line(result.stderr)
@@ -253,16 +253,16 @@ def test_more_threads_than_cpus_are_refused(capsys):
 
 
 def test_overwrite_reaches_the_ray_engine(tmp_path, model, monkeypatch):
-    import inference.ray_engine
+    import inference.adapters.ray_engine
 
     (image_folder,) = folder_input(tmp_path)
     calls = []
 
     def fake_run(sources, output, **kwargs):
         calls.append(kwargs["overwrite"])
-        return inference.ray_engine.RayRun(scored=3, output=Path(output))
+        return inference.adapters.ray_engine.RayRun(scored=3, output=Path(output))
 
-    monkeypatch.setattr(inference.ray_engine, "run", fake_run)
+    monkeypatch.setattr(inference.adapters.ray_engine, "run", fake_run)
     argv = ["--engine", "ray", image_folder, "--model", str(model), "-o", str(tmp_path / "scores")]
     assert main(argv) == 0 and main([*argv, "--overwrite"]) == 0
     assert calls == [False, True]
@@ -270,10 +270,10 @@ def test_overwrite_reaches_the_ray_engine(tmp_path, model, monkeypatch):
 
 @pytest.mark.parametrize("output", ["images", "."])
 def test_a_ray_output_folder_holding_the_input_is_refused(tmp_path, model, capsys, monkeypatch, output):
-    import inference.ray_engine
+    import inference.adapters.ray_engine
 
     (image_folder,) = folder_input(tmp_path)
-    monkeypatch.setattr(inference.ray_engine, "run", lambda *a, **k: pytest.fail("Ray was started"))
+    monkeypatch.setattr(inference.adapters.ray_engine, "run", lambda *a, **k: pytest.fail("Ray was started"))
     argv = ["--engine", "ray", image_folder, "--model", str(model), "-o", str(tmp_path / output), "--overwrite"]
     assert main(argv) == 2
     assert "the input folder of this run" in one_error_line(capsys.readouterr().err)
@@ -283,8 +283,8 @@ def test_a_ray_output_folder_holding_the_input_is_refused(tmp_path, model, capsy
 
 SLOW_MAIN = """
 import sys, time
-from inference.predictor import Predictor
-from inference.predict_cli import main
+from inference.core.predictor import Predictor
+from inference.adapters.predict_command import main
 score = Predictor.predict_proba
 def slowly(self, images):  # a long run, without a large file on disk
     time.sleep(0.05)

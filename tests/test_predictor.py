@@ -14,10 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from inference.classes import CLASS_NAMES
-from inference.errors import ArgumentError, InferenceError
-from inference.inputs import InputError
-from inference.predictor import ModelError, Prediction, Predictor, default_threads, resolve_model_path
+from inference.core.classes import CLASS_NAMES
+from inference.core.errors import ArgumentError, InferenceError
+from inference.core.errors import InputError
+from inference.core.errors import ModelError
+from inference.core.model_repository import resolve_model_path
+from inference.core.predictor import Prediction, Predictor, default_threads
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +185,7 @@ def test_thread_counts_are_settable_and_default_sensibly(model_path, monkeypatch
 
 def test_importing_the_predictor_stays_light():
     code = (
-        "import sys, inference.predictor, inference.inputs, inference.predict_cli; "
+        "import sys, inference.core.predictor, inference.core.input_files, inference.adapters.predict_command; "
         "heavy = {'torch', 'fastapi', 'PIL', 'uvicorn', 'tqdm'} & set(sys.modules); "
         "print(','.join(sorted(heavy)))"
     )

@@ -15,9 +15,9 @@ import ray
 from PIL import Image
 
 import hostile
-from inference.errors import InputError
-from inference.predictor import Predictor
-from inference.ray_engine import RayEngineError, RayScorer, decode_bytes, list_inputs, run, score_dataset
+from inference.core.errors import InputError
+from inference.core.predictor import Predictor
+from inference.adapters.ray_engine import RayEngineError, RayScorer, decode_bytes, list_inputs, run, score_dataset
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_missing_input_is_a_clear_error(tmp_path):
 
 
 def test_fashion_predict_engine_ray(local_ray, inputs, model_path, tmp_path, capsys):
-    from inference.predict_cli import main
+    from inference.adapters.predict_command import main
 
     out = tmp_path / "cli"
     code = main([str(inputs), "--engine", "ray", "--model", str(model_path), "--output", str(out)])
@@ -130,7 +130,7 @@ def test_fashion_predict_engine_ray(local_ray, inputs, model_path, tmp_path, cap
 
 
 def test_fashion_predict_engine_ray_needs_an_output_folder(inputs, model_path, capsys):
-    from inference.predict_cli import main
+    from inference.adapters.predict_command import main
 
     assert main([str(inputs), "--engine", "ray", "--model", str(model_path)]) == 2
     assert "give --output DIR" in capsys.readouterr().err

@@ -25,9 +25,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from inference.classes import CLASS_NAMES
-from inference.predictor import Predictor
-from inference.serve import bind, main, parse_args
+from inference.core.classes import CLASS_NAMES
+from inference.core.predictor import Predictor
+from inference.adapters.serve_command import bind, main, parse_args
 
 LIMIT = 64 * 1024  # small, so the 413 tests stay quick; 83 raw images fit
 
@@ -41,7 +41,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(model_path):
     port = free_port()
-    command = [sys.executable, "-m", "inference.serve", "--model", str(model_path), "--port", str(port),
+    command = [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(model_path), "--port", str(port),
                "--max-body-bytes", str(LIMIT), "--threads", "1"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -218,7 +218,7 @@ def test_a_bad_model_exits_2_with_one_line(tmp_path, capsys):
 def test_a_port_in_use_exits_2(model_path, server):
     port = server.rsplit(":", 1)[1]
     result = subprocess.run(
-        [sys.executable, "-m", "inference.serve", "--model", str(model_path), "--port", port],
+        [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(model_path), "--port", port],
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2

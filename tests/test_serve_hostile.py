@@ -28,9 +28,9 @@ from PIL import Image
 from hostile import hostile_images
 from tiny_models import write_tiny_model
 
-from inference.predictor import Predictor
-from inference.serve import main
-from inference.service_app import create_app
+from inference.core.predictor import Predictor
+from inference.adapters.serve_command import main
+from inference.adapters.http_app import create_app
 
 HOST = "127.0.0.1"
 LIMIT = 1024 * 1024
@@ -68,7 +68,7 @@ def reference(model):
 @pytest.fixture(scope="module")
 def server(model):
     port = free_port()
-    command = [sys.executable, "-m", "inference.serve", "--model", str(model), "--port", str(port), "--threads", "1",
+    command = [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(model), "--port", str(port), "--threads", "1",
                "--max-body-bytes", str(LIMIT), "--read-timeout", str(READ_TIMEOUT)]
     # Its own process group, so whatever it starts (Ghostscript, were a decoder to reach it) ends with it.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -325,7 +325,7 @@ def test_an_address_not_on_this_machine_exits_2_with_one_line(model, capsys):
 
 
 def test_the_command_refuses_port_70000_without_a_traceback():
-    result = subprocess.run([sys.executable, "-m", "inference.serve", "--port", "70000"],
+    result = subprocess.run([sys.executable, "-m", "inference.adapters.serve_command", "--port", "70000"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "--port" in result.stderr and "Traceback" not in result.stderr
@@ -333,7 +333,7 @@ def test_the_command_refuses_port_70000_without_a_traceback():
 
 def test_help_works_without_the_serve_extra():
     hide = "import sys; sys.modules.update(fastapi=None, uvicorn=None, starlette=None, python_multipart=None);"
-    code = hide + " from inference.serve import main; main(['--help'])"
+    code = hide + " from inference.adapters.serve_command import main; main(['--help'])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--read-timeout" in result.stdout and "--max-body-bytes" in result.stdout

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from inference import fashion_mnist as fm
-from training import cli, data as data_mod
+from inference.core import fashion_mnist as fm
+from training import data as data_mod
+from training import train_command as cli
 from training.config import TrainConfig
 from training.loop import lr_at
 

@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from inference.classes import CLASS_NAMES
+from inference.core.classes import CLASS_NAMES
 
 PIXELS = 784
 OPSET = 18

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from inference.classes import NUM_CLASSES
+from inference.core.classes import NUM_CLASSES
 from training.errors import TrainingError
 from training.loop import EVAL_BATCH, fit, scale
 

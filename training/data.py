@@ -1,6 +1,6 @@
 """Fashion-MNIST as device tensors for training: locate (or download), split, keep as uint8.
 
-Reading and validation are `inference.fashion_mnist`'s job; this adds what needs torch:
+Reading and validation are `inference.core.fashion_mnist`'s job; this adds what needs torch:
 torchvision's downloader, the validation split, and the move to the device.
 """
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from inference.errors import DatasetError
-from inference.fashion_mnist import HOW_TO_GET_DATA, cache_dir, find_data_dir, load_split
+from inference.core.errors import DatasetError
+from inference.core.fashion_mnist import HOW_TO_GET_DATA, cache_dir, find_data_dir, load_split
 
 
 @dataclass

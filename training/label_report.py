@@ -28,9 +28,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from inference.atomic_write import atomic_write
-from inference.classes import CLASS_NAMES, NUM_CLASSES
-from inference.fashion_mnist import load_split
+from inference.core.atomic_write import atomic_write
+from inference.core.classes import CLASS_NAMES, NUM_CLASSES
+from inference.core.fashion_mnist import load_split
 from training.cross_val import out_of_fold, predict_probabilities
 from training.data import Data
 from training.errors import TrainingError

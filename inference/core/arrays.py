@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from inference.classes import IMAGE_SHAPE
-from inference.errors import InputError, InputTypeError
+from inference.core.classes import IMAGE_SHAPE
+from inference.core.errors import InputError, InputTypeError
 
 PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]  # 784
 ACCEPTED = (

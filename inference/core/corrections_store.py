@@ -28,15 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.atomic_write import atomic_write
-from inference.classes import CLASS_NAMES
-from inference.corrections_schema import (APPLICATION_ID, FILE_NAME, SCHEMA, SCHEMA_VERSION, check_schema_marks,
+from inference.core.atomic_write import atomic_write
+from inference.core.classes import CLASS_NAMES
+from inference.core.corrections_schema import (APPLICATION_ID, FILE_NAME, SCHEMA, SCHEMA_VERSION, check_schema_marks,
                                           refuse_foreign_file, schema_marks, table_names)
-from inference.corrections_json import parse_json_file, read_limited
-from inference.corrections_values import (EXPORT_FORMAT, SPLIT_SIZES, VERDICTS, AppliedCorrections, HistoryEntry,
+from inference.core.corrections_json import parse_json_file, read_limited
+from inference.core.corrections_values import (EXPORT_FORMAT, SPLIT_SIZES, VERDICTS, AppliedCorrections, HistoryEntry,
                                           Verdict, check_digest, check_indices, check_label, check_labels,
                                           check_session, check_split, check_verdict, is_int, now_utc, verdicts_digest)
-from inference.errors import CorrectionsError
+from inference.core.errors import CorrectionsError
 
 __all__ = ["CorrectionsStore", "Verdict", "AppliedCorrections", "HistoryEntry", "VERDICTS", "SPLIT_SIZES",
            "data_dir", "default_path", "legacy_json_path"]

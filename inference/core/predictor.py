@@ -29,18 +29,15 @@ except ImportError as e:  # the runtime is an extra, so a bare install can lack 
         "(or 'fashion-softmax[gpu]' for the CUDA build; never both)"
     ) from e
 
-from inference.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.errors import ArgumentError, ModelError
-from inference.inputs import as_batch, as_uint8_batch, chunks, to_uint8
+from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
+from inference.core.errors import ArgumentError, ModelError
+from inference.core.model_repository import resolve_model_path
+from inference.core.arrays import as_batch, chunks, to_uint8
 
-__all__ = [
-    "Prediction", "Predictor", "ModelError", "resolve_model_path", "as_uint8_batch", "default_threads", "thread_limit",
-]
+__all__ = ["Prediction", "Predictor", "default_threads", "thread_limit"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REPOSITORY = Path("models")
-MODEL_NAME = "fashion_mnist"  # the folder name inside the Triton repository
 DEVICES = ("auto", "cpu", "cuda")
 # Images per onnxruntime call. The graph's float32 copies of a chunk (1024 * 784 * 4 B = 3.2 MB
 # each) stay in cache, which scores the 10,000-image test set ~2x faster than one big call
@@ -57,23 +54,6 @@ CONTRACT = (
 # model: refusing it by its size spares reading gigabytes of something else into memory.
 MAX_MODEL_BYTES = 2**31 - 1
 SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def resolve_model_path(model: str | os.PathLike | None = None) -> Path:
-    """A .onnx file as given, or the newest version inside a Triton repository (or model) folder."""
-    path = Path(model) if model is not None else DEFAULT_REPOSITORY
-    if path.is_dir():
-        for folder in (path / MODEL_NAME, path):
-            versions = sorted((int(p.name), p) for p in folder.glob("[0-9]*") if p.name.isdigit())
-            if versions and (versions[-1][1] / "model.onnx").is_file():
-                return versions[-1][1] / "model.onnx"
-        raise ModelError(
-            f"no model in {path}: expected {path}/{MODEL_NAME}/<version>/model.onnx "
-            "(run `train-and-export` or `make run` to create it)"
-        )
-    if not path.is_file():
-        raise ModelError(f"model file {path} does not exist (run `train-and-export` or `make run` to create it)")
-    return path
 
 
 def _providers(device: str) -> list[str]:

@@ -20,24 +20,23 @@ import argparse
 import csv
 import io
 import json
-import math
 import os
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 import numpy as np
 
-from inference.atomic_write import AtomicFile
-from inference.errors import ArgumentError, InferenceError
-from inference.evaluation import confusion_matrix, matrix_report
-from inference.inputs import IMAGE_SUFFIXES, LoadedImages, label_file_for, load_in_parts
-from inference.predictor import CHUNK, DEVICES, Predictor, resolve_model_path, thread_limit
+from inference.core.atomic_write import AtomicFile
+from inference.core.command_line import OneLineParser, Terminated, finite_float, int_in, terminating_signals_raise
+from inference.core.errors import ArgumentError, InferenceError
+from inference.core.evaluation import confusion_matrix, matrix_report
+from inference.core.decoders import IMAGE_SUFFIXES
+from inference.core.input_files import LoadedImages, label_file_for, load_in_parts
+from inference.core.model_repository import resolve_model_path
+from inference.core.predictor import CHUNK, DEVICES, Predictor, thread_limit
 
 # Fewer items than this finish in about a second: no bar. Files are ~100x slower than rows.
 PROGRESS_MIN_ROWS = 20_000
@@ -47,45 +46,6 @@ PROGRESS_MIN_FILES = 200
 MAX_BATCH = 65_536
 MAX_CONCURRENCY = 100_000  # far beyond any Ray cluster; keeps absurd values out of Ray's C++ core
 MAX_GPUS = 64  # GPUs per actor: more than any one machine holds
-# Signals that end the run like Ctrl-C does, so that the same cleanup runs: exit 128 + signal.
-TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse whose errors are one line, like every other error of the command."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def whole_number(low: int, high: int) -> Callable[[str], int]:
-    """argparse type: a whole number from `low` to `high`."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:  # also Python's refusal of integers longer than 4300 digits
-            value = None
-        if value is None or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {_shown(text)}")
-        return value
-
-    return parse
-
-
-def gpus_per_actor(text: str) -> float:
-    """argparse type for --num-gpus: a finite number from 0 to MAX_GPUS (fractions share a GPU)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 <= value <= MAX_GPUS):
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to {MAX_GPUS}, got {_shown(text)}")
-    return value
-
-
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 24 else text[:21] + "...")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -98,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("input", help="IDX image file, .npy array (N,28,28)/(N,784), PNG/JPEG file or a folder of them")
     parser.add_argument("--model", default=None, help="model.onnx or a Triton repository (default: models/)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: auto (CUDA when it works)")
-    parser.add_argument("--threads", type=whole_number(1, thread_limit()), default=None,
+    parser.add_argument("--threads", type=int_in(1, thread_limit()), default=None,
                         help="onnxruntime threads (default: usable cores)")
     parser.add_argument("--format", choices=("csv", "jsonl", "parquet"), default=None,
                         help="csv (default) or jsonl; with --engine ray: parquet (default) or csv shards")
@@ -106,7 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="results file, replaced only once complete (default: stdout)")
     parser.add_argument("--labels", default=None, help="IDX label file (default: the one beside IDX images)")
     parser.add_argument("--resize", action="store_true", help="scale images that are not 28x28 instead of failing")
-    parser.add_argument("--batch-size", type=whole_number(1, MAX_BATCH), default=CHUNK,
+    parser.add_argument("--batch-size", type=int_in(1, MAX_BATCH), default=CHUNK,
                         help=f"images per step, up to {MAX_BATCH} (default {CHUNK})")
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     ray = parser.add_argument_group("scale-out", "--engine ray: score on Ray Data, write shards into the --output folder")
@@ -114,9 +74,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                      help="local: this process (default); ray: Ray Data actors")
     ray.add_argument("--ray-address", default=None,
                      help="Ray cluster to use (default: $RAY_ADDRESS, else a local Ray started for the run)")
-    ray.add_argument("--concurrency", type=whole_number(1, MAX_CONCURRENCY), default=None,
+    ray.add_argument("--concurrency", type=int_in(1, MAX_CONCURRENCY), default=None,
                      help="scoring actors (default: one per CPU)")
-    ray.add_argument("--num-gpus", type=gpus_per_actor, default=0, help="GPUs per actor (needs onnxruntime-gpu)")
+    ray.add_argument("--num-gpus", type=finite_float(0, MAX_GPUS), default=0, help="GPUs per actor (needs onnxruntime-gpu)")
     ray.add_argument("--overwrite", action="store_true",
                      help="replace an --output folder that is not empty, and everything in it")
     return parser.parse_args(argv)
@@ -253,7 +213,7 @@ def refuse_to_replace_inputs(output: str, source: Path, read: list[tuple[Path, s
 
 def run_on_ray(args: argparse.Namespace) -> int:
     """--engine ray: the inputs (files or folders) are scored by Ray Data actors into --output/."""
-    from inference.ray_engine import run as ray_run  # lazy: Ray is an optional extra
+    from inference.adapters.ray_engine import run as ray_run  # lazy: Ray is an optional extra
 
     fmt = args.format or "parquet"
     if fmt == "jsonl" or args.output == "-":
@@ -341,34 +301,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised like Ctrl-C's KeyboardInterrupt so that the same cleanup runs."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _terminate(signum: int, frame) -> None:
-    signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the cleanup short
-    raise Terminated(signum)
-
-
-@contextmanager
-def terminating_signals_raise() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise Terminated for the duration (Python's default would exit at once,
-    skipping every `finally` and leaving the temporary results file behind)."""
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
-        yield
-        return
-    previous = {signum: signal.signal(signum, _terminate) for signum in TERMINATING}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
 def _silence_stdout() -> None:
     """Point stdout at /dev/null, so that Python's final flush at exit cannot fail a second time
     (the recipe in the docs of `signal`, for SIGPIPE)."""
@@ -400,8 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fashion-predict: error: {where}{getattr(e, 'strerror', None) or e}", file=sys.stderr)
         return 2
     except Terminated as e:
-        print(f"fashion-predict: terminated ({signal.Signals(e.signum).name})", file=sys.stderr)
-        return 128 + e.signum
+        print(f"fashion-predict: terminated ({e})", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         print("fashion-predict: interrupted", file=sys.stderr)
         return 130

@@ -10,12 +10,12 @@ work without the serve extra installed.
 from __future__ import annotations
 
 import argparse
-import math
 import socket
 import sys
 
-from inference.errors import InferenceError
-from inference.predictor import DEVICES, Predictor
+from inference.core.command_line import OneLineParser, finite_float, int_in
+from inference.core.errors import InferenceError
+from inference.core.predictor import DEVICES, Predictor, thread_limit
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -23,40 +23,6 @@ DEFAULT_MAX_BODY = 8 * 1024 * 1024  # 8 MiB: ~10,700 images as raw bytes, ~2,000
 # 8 MiB at 10 Mbit/s takes ~7 s, so a real client fits; a client trickling bytes holds its
 # connection for no longer than this.
 DEFAULT_READ_TIMEOUT = 10.0
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Flag mistakes as one line on stderr and exit code 2, like every other error of the command."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def whole_number(low: int, high: int | None = None):
-    """An argparse `type=` for integers in [low, high]."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            span = f"{low}..{high}" if high is not None else f">= {low}"
-            raise argparse.ArgumentTypeError(f"expected {span}, got {value}")
-        return value
-
-    return parse
-
-
-def seconds(text: str) -> float:
-    """An argparse `type=` for a finite, positive number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text}")
-    return value
 
 
 def host_name(text: str) -> str:
@@ -71,17 +37,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = OneLineParser(prog="fashion-serve", description="Serve Fashion-MNIST predictions over HTTP.")
     parser.add_argument("--model", default=None, help="model.onnx or a Triton repository (default: models/)")
     parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--threads", type=whole_number(1), default=None,
+    parser.add_argument("--threads", type=int_in(1, thread_limit()), default=None,
                         help="onnxruntime threads (default: usable cores)")
     parser.add_argument("--host", type=host_name, default=DEFAULT_HOST,
                         help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
-    parser.add_argument("--port", type=whole_number(1, 65535), default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    parser.add_argument("--port", type=int_in(1, 65535), default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     parser.add_argument(
-        "--max-body-bytes", type=whole_number(1), default=DEFAULT_MAX_BODY,
+        "--max-body-bytes", type=int_in(1, 2**40), default=DEFAULT_MAX_BODY,
         help=f"larger requests get 413 (default {DEFAULT_MAX_BODY})",
     )
     parser.add_argument(
-        "--read-timeout", type=seconds, default=DEFAULT_READ_TIMEOUT,
+        "--read-timeout", type=finite_float(0, low_open=True), default=DEFAULT_READ_TIMEOUT,
         help=f"a request body not complete after this many seconds gets 408 (default {DEFAULT_READ_TIMEOUT:g})",
     )
     parser.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
@@ -93,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvicorn
 
-        from inference.service_app import create_app
+        from inference.adapters.http_app import create_app
     except ImportError as e:
         print(f"fashion-serve: error: {e.name} is missing; install the serve extra: pip install 'fashion-softmax[serve]'",
               file=sys.stderr)

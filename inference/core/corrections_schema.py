@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from inference.corrections_values import SPLIT_SIZES
-from inference.errors import CorrectionsError
+from inference.core.corrections_values import SPLIT_SIZES
+from inference.core.errors import CorrectionsError
 
 FILE_NAME = "corrections.sqlite"
 # PRAGMA application_id marks the file as ours ("FMLC"); user_version is the schema's version.

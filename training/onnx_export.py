@@ -19,7 +19,7 @@ import torch
 from google.protobuf.message import DecodeError
 from torch import nn
 
-from inference.classes import CLASS_NAMES
+from inference.core.classes import CLASS_NAMES
 from training.errors import TrainingError
 from training.loop import scale
 

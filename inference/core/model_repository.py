@@ -1,4 +1,7 @@
-"""Write the `models/` folder as a Triton Inference Server model repository.
+"""The `models/` folder, a Triton Inference Server model repository: its layout, written and resolved here.
+
+Training writes it and every consumer (Predictor, labeler, Ray) resolves a model in it through
+this module alone, so the folder name and version layout are spelled in one place. Torch-free.
 
 models/
   fashion_mnist/
@@ -18,10 +21,13 @@ import os
 import tempfile
 from pathlib import Path
 
-from inference.atomic_write import atomic_write
-from inference.classes import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES
+from inference.core.atomic_write import atomic_write
+from inference.core.classes import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES
+from inference.core.errors import ModelError
 
-MODEL_NAME = "fashion_mnist"
+DEFAULT_REPOSITORY = Path("models")
+MODEL_NAME = "fashion_mnist"  # the folder name inside the repository
+MODEL_FILE = "model.onnx"
 MAX_BATCH = 4096  # largest batch Triton may form; 4096 x 784 bytes = 3 MB per request
 
 
@@ -62,7 +68,7 @@ def model_dir(out: str | os.PathLike) -> Path:
 
 
 def onnx_path(out: str | os.PathLike) -> Path:
-    return model_dir(out) / "1" / "model.onnx"
+    return model_dir(out) / "1" / MODEL_FILE
 
 
 def check_writable(out: str | os.PathLike) -> None:
@@ -87,4 +93,28 @@ def write_model(out: str | os.PathLike, onnx_bytes: bytes) -> Path:
     atomic_write(folder / "labels.txt", ("\n".join(CLASS_NAMES) + "\n").encode())
     path = onnx_path(out)
     atomic_write(path, onnx_bytes)
+    return path
+
+
+def resolve_model_path(model: str | os.PathLike | None = None) -> Path:
+    """A .onnx file as given, or the newest version inside a Triton repository (or model) folder."""
+    path = Path(model) if model is not None else DEFAULT_REPOSITORY
+    try:
+        return _resolve(path)
+    except OSError as e:  # a name too long or a folder we may not list: one line, not a traceback
+        raise ModelError(f"cannot open the model {path}: {e.strerror}") from e
+
+
+def _resolve(path: Path) -> Path:
+    if path.is_dir():
+        for folder in (path / MODEL_NAME, path):
+            versions = sorted((int(p.name), p) for p in folder.glob("[0-9]*") if p.name.isdigit())
+            if versions and (versions[-1][1] / MODEL_FILE).is_file():
+                return versions[-1][1] / MODEL_FILE
+        raise ModelError(
+            f"no model in {path}: expected {path}/{MODEL_NAME}/<version>/{MODEL_FILE} "
+            "(run `train-and-export` or `make run` to create it)"
+        )
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist (run `train-and-export` or `make run` to create it)")
     return path

@@ -27,11 +27,12 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inference.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.errors import InputError
-from inference.inputs import PIXELS, as_uint8_batch, read_image
-from inference.predictor import Predictor
-from inference.serve import DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT
+from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
+from inference.core.errors import InputError
+from inference.core.arrays import PIXELS, as_uint8_batch
+from inference.core.decoders import read_image
+from inference.core.predictor import Predictor
+from inference.adapters.serve_command import DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT
 
 # Requests parsed, decoded and scored at once. Pillow and onnxruntime release the GIL, so a few
 # use a few cores; more would only hold more bodies in memory while they wait for the same cores.

@@ -2,7 +2,7 @@
 
 Training, inference and the GUI all read the data through `load_split`, so the checks below
 (dimensions, label range, SHA-256 of the content) happen in one place; the IDX format itself
-(magic, sizes, gzip) is decoded by `inference.decoders`, and its InputErrors become DatasetErrors
+(magic, sizes, gzip) is decoded by `inference.core.decoders`, and its InputErrors become DatasetErrors
 here. numpy only: importing this must stay cheap for the GUI and the inference API.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from inference import decoders
-from inference.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.errors import DatasetError, InputError
+from inference.core import decoders
+from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
+from inference.core.errors import DatasetError, InputError
 
 # Debian's package `dataset-fashion-mnist` installs the four .gz files here.
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")

@@ -1,7 +1,7 @@
 """The values of the corrections store, checked on the way in: verdicts, indices, labels, digests.
 
-Shared by the store (inference/corrections_store.py) and the JSON import
-(inference/corrections_json.py), so a value is refused by the same rule wherever it comes from.
+Shared by the store (inference/core/corrections_store.py) and the JSON import
+(inference/core/corrections_json.py), so a value is refused by the same rule wherever it comes from.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from inference.classes import NUM_CLASSES
-from inference.errors import CorrectionsError
-from inference.fashion_mnist import SPLITS
+from inference.core.classes import NUM_CLASSES
+from inference.core.errors import CorrectionsError
+from inference.core.fashion_mnist import SPLITS
 
 VERDICTS = ("relabel", "confirmed", "exclude")
 SPLIT_SIZES = {name: size for name, (_, _, size) in SPLITS.items()}

@@ -1,9 +1,9 @@
 """Files and folders a caller can hand the Predictor: PNG/JPEG, folders of them, IDX and .npy files.
 
-Every byte is decoded by `inference.decoders`; this module finds the files, pairs IDX images with
+Every byte is decoded by `inference.core.decoders`; this module finds the files, pairs IDX images with
 their labels, and keeps going past bad files: in a folder each failure is kept, by name, beside
 the images that did load. The array coercion (`as_uint8_batch` and friends) lives in
-`inference.arrays` and is re-exported here, as are `read_image` and InputError.
+`inference.core.arrays`.
 """
 
 from __future__ import annotations
@@ -15,16 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.arrays import PIXELS, as_batch, as_uint8_batch, batch_shape, chunks, to_uint8
-from inference.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.decoders import IMAGE_SUFFIXES, idx_header, idx_parts, naming, open_npy, read_idx, read_image
-from inference.errors import InputError, InputTypeError
+from inference.core.arrays import as_uint8_batch, batch_shape, chunks
+from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
+from inference.core.decoders import IMAGE_SUFFIXES, idx_header, idx_parts, naming, open_npy, read_idx, read_image
+from inference.core.errors import InputError
 
-__all__ = [
-    "PIXELS", "IMAGE_SUFFIXES", "InputError", "InputTypeError", "LoadedImages",
-    "as_batch", "as_uint8_batch", "chunks", "to_uint8", "read_image",
-    "image_files", "read_images", "is_idx", "label_file_for", "read_labels", "load", "load_in_parts",
-]
 
 
 @dataclass

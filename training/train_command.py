@@ -5,34 +5,32 @@
 
 Exit codes: 0 trained and exported; 2 a bad flag, missing or corrupt data, an --out that
 cannot be written, or a run that diverged (one line on stderr, nothing exported);
-130 interrupted (Ctrl-C or SIGTERM), with no half-written file left behind.
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM), with no half-written file left behind.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import signal
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
 
-from inference.atomic_write import atomic_write
-from inference.errors import InferenceError
-from inference.fashion_mnist import SPLITS
+from inference.core.atomic_write import atomic_write
+from inference.core.errors import InferenceError
+from inference.core.fashion_mnist import SPLITS
 from training import softmax_concise, softmax_scratch
 from training.config import DEVICES, SCHEDULES, VARIANTS, TrainConfig
 from training.data import Data, prepare
 from training.errors import TrainingError
-from training.export import metadata, recorded_accuracy, to_onnx, verify
-from training.flags import OneLineParser, finite_float, int_in
+from training.onnx_export import metadata, recorded_accuracy, to_onnx, verify
+from inference.core.command_line import (OneLineParser, Terminated, finite_float, int_in, one_line, os_error_text,
+                                         terminating_signals_raise)
 from training.loop import History, evaluate, fit
-from training.model_repository import check_writable, model_dir, onnx_path, write_model
+from inference.core.model_repository import check_writable, model_dir, onnx_path, write_model
 from training.plot import curves_png
 
 BUILDERS = {"scratch": softmax_scratch.build, "concise": softmax_concise.build}
@@ -193,50 +191,22 @@ def run(cfg: TrainConfig) -> list[Result]:
     return results
 
 
-def os_error_text(e: Exception) -> str:
-    """'path: reason' for an OSError that names its file, else the error's own text."""
-    if isinstance(e, OSError) and e.strerror:
-        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
-    return str(e)
-
-
-def one_line(message: object) -> str:
-    # Some messages span lines (onnx.checker's, protobuf's); a terminal line must not.
-    return " ".join(str(message).split())
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-@contextlib.contextmanager
-def sigterm_interrupts():
-    """SIGTERM (a `kill`, a stopped container) unwinds like Ctrl-C, so atomic writes clean up
-    their temporary files instead of the process dying between two of their steps."""
-    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         cfg = parse_args(argv)
     except SystemExit as e:  # argparse exits: 0 after --help, 2 after printing a bad flag's line
         return e.code
     try:
-        with sigterm_interrupts():
+        with terminating_signals_raise():
             run(cfg)
     except (InferenceError, TrainingError, OSError, OverflowError) as e:
         print(f"train-and-export: error: {one_line(os_error_text(e))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as e:
-        how = f" by {e}" if str(e) else ""
-        print(f"train-and-export: interrupted{how}; nothing half-written was left behind", file=sys.stderr)
+    except Terminated as e:
+        print(f"train-and-export: terminated by {e}; nothing half-written was left behind", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("train-and-export: interrupted; nothing half-written was left behind", file=sys.stderr)
         return 130
     return 0
 

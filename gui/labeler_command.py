@@ -11,36 +11,23 @@ there is a screen to show it on (not for bad flags), and exit with status 2.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from gui.scoring import ScoringRequest
 from gui.scoring_thread import describe
 from gui.tile_delegate import DEFAULT_ZOOM, ZOOMS
-from inference.classes import NUM_CLASSES
-from inference.errors import ArgumentError, InferenceError
+from inference.core.classes import NUM_CLASSES
+from inference.core.command_line import OneLineParser, int_in
+from inference.core.errors import InferenceError
 
 PROG = "fashion-labeler"
 # Offscreen, Qt says this on every window resize: there is no window manager to pass size hints to.
 OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints()"
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """Reports a bad flag as one line for the caller to print, instead of usage and exit."""
-
-    def error(self, message: str):
-        raise ArgumentError(f"{message} (see {self.prog} --help)")
-
-
-def class_number(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) < NUM_CLASSES:
-        raise argparse.ArgumentTypeError(f"expected a class number 0..{NUM_CLASSES - 1}, got {text!r}")
-    return int(text)
-
-
 def parse_args(argv):
-    p = ArgumentParser(prog=PROG, description="Browse Fashion-MNIST with a model's predictions; relabel mistakes.")
+    p = OneLineParser(prog=PROG, description="Browse Fashion-MNIST with a model's predictions; relabel mistakes.")
     p.add_argument("--model", help="a .onnx file or a model repository folder (default: models/)")
     p.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files (default: $FASHION_MNIST_DIR, "
                                       "Debian's /usr/share/datasets/fashion-mnist, ~/.cache/fashion-mnist)")
@@ -49,7 +36,7 @@ def parse_args(argv):
                                          "corrections-SPLIT-DIGEST.json, i.e. ~/.local/share/fashion-labeler/)")
     p.add_argument("--show", choices=("all", "mistakes", "correct"), default="all", help="initial filter")
     p.add_argument("--sort", choices=("index", "confidence", "loss"), default="index", help="initial order")
-    p.add_argument("--pair", nargs=2, type=class_number, metavar=("TRUE", "PREDICTED"),
+    p.add_argument("--pair", nargs=2, type=int_in(0, NUM_CLASSES - 1), metavar=("TRUE", "PREDICTED"),
                    help="start filtered to one confusion-matrix cell")
     p.add_argument("--zoom", type=int, choices=ZOOMS, default=DEFAULT_ZOOM,
                    help=f"initial screen pixels per image pixel (default {DEFAULT_ZOOM})")
@@ -63,8 +50,8 @@ def _error(message: str) -> None:
 
 def _precheck(args) -> str | None:
     """Cheap checks before any window: a missing model or data folder is a one-line error."""
-    from inference.fashion_mnist import find_data_dir
-    from inference.predictor import resolve_model_path
+    from inference.core.fashion_mnist import find_data_dir
+    from inference.core.model_repository import resolve_model_path
 
     try:
         resolve_model_path(args.model)
@@ -91,10 +78,7 @@ def quiet_offscreen_noise():
 def main(argv=None) -> int:
     try:
         args = parse_args(argv)
-    except ArgumentError as e:
-        _error(str(e))
-        return 2
-    except SystemExit as e:  # --help has been printed
+    except SystemExit as e:  # --help (0), or a bad flag already reported in one line (2)
         return int(e.code or 0)
     batch = bool(args.screenshot)
     has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or not sys.platform.startswith("linux")

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.classes import NUM_CLASSES
-from inference.corrections_values import (EXPORT_FORMAT, Verdict, check_digest, check_indices, check_label,
+from inference.core.classes import NUM_CLASSES
+from inference.core.corrections_values import (EXPORT_FORMAT, Verdict, check_digest, check_indices, check_label,
                                           check_split, check_verdict, is_int, verdicts_digest)
-from inference.errors import CorrectionsError
+from inference.core.errors import CorrectionsError
 
 LEGACY_FORMAT = "fashion-labeler-corrections/1"  # the JSON sidecar the labeler wrote before this store
 # A sidecar of all 60,000 training images is about 8 MB and 3 levels deep, so anything far

@@ -1,6 +1,6 @@
 """Batch scoring on Ray Data, for inputs larger than one process or one machine.
 
-Each file is read and decoded in a Ray task by `inference.decoders` (the same hardened decoders
+Each file is read and decoded in a Ray task by `inference.core.decoders` (the same hardened decoders
 as every other entry point), and scored by a pool of actors that each open one onnxruntime
 session (`RayScorer`). A file that cannot be decoded, a bomb included,
 becomes one error row carrying its name, so it costs nothing but itself. Result shards are
@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.classes import IMAGE_SHAPE
-from inference.decoders import IMAGE_SUFFIXES, decode_bytes
-from inference.errors import InferenceError, InputError
-from inference.predictor import Predictor, resolve_model_path
+from inference.core.classes import IMAGE_SHAPE
+from inference.core.decoders import IMAGE_SUFFIXES, decode_bytes
+from inference.core.errors import InferenceError, InputError
+from inference.core.model_repository import resolve_model_path
+from inference.core.predictor import Predictor
 
 __all__ = ["RayEngineError", "RayRun", "RayScorer", "decode_bytes", "list_inputs", "run", "score_dataset", "start_ray"]
 
