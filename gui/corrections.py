@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from inference.core.atomic_write import atomic_write
+from inference.core.corrections_store import legacy_json_path
 from inference.core.classes import CLASS_NAMES, NUM_CLASSES
 
 FORMAT = "fashion-labeler-corrections/1"
-ENV_VAR = "FASHION_LABELER_DIR"
 
 
 class CorrectionsError(Exception):
@@ -38,18 +38,9 @@ class Correction:
     time: str  # ISO 8601, UTC, of the change that set new_label
 
 
-def data_dir() -> Path:
-    """Per-user folder for corrections: $FASHION_LABELER_DIR, else $XDG_DATA_HOME/fashion-labeler."""
-    explicit = os.environ.get(ENV_VAR)
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "fashion-labeler"
-
-
 def default_path(split: str, digest: str) -> Path:
     """The sidecar for one split of one dataset: the digest in the name keeps datasets apart."""
-    return data_dir() / f"corrections-{split}-{digest[:16]}.json"
+    return legacy_json_path(split, digest)
 
 
 def _now() -> str:

@@ -22,7 +22,7 @@ from gui.png_export import MAX_TILES, render_tiles
 from gui.filter_bar import FilterBar
 from gui.menus import WindowMenus
 from gui.palette import CORRECTED, MISTAKE, coloured
-from gui.relabel_command import RelabelCommand
+from gui.relabel_undo import RelabelCommand
 from gui.scoring import ScoredSplit, ScoringRequest, load_corrections
 from gui.scoring_thread import BackgroundScoring
 from gui.status_line import StatusLine

@@ -13,14 +13,8 @@ from training.cross_val import out_of_fold, stratified_folds
 from training.errors import TrainingError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: a second thread's syncs cost more than they save, and on a shared
-    2-core CPU a 3-fold run on 3000 images took 21 s with two threads against 0.65 s with one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# These models are tiny: see the fixture for why one thread.
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def uneven_labels(seed: int = 0) -> np.ndarray:

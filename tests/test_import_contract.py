@@ -2,6 +2,8 @@
 
 `inference/` is numpy + onnxruntime and never imports torch, torchvision, cleanlab, `training` or
 `gui`; `gui/` never imports torch, torchvision, cleanlab or `training`; nothing imports `gui`.
+Inside `inference/`, the core imports no adapter, and an adapter imports the core, not another
+adapter (but for the two edges in ADAPTER_EDGES).
 An import inside a function counts too: a lazy `import torch` would still cost a user 3 s.
 """
 
@@ -19,6 +21,30 @@ FORBIDDEN = {
     "gui": {"torch", "torchvision", "cleanlab", "training"},
     "training": {"gui"},
 }
+
+
+# Which adapter each adapter module belongs to: fashion-serve is one adapter in two files.
+ADAPTERS = {
+    "inference.adapters.predict_command": "command line",
+    "inference.adapters.serve_command": "http",
+    "inference.adapters.http_app": "http",
+    "inference.adapters.ray_engine": "ray",
+}
+# `fashion-predict --engine ray` is the command line's front door to the Ray engine.
+ADAPTER_EDGES = {("command line", "ray")}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every absolute module name a file imports (`from a.b import c` gives a.b and a.b.c)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
 
 
 def imported_roots(path: Path, root: Path = ROOT) -> set[str]:
@@ -57,3 +83,28 @@ def test_the_checker_sees_lazy_and_relative_imports(tmp_path):
     path.parent.mkdir()
     path.write_text(source)
     assert imported_roots(path, root=tmp_path) == {"torch", "training", "gui"}
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def adapter_of(module: str) -> str | None:
+    return next((group for name, group in ADAPTERS.items() if module == name or module.startswith(name + ".")), None)
+
+
+def test_every_adapter_module_is_assigned():
+    found = {module_name(p) for p in (ROOT / "inference" / "adapters").glob("[!_]*.py")}
+    assert found == set(ADAPTERS)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "inference").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_imports_no_adapter_and_adapters_not_each_other(path):
+    name = module_name(path)
+    used = {adapter_of(m) for m in imported_modules(path) if m.startswith("inference.adapters.")} - {None}
+    if name.startswith("inference.core"):
+        assert not used, f"{name} (core) imports the adapters {sorted(used)}"
+    elif name in ADAPTERS:
+        own = adapter_of(name)
+        stray = {g for g in used if g != own and (own, g) not in ADAPTER_EDGES}
+        assert not stray, f"{name} ({own}) imports the adapters {sorted(stray)}; adapters depend on the core only"

@@ -39,14 +39,8 @@ TROUSER, SNEAKER = 1, 7
 N = 3000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: a second thread's syncs cost more than they save, and on a shared
-    2-core CPU a 3-fold run on 3000 images took 21 s with two threads against 0.65 s with one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# These models are tiny: see the fixture for why one thread.
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import numpy as np
@@ -28,40 +27,15 @@ from schemathesis.specs.openapi.checks import (
 from inference.core.classes import CLASS_NAMES
 from inference.core.predictor import Predictor
 from inference.adapters.serve_command import bind, main, parse_args
+from serve_process import serving
 
 LIMIT = 64 * 1024  # small, so the 413 tests stay quick; 83 raw images fit
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(model_path):
-    port = free_port()
-    command = [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(model_path), "--port", str(port),
-               "--max-body-bytes", str(LIMIT), "--threads", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"fashion-serve did not start: {process.stdout.read()}")
-        time.sleep(0.1)
-    yield base
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+def server(tiny_model_path):
+    with serving(tiny_model_path, "--max-body-bytes", str(LIMIT), "--threads", "1") as (base, _):
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +45,8 @@ def client(server):
 
 
 @pytest.fixture(scope="module")
-def reference(model_path):
-    return Predictor(model_path, device="cpu")
+def reference(tiny_model_path):
+    return Predictor(tiny_model_path, device="cpu")
 
 
 def png(pixels: np.ndarray) -> bytes:
@@ -215,10 +189,10 @@ def test_a_bad_model_exits_2_with_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip().startswith("fashion-serve: error: ")
 
 
-def test_a_port_in_use_exits_2(model_path, server):
+def test_a_port_in_use_exits_2(tiny_model_path, server):
     port = server.rsplit(":", 1)[1]
     result = subprocess.run(
-        [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(model_path), "--port", port],
+        [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(tiny_model_path), "--port", port],
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2

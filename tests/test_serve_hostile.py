@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,24 +24,18 @@ import numpy as np
 import pytest
 from PIL import Image
 from hostile import hostile_images
+from serve_process import HOST, free_port, serving
 from tiny_models import write_tiny_model
 
 from inference.core.predictor import Predictor
 from inference.adapters.serve_command import main
 from inference.adapters.http_app import create_app
 
-HOST = "127.0.0.1"
 LIMIT = 1024 * 1024
 READ_TIMEOUT = 1.0  # seconds: short, so the trickled body is cut off quickly
 HEALTH_BOUND = 1.0  # seconds /health may take while the hostile requests are in flight
 RAW = {"content-type": "application/octet-stream"}
 JSON = {"content-type": "application/json"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -67,41 +59,8 @@ def reference(model):
 
 @pytest.fixture(scope="module")
 def server(model):
-    port = free_port()
-    command = [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(model), "--port", str(port), "--threads", "1",
-               "--max-body-bytes", str(LIMIT), "--read-timeout", str(READ_TIMEOUT)]
-    # Its own process group, so whatever it starts (Ghostscript, were a decoder to reach it) ends with it.
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
-    try:
-        base = f"http://{HOST}:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"fashion-serve did not start: {_stop(process)}")
-            time.sleep(0.1)
-        yield base, port
-    finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> str:
-    """Terminate the server's whole process group, kill it if it lingers; returns its output."""
-    for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            continue
-    return process.stdout.read() if process.poll() is not None else ""
+    with serving(model, "--threads", "1", "--max-body-bytes", str(LIMIT), "--read-timeout", str(READ_TIMEOUT)) as up:
+        yield up
 
 
 class HealthWatch(threading.Thread):

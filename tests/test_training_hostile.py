@@ -247,6 +247,6 @@ def test_sigterm_while_writing_leaves_no_temporary_or_torn_file(fashion_dir, tmp
     assert not killed_outright
     assert code == 128 + signal.SIGTERM  # 143, as fashion-predict
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "terminated by SIGTERM" in err and "Traceback" not in err
+    assert err.count("\n") == 1 and "terminated (SIGTERM)" in err and "Traceback" not in err
     assert weights.read_bytes() == b"earlier weights"
     assert files_under(out) == [weights]  # no .tmp beside it, nothing else written

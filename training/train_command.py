@@ -20,15 +20,13 @@ from pathlib import Path
 import torch
 
 from inference.core.atomic_write import atomic_write
-from inference.core.errors import InferenceError
 from inference.core.fashion_mnist import SPLITS
 from training import softmax_concise, softmax_scratch
 from training.config import DEVICES, SCHEDULES, VARIANTS, TrainConfig
 from training.data import Data, prepare
 from training.errors import TrainingError
 from training.onnx_export import metadata, recorded_accuracy, to_onnx, verify
-from inference.core.command_line import (OneLineParser, Terminated, finite_float, int_in, one_line, os_error_text,
-                                         terminating_signals_raise)
+from inference.core.command_line import OneLineParser, finite_float, int_in, os_error_text, run_command
 from training.loop import History, evaluate, fit
 from inference.core.model_repository import check_writable, model_dir, onnx_path, write_model
 from training.plot import curves_png
@@ -195,20 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = parse_args(argv)
     except SystemExit as e:  # argparse exits: 0 after --help, 2 after printing a bad flag's line
-        return e.code
-    try:
-        with terminating_signals_raise():
-            run(cfg)
-    except (InferenceError, TrainingError, OSError, OverflowError) as e:
-        print(f"train-and-export: error: {one_line(os_error_text(e))}", file=sys.stderr)
-        return 2
-    except Terminated as e:
-        print(f"train-and-export: terminated by {e}; nothing half-written was left behind", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("train-and-export: interrupted; nothing half-written was left behind", file=sys.stderr)
-        return 130
-    return 0
+        return int(e.code or 0)
+
+    def body() -> int:
+        run(cfg)
+        return 0
+
+    return run_command("train-and-export", body, errors=(TrainingError,),
+                       cleanup="; nothing half-written was left behind")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from typing import TextIO
 import numpy as np
 
 from inference.core.atomic_write import AtomicFile
-from inference.core.command_line import OneLineParser, Terminated, finite_float, int_in, terminating_signals_raise
+from inference.core.command_line import OneLineParser, finite_float, int_in, run_command, silence_stdout
 from inference.core.errors import ArgumentError, InferenceError
 from inference.core.evaluation import confusion_matrix, matrix_report
 from inference.core.decoders import IMAGE_SUFFIXES
@@ -132,7 +132,7 @@ class ResultWriter:
             raise  # `| head` left: main ends quietly
         except OSError as e:
             if self.stream is sys.stdout:
-                _silence_stdout()
+                silence_stdout()
             raise InferenceError(f"cannot write {self.where}: {e.strerror or e}") from e
 
 
@@ -263,7 +263,7 @@ def commit_results(results: AtomicFile | None, output: str) -> None:
         raise
     except OSError as e:
         if results is None:
-            _silence_stdout()
+            silence_stdout()
         raise InferenceError(f"cannot write {'stdout' if results is None else output}: {e.strerror or e}") from e
 
 
@@ -301,42 +301,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so that Python's final flush at exit cannot fail a second time
-    (the recipe in the docs of `signal`, for SIGPIPE)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):  # no file descriptor behind stdout (a test's capture): nothing to flush later
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
     except SystemExit as e:  # --help (0), or a bad flag already reported in one line (2)
         return int(e.code or 0)
-    try:
-        with terminating_signals_raise():
-            return run(args)
-    except InferenceError as e:
-        # Bad images, files, models, arguments and outputs: one line, no traceback.
-        print(f"fashion-predict: error: {e}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # `fashion-predict ... | head`: the reader left, which is fine
-        _silence_stdout()
-        return 0
-    except (OSError, OverflowError) as e:  # reading the input: a folder without permission, a disk error
-        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
-        print(f"fashion-predict: error: {where}{getattr(e, 'strerror', None) or e}", file=sys.stderr)
-        return 2
-    except Terminated as e:
-        print(f"fashion-predict: terminated ({e})", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("fashion-predict: interrupted", file=sys.stderr)
-        return 130
+    return run_command("fashion-predict", lambda: run(args))
 
 
 if __name__ == "__main__":

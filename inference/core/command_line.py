@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
+
+from inference.core.errors import InferenceError
 
 SHOWN_CHARS = 40  # a 5,000-digit value is quoted by its start, so the message stays readable
 
@@ -114,3 +118,39 @@ def terminating_signals_raise() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's final flush at exit cannot fail a second time
+    (the recipe in the docs of `signal`, for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind stdout (a test's capture): nothing to flush later
+        pass
+
+
+def run_command(prog: str, body: Callable[[], int], errors: tuple[type[Exception], ...] = (),
+                cleanup: str = "") -> int:
+    """Run a command's body and turn every error a user can cause into one line and an exit code.
+
+    2 for the project's own errors, `errors`, OSError and OverflowError; 0 when the reader of a
+    pipe left (`... | head`); 130 for Ctrl-C and 128 + signal for SIGTERM/SIGHUP, which unwind
+    like Ctrl-C so temporary files are removed. `cleanup` is appended to those two lines.
+    """
+    try:
+        with terminating_signals_raise():
+            return body()
+    except BrokenPipeError:
+        silence_stdout()
+        return 0
+    except (InferenceError, OSError, OverflowError, *errors) as e:
+        print(f"{prog}: error: {one_line(os_error_text(e))}", file=sys.stderr)
+        return 2
+    except Terminated as e:
+        print(f"{prog}: terminated ({e}){cleanup}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted{cleanup}", file=sys.stderr)
+        return 130

@@ -1,0 +1,67 @@
+"""Start the real `fashion-serve` on a free loopback port for a test, and always stop it.
+
+Shared by the service tests and the hostile-request tests, so both start it the same way: in its
+own process group (whatever it might start ends with it), polled on /health until it answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(model, *flags: str) -> Iterator[tuple[str, int]]:
+    """(base URL, port) of a running fashion-serve on `model` with extra `flags`."""
+    port = free_port()
+    command = [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(model),
+               "--host", HOST, "--port", str(port), *flags]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        base = f"http://{HOST}:{port}"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"fashion-serve did not start: {stop(process)}")
+            time.sleep(0.1)
+        yield base, port
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> str:
+    """Terminate the server's whole process group, kill it if it lingers; returns its output."""
+    for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            continue
+    return process.stdout.read() if process.poll() is not None else ""
