@@ -1,5 +1,8 @@
 """Suspected label errors, ranked by cleanlab, written beside history.json for the labeler to review.
 
+The format (file names, columns, sidecar) is owned by inference/core/label_issues.py, which
+also reads it back for the labeler without cleanlab or torch.
+
     models/fashion_mnist/label_issues-train.csv   training split, out-of-fold probabilities
     models/fashion_mnist/label_issues-test.csv    test split, the final model's probabilities
     models/fashion_mnist/label_issues.json        what made them: dataset and model digests, method, K
@@ -29,8 +32,9 @@ import numpy as np
 import torch
 
 from inference.core.atomic_write import atomic_write
-from inference.core.classes import CLASS_NAMES, NUM_CLASSES
+from inference.core.classes import CLASS_NAMES
 from inference.core.fashion_mnist import load_split
+from inference.core.label_issues import COLUMNS, SIDECAR, csv_name
 from training.cross_val import out_of_fold, predict_probabilities
 from training.data import Data
 from training.errors import TrainingError
@@ -52,11 +56,7 @@ from training.errors import TrainingError
 # only the flips among them, what a reviewer does, recovered 107% of the noise's cost.
 METHOD = "self_confidence"
 FILTER_BY = "low_self_confidence"
-SIDECAR = "label_issues.json"
 HOW_TO_INSTALL = "pip install 'fashion-softmax[label-issues]' (or pip install cleanlab)"
-COLUMNS = ("index", "given_label", "suggested_label", "label_quality", "is_issue") + tuple(
-    f"p_{c}" for c in range(NUM_CLASSES)
-)
 
 
 def require_cleanlab():
@@ -118,10 +118,6 @@ def to_csv(issues: LabelIssues) -> bytes:
             f"{issues.label_quality[i]:.6g},{'true' if issues.is_issue[i] else 'false'},{probs}\n"
         )
     return out.getvalue().encode()
-
-
-def csv_name(split: str) -> str:
-    return f"label_issues-{split}.csv"
 
 
 def write_report(folder: Path, reports: list[LabelIssues], provenance: dict) -> list[Path]:
