@@ -2,7 +2,7 @@
 
 Results (one row per image) go to --output or stdout as CSV or JSON Lines. When the labels are
 known (IDX images with their label file beside them, or --labels) a report follows: accuracy,
-per-class precision/recall and the confusion matrix; on stderr when the results are on stdout,
+expected calibration error (15 bins), per-class precision/recall and the confusion matrix; on stderr when the results are on stdout,
 so piping the results stays clean.
 
 Result files appear under their name only when complete (written to a temporary file beside
@@ -30,6 +30,7 @@ from typing import TextIO
 import numpy as np
 
 from inference.core.atomic_write import AtomicFile
+from inference.core.calibration import ReliabilityBins, reliability_bins
 from inference.core.command_line import OneLineParser, finite_float, int_in, run_command, silence_stdout
 from inference.core.errors import ArgumentError, InferenceError
 from inference.core.evaluation import confusion_matrix, matrix_report
@@ -150,6 +151,7 @@ class Tally:
     scored: int = 0
     skipped: int = 0
     matrix: np.ndarray | None = None  # (10, 10) confusion counts, when labels are known
+    calibration: ReliabilityBins | None = None  # confidence bins for the ECE, when labels are known
 
 
 def score(predictor: Predictor, parts: Iterable[LoadedImages], writer: ResultWriter, bar) -> Tally:
@@ -167,6 +169,8 @@ def score(predictor: Predictor, parts: Iterable[LoadedImages], writer: ResultWri
             if part.labels is not None:
                 counts = confusion_matrix(part.labels, labels, len(predictor.class_names))
                 tally.matrix = counts if tally.matrix is None else tally.matrix + counts
+                bins = reliability_bins(probs, part.labels)
+                tally.calibration = bins if tally.calibration is None else tally.calibration + bins
         if bar is not None:
             bar.update(len(part.names) + len(part.errors))
     if bar is not None:
@@ -294,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
             results.discard()
         raise
     if tally.matrix is not None:
-        print(matrix_report(tally.matrix, predictor.class_names), file=sys.stderr if to_stdout else sys.stdout)
+        print(matrix_report(tally.matrix, predictor.class_names, tally.calibration), file=sys.stderr if to_stdout else sys.stdout)
     if tally.skipped:
         print(f"{tally.skipped} file(s) skipped, {tally.scored} scored", file=sys.stderr)
         return 1

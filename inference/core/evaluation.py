@@ -1,8 +1,10 @@
-"""Accuracy, per-class precision/recall/F1 and the confusion matrix, as numbers and as text."""
+"""Accuracy, calibration (ECE), per-class precision/recall/F1 and the confusion matrix, as numbers and as text."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from inference.core.calibration import ReliabilityBins
 
 
 def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
@@ -24,12 +26,18 @@ def per_class(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return precision, recall, f1, support
 
 
-def matrix_report(matrix: np.ndarray, class_names: list[str]) -> str:
-    """Accuracy, per-class table and confusion matrix from counts (summed over parts of a run)."""
+def matrix_report(matrix: np.ndarray, class_names: list[str], calibration: ReliabilityBins | None = None) -> str:
+    """Accuracy, per-class table and confusion matrix from counts (summed over parts of a run);
+    with `calibration`, the ECE and mean confidence beside the accuracy."""
     precision, recall, f1, support = per_class(matrix)
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
     width = max(len(n) for n in class_names)
-    lines = [f"accuracy {accuracy:.4f} ({np.trace(matrix)}/{matrix.sum()})", ""]
+    headline = f"accuracy {accuracy:.4f} ({np.trace(matrix)}/{matrix.sum()})"
+    if calibration is not None:
+        # Mean confidence next to accuracy shows which way a large ECE leans (over- or under-confident).
+        headline += (f"  ECE ({len(calibration.count)} bins) {calibration.ece:.4f}"
+                     f"  mean confidence {calibration.mean_confidence:.4f}")
+    lines = [headline, ""]
     lines.append(f"{'class':<{width}}  precision  recall     f1  support")
     for i, name in enumerate(class_names):
         lines.append(f"{name:<{width}}  {precision[i]:9.4f}  {recall[i]:6.4f}  {f1[i]:.4f}  {support[i]:7d}")

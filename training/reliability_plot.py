@@ -1,0 +1,25 @@
+"""A reliability diagram: accuracy against confidence per bin, one line per model, ECE in the legend.
+
+Drawn on an axes the caller owns, so the training curves' PNG can hold it as one more panel.
+"""
+
+from __future__ import annotations
+
+from inference.core.calibration import ReliabilityBins
+
+
+def draw_reliability(ax, curves: dict[str, ReliabilityBins]) -> None:
+    """One line per entry of `curves` (legend label -> bins, e.g. before and after calibration);
+    points sit at each non-empty bin's mean confidence, so empty bins draw nothing."""
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
+    for label, bins in curves.items():
+        filled = bins.count > 0
+        ax.plot(bins.confidence[filled], bins.accuracy[filled], "o-", markersize=3,
+                label=f"{label}: ECE {bins.ece:.4f}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"reliability ({len(next(iter(curves.values())).count)} bins)" if curves else "reliability")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
