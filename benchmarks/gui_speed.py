@@ -8,8 +8,12 @@
    finished, measured from the process start, plus the resident memory; the app has no hook for it.
 2. In this process (offscreen unless there is a display, e.g. under `xvfb-run`): time of each
    filter and sort change (the model reset, the view's relayout and one synchronous repaint),
-   and a full-grid scroll, one viewport per frame, each frame painted synchronously.
-Targets (issue 4, 2-core machine): test ≤ 2 s to scored, ≤ 300 MB; train ≤ 6 s; filter/sort ≤ 100 ms.
+   a full-grid scroll, one viewport per frame, each frame painted synchronously, and review
+   keys: one verdict committed to the SQLite store, read back and shown, the cursor moved on.
+With a label-issue report beside the model (train-and-export --cross-val), launches include
+reading it, and the review figures use the report's filter and order.
+Targets (issues 4 and 10, 2-core machine): test ≤ 2 s to scored, ≤ 300 MB; train ≤ 6 s;
+filter/sort ≤ 100 ms.
 """
 
 from __future__ import annotations
@@ -72,8 +76,9 @@ def window_shown():
 
 def report(window, shown):
     rss, peak = resident_mb()
+    review = "read" if window.tiles.review is not None else "none: " + window.tiles.scored.review_note
     print(json.dumps({"shown_s": shown, "scored_s": seconds_since_launch(), "rss_mb": rss, "peak_rss_mb": peak,
-                      "images": window.tiles.rowCount(), **window.tiles.scored.timings}), flush=True)
+                      "images": window.tiles.rowCount(), "review": review, **window.tiles.scored.timings}), flush=True)
     app.exit(0)
 
 
@@ -90,12 +95,13 @@ def launch(model: str | None, data_dir: str | None, split: str, runs: int) -> li
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(runs):
-            cmd = [sys.executable, "-c", LAUNCH_DRIVER, "--split", split, "--corrections", f"{tmp}/c-{run}.json"]
+            cmd = [sys.executable, "-c", LAUNCH_DRIVER, "--split", split, "--corrections", f"{tmp}/c-{run}.sqlite"]
             if model:
                 cmd += ["--model", model]
             if data_dir:
                 cmd += ["--data-dir", data_dir]
-            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            # An empty folder for old JSON sidecars: a launch measures no one-off import.
+            env = {**os.environ, "PYTHONPATH": str(ROOT), "FASHION_LABELER_DIR": tmp}
             if not has_display():
                 env.setdefault("QT_QPA_PLATFORM", "offscreen")
             t0 = time.perf_counter()
@@ -117,7 +123,8 @@ def report_launch(split: str, results: list[dict]) -> None:
     print(f"  process start -> window shown, loop running:  {med('shown_s'):.2f} s / {best('shown_s'):.2f} s")
     print(f"  process start -> scored:                      {med('scored_s'):.2f} s / {best('scored_s'):.2f} s")
     print(f"  worker: load {med('load_s'):.2f} s, +model {med('model_s') - med('load_s'):.2f} s, "
-          f"+score {med('score_s') - med('model_s'):.3f} s, +tiles {med('tiles_s') - med('score_s'):.2f} s")
+          f"+score {med('score_s') - med('model_s'):.3f} s, +tiles {med('tiles_s') - med('score_s'):.2f} s, "
+          f"+label-issue report {med('review_s') - med('tiles_s'):.3f} s ({results[0]['review']})")
     print(f"  resident memory once scored: {med('rss_mb'):.0f} MB (peak {med('peak_rss_mb'):.0f} MB)")
 
 
@@ -135,7 +142,8 @@ def in_process(model: str | None, data_dir: str | None, split: str) -> None:
     if app.platformName() == "offscreen":
         quiet_offscreen_noise()
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(ScoringRequest(model, data_dir, split, f"{tmp}/c.json"))
+        os.environ["FASHION_LABELER_DIR"] = tmp
+        window = MainWindow(ScoringRequest(model, data_dir, split, f"{tmp}/c.sqlite"))
         window.show()
         done = []
         window.scored.connect(lambda: done.append(True))
@@ -166,6 +174,10 @@ def in_process(model: str | None, data_dir: str | None, split: str) -> None:
             "sort confidence": lambda: bar.sort_choice.setCurrentIndex(1),
             "sort loss": lambda: bar.sort_choice.setCurrentIndex(2),
             "sort index": lambda: bar.sort_choice.setCurrentIndex(0),
+            "sort label quality": lambda: bar.sort_choice.setCurrentIndex(bar.sort_choice.findData("quality")),
+            "show label issues": lambda: bar.show_filter.setCurrentIndex(bar.show_filter.findData("issues")),
+            "show not reviewed": lambda: bar.show_filter.setCurrentIndex(bar.show_filter.findData("not_reviewed")),
+            "show all, by index": lambda: (bar.show_filter.setCurrentIndex(0), bar.sort_choice.setCurrentIndex(0)),
         }
         # The sequence ends where it started, so it can run several times; on a shared machine
         # the best of the rounds is the figure least disturbed by other processes.
@@ -199,7 +211,32 @@ def in_process(model: str | None, data_dir: str | None, split: str) -> None:
         print(f"[{split}] full-grid scroll, one viewport ({cols}x{rows} tiles) per frame: {len(frames)} frames in "
               f"{total:.2f} s; per frame median {statistics.median(frames):.1f} ms, max {max(frames):.1f} ms "
               f"(~{1000 / statistics.median(frames):.0f} frames/s)")
+        review_keys(window, app, split)
         window.close()
+
+
+def review_keys(window, app, split: str, count: int = 40) -> None:
+    """A review's pace: each verdict committed (fsync), read back from the store, shown, cursor moved."""
+    bar = window.filter_bar
+    if window.tiles.review is not None:
+        bar.show_filter.setCurrentIndex(bar.show_filter.findData("issues"))
+        bar.sort_choice.setCurrentIndex(bar.sort_choice.findData("quality"))
+    app.processEvents()
+    window.grid.setCurrentIndex(window.view_model.index(0))
+    keys = [lambda: window.give_verdict("confirmed"), lambda: window.give_verdict("exclude"),
+            lambda: window.give_verdict("relabel", 0)]
+    if window.tiles.review is not None:
+        keys.append(window.accept_suggestion)
+    times = []
+    for k in range(count):
+        t0 = time.perf_counter()
+        keys[k % len(keys)]()
+        app.processEvents()
+        times.append((time.perf_counter() - t0) * 1000)
+    reviewed, flagged = window.tiles.review_progress()
+    print(f"[{split}] review keys ({'with' if window.tiles.review is not None else 'without'} a report): "
+          f"{count} verdicts, per key median {statistics.median(times):.1f} ms, max {max(times):.1f} ms; "
+          f"status: reviewed {reviewed} of {flagged} flagged")
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,5 @@
-"""The selected image up close: enlarged, its labels, confidence, loss and the ten probabilities."""
+"""The selected image up close: enlarged, its labels and verdict, confidence, loss, what the
+label-issue report suggests, and the ten probabilities."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from gui.palette import CORRECT_BAR, CORRECTED, MISTAKE, OTHER_BAR, TRACK
-from gui.tile_model import (CLASS_NAMES_ROLE, CONFIDENCE_ROLE, DATASET_INDEX_ROLE, IS_CORRECTED_ROLE, LOSS_ROLE,
-                            ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE, PROBABILITIES_ROLE, TRUE_LABEL_ROLE)
+from gui.palette import CONFIRMED, CORRECT_BAR, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, OTHER_BAR, TRACK, coloured
+from gui.tile_model import (CLASS_NAMES_ROLE, CONFIDENCE_ROLE, DATASET_INDEX_ROLE, IS_CORRECTED_ROLE, IS_FLAGGED_ROLE,
+                            LABEL_QUALITY_ROLE, LOSS_ROLE, ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE,
+                            PROBABILITIES_ROLE, REPORT_RANK_ROLE, SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE,
+                            TRUE_LABEL_ROLE, VERDICT_ROLE)
 
 ENLARGE = 8  # 28 px -> 224 px
+VERDICT_TEXT = {None: ("none yet", ""), "relabel": ("relabelled", CORRECTED.name()),
+                "confirmed": ("label confirmed", CONFIRMED.name()), "exclude": ("excluded", EXCLUDED.name())}
 
 
 class ProbabilityBars(QWidget):
@@ -73,6 +78,11 @@ class DetailPanel(QWidget):
         self.predicted = QLabel()
         self.confidence = QLabel()
         self.loss = QLabel()
+        self.verdict = QLabel()
+        self.suggestion = QLabel()
+        self.suggestion.setToolTip("the label-issue report's most probable class and its probability "
+                                   "(out-of-fold on the train split, the final model's on the test split)")
+        self.quality = QLabel()
         self.bars = ProbabilityBars()
 
         form = QFormLayout()
@@ -80,6 +90,9 @@ class DetailPanel(QWidget):
         form.addRow("Predicted:", self.predicted)
         form.addRow("Confidence:", self.confidence)
         form.addRow("Loss −log p(true):", self.loss)
+        form.addRow("Verdict:", self.verdict)
+        form.addRow("Report suggests:", self.suggestion)
+        form.addRow("Label quality:", self.quality)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.image, alignment=Qt.AlignmentFlag.AlignHCenter)
@@ -93,7 +106,7 @@ class DetailPanel(QWidget):
         if not index.isValid() or index.data(TRUE_LABEL_ROLE) is None:
             self.title.setText("no image selected")
             self.image.clear()
-            for label in (self.true_label, self.predicted, self.confidence, self.loss):
+            for label in self._fields:
                 label.clear()
             self.bars.set_values([], [], None, None)
             return
@@ -116,3 +129,26 @@ class DetailPanel(QWidget):
         self.confidence.setText(f"{index.data(CONFIDENCE_ROLE):.1%}")
         self.loss.setText(f"{index.data(LOSS_ROLE):.3f}")
         self.bars.set_values(names, index.data(PROBABILITIES_ROLE), true, predicted)
+        self._show_review(index, names)
+
+    @property
+    def _fields(self) -> tuple[QLabel, ...]:
+        return (self.true_label, self.predicted, self.confidence, self.loss, self.verdict, self.suggestion,
+                self.quality)
+
+    def _show_review(self, index, names) -> None:
+        text, colour = VERDICT_TEXT[index.data(VERDICT_ROLE)]
+        self.verdict.setText(text)
+        self.verdict.setStyleSheet(f"color: {colour}; font-weight: bold" if colour else "")
+        suggested = index.data(SUGGESTED_LABEL_ROLE)
+        if suggested is None:
+            self.suggestion.setText("no label-issue report")
+            self.suggestion.setStyleSheet("")
+            self.quality.clear()
+            return
+        flagged = index.data(IS_FLAGGED_ROLE)
+        self.suggestion.setText(f"{names[suggested]} ({suggested}), p {index.data(SUGGESTED_PROBABILITY_ROLE):.1%}")
+        self.suggestion.setStyleSheet(f"color: {FLAGGED.name()}; font-weight: bold" if flagged else "")
+        self.quality.setText(f"{index.data(LABEL_QUALITY_ROLE):.3g} (rank {index.data(REPORT_RANK_ROLE) + 1:,})")
+        if flagged:
+            self.title.setText(f"{self.title.text()} · {coloured('flagged', FLAGGED)}")

@@ -12,9 +12,11 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlid
 from gui.tile_delegate import DEFAULT_ZOOM, ZOOMS
 from gui.tile_filter import TileFilterModel
 
-SHOW_CHOICES = (("all", "All"), ("mistakes", "Mistakes only"), ("correct", "Correct only"))
+SHOW_CHOICES = (("all", "All"), ("mistakes", "Mistakes only"), ("correct", "Correct only"),
+                ("issues", "Label issues"), ("reviewed", "Reviewed"), ("not_reviewed", "Not reviewed"))
 SORT_CHOICES = (("index", "Index"), ("confidence", "Least confident first"),
-                ("loss", "Highest loss first"))
+                ("loss", "Highest loss first"), ("quality", "Label quality (most suspect first)"))
+NEEDS_REPORT = ("issues", "quality")  # choices that mean nothing without a label-issue report
 
 
 class FilterBar(QWidget):
@@ -78,6 +80,14 @@ class FilterBar(QWidget):
                 combo.addItem(f"{k} {name}", k)
             combo.blockSignals(False)
         self.view_model.set_filter(true_class=None, predicted_class=None)
+
+    def set_report_available(self, available: bool) -> None:
+        """Offer the choices that need a label-issue report only when there is one."""
+        for combo in (self.show_filter, self.sort_choice):
+            for key in NEEDS_REPORT:
+                row = combo.findData(key)
+                if row >= 0:
+                    combo.model().item(row).setEnabled(available)
 
     def show_pair(self, true_class: int | None, predicted_class: int | None) -> None:
         """All images of one (true, predicted) pair, right or wrong; None is any class."""

@@ -1,8 +1,9 @@
-"""`fashion-labeler`: browse a split of Fashion-MNIST as the model sees it, and fix wrong labels.
+"""`fashion-labeler`: browse a split of Fashion-MNIST as the model sees it, review the labels the
+label-issue report suspects, and fix wrong labels.
 
     fashion-labeler [--model PATH] [--data-dir DIR] [--split test|train] [--corrections FILE]
-                    [--show all|mistakes|correct] [--sort index|confidence|loss] [--pair T P]
-                    [--zoom N] [--screenshot PNG]
+                    [--show all|mistakes|correct|issues|reviewed|not_reviewed]
+                    [--sort index|confidence|loss|quality] [--pair T P] [--zoom N] [--screenshot PNG]
 
 Errors a user can cause (a bad flag value, no model, no data, a path the system refuses, a
 model with the wrong inputs, a corrupt data file) print one line on stderr, open a dialog when
@@ -17,6 +18,7 @@ import sys
 from gui.scoring import ScoringRequest
 from gui.scoring_thread import describe
 from gui.tile_delegate import DEFAULT_ZOOM, ZOOMS
+from gui.tile_filter import SHOW, SORTS
 from inference.core.classes import NUM_CLASSES
 from inference.core.command_line import OneLineParser, int_in
 from inference.core.errors import InferenceError
@@ -27,15 +29,17 @@ OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints()"
 
 
 def parse_args(argv):
-    p = OneLineParser(prog=PROG, description="Browse Fashion-MNIST with a model's predictions; relabel mistakes.")
+    p = OneLineParser(prog=PROG, description="Browse Fashion-MNIST with a model's predictions; review and fix labels.")
     p.add_argument("--model", help="a .onnx file or a model repository folder (default: models/)")
     p.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files (default: $FASHION_MNIST_DIR, "
                                       "Debian's /usr/share/datasets/fashion-mnist, ~/.cache/fashion-mnist)")
     p.add_argument("--split", choices=("test", "train"), default="test")
-    p.add_argument("--corrections", help="corrections sidecar (default: $XDG_DATA_HOME/fashion-labeler/"
-                                         "corrections-SPLIT-DIGEST.json, i.e. ~/.local/share/fashion-labeler/)")
-    p.add_argument("--show", choices=("all", "mistakes", "correct"), default="all", help="initial filter")
-    p.add_argument("--sort", choices=("index", "confidence", "loss"), default="index", help="initial order")
+    p.add_argument("--corrections", help="the corrections store, an SQLite file (default: $XDG_DATA_HOME/"
+                                         "fashion-labeler/corrections.sqlite, i.e. ~/.local/share/fashion-labeler/)")
+    p.add_argument("--show", choices=SHOW, default="all",
+                   help="initial filter (issues: flagged by the label-issue report; reviewed: with a verdict)")
+    p.add_argument("--sort", choices=SORTS, default="index",
+                   help="initial order (quality: the report's most suspect labels first)")
     p.add_argument("--pair", nargs=2, type=int_in(0, NUM_CLASSES - 1), metavar=("TRUE", "PREDICTED"),
                    help="start filtered to one confusion-matrix cell")
     p.add_argument("--zoom", type=int, choices=ZOOMS, default=DEFAULT_ZOOM,
@@ -134,7 +138,7 @@ def run_window(app, args, interactive: bool) -> int:
     def scored() -> None:
         window.load_failed.disconnect(failed)  # later failures (File menu) only show a dialog
         window.scored.disconnect(scored)
-        if window.tiles.refusal:  # the window says so too, and keeps relabelling off
+        if window.tiles.refusal:  # the window says so too, and keeps verdicts off
             print(f"{PROG}: warning: {window.tiles.refusal}", file=sys.stderr)
         if args.pair:
             window.filter_to_pair(*args.pair)

@@ -1,9 +1,10 @@
 """The labeler's window: filter bar and grid in the middle, confusion matrix left, detail right.
 
 It wires the pieces together and holds what belongs to none of them: the undo stack, the
-grid's current tile across re-filters, the messages. The pieces each have their module: the
-filter bar (`gui.filter_bar`), the background scoring (`gui.scoring_thread`), the menus and their
-file dialogs (`gui.menus`), the status bar (`gui.status_line`).
+grid's current tile across re-filters and its move to the next image after each verdict, the
+messages. The pieces each have their module: the filter bar (`gui.filter_bar`), the background
+scoring (`gui.scoring_thread`), the menus and their file dialogs (`gui.menus`), the status bar
+(`gui.status_line`), the verdicts and the report in the tile model (`gui.tile_model`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
@@ -21,19 +22,24 @@ from gui.detail_panel import DetailPanel
 from gui.png_export import MAX_TILES, render_tiles
 from gui.filter_bar import FilterBar
 from gui.menus import WindowMenus
-from gui.palette import CORRECTED, MISTAKE, coloured
-from gui.relabel_undo import RelabelCommand
-from gui.scoring import ScoredSplit, ScoringRequest, load_corrections
+from gui.palette import CONFIRMED, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, coloured
+from gui.scoring import ScoredSplit, ScoringRequest
 from gui.scoring_thread import BackgroundScoring
 from gui.status_line import StatusLine
 from gui.tile_delegate import TileDelegate, TileGridView
 from gui.tile_filter import TileFilterModel
 from gui.tile_model import TileModel
+from gui.verdict_undo import VerdictCommand
+from inference.core.errors import CorrectionsError
+from inference.core.label_issues import HOW_TO_MAKE
 
 LEGEND = (f"Each tile: true label above predicted label. {coloured('Red', MISTAKE)}: mistake. "
-          f"{coloured('Purple frame and corner', CORRECTED)}: corrected label.<br>"
+          f"Top-right corner: {coloured('purple', CORRECTED)} relabelled (and a purple frame), "
+          f"{coloured('teal', CONFIRMED)} label confirmed, {coloured('grey', EXCLUDED)} excluded (crossed out). "
+          f"{coloured('Orange', FLAGGED)} top-left corner: the label-issue report suspects the label.<br>"
           "Keys: arrows/PgUp/PgDn/Home/End move · N/P next/previous mistake · "
-          "0–9 relabel selection · Ctrl+Z / Ctrl+Shift+Z undo/redo")
+          "Enter accept the suggestion · 0–9 relabel · C confirm · X exclude · Backspace clear "
+          "(each moves on to the next image) · Ctrl+Z / Ctrl+Shift+Z undo/redo")
 
 
 class MainWindow(QMainWindow):
@@ -123,22 +129,19 @@ class MainWindow(QMainWindow):
         return self.start(replace(self.request, data_dir=str(path)))
 
     def set_split(self, split: str) -> bool:
-        # A new split has its own default corrections file, unless one was named.
-        return self.start(replace(self.request, split=split,
-                                  corrections=None if split != self.request.split else self.request.corrections))
+        # One corrections store holds both splits' verdicts (keyed by split), so it stays.
+        return self.start(replace(self.request, split=split))
 
     def open_corrections(self, path: str) -> bool:
-        """Use another corrections file for the split shown; a refused one leaves everything as is."""
-        if self.tiles.scored is None:
-            return False
-        store, refusal = load_corrections(Path(path), self.tiles.scored.split)
-        if store is None:
-            self._message(QMessageBox.Icon.Warning, "Corrections file refused", refusal)
+        """Use another corrections store for the split shown; a refused one leaves everything as is."""
+        refusal = self.tiles.open_store(Path(path))
+        if refusal is not None:
+            self._message(QMessageBox.Icon.Warning, "Corrections store refused", refusal)
             return False
         self.request = replace(self.request, corrections=str(path))
         self.undo_stack.clear()
-        self.tiles.set_store(store)
         self.menus.set_writable(True)
+        self._tell_import(f"{path}")
         return True
 
     @Slot(object, object)
@@ -146,6 +149,7 @@ class MainWindow(QMainWindow):
         self.request = request
         self.undo_stack.clear()
         self.filter_bar.set_class_names(scored.class_names)
+        self.filter_bar.set_report_available(scored.review is not None)
         self.tiles.set_scored(scored)
         self.menus.show_split(scored.split.name, scored.class_names)
         self.menus.set_writable(self.tiles.writable)
@@ -154,10 +158,20 @@ class MainWindow(QMainWindow):
         if self.view_model.rowCount():
             self.grid.setCurrentIndex(self.view_model.index(0))
         if self.tiles.refusal:
-            self._message(QMessageBox.Icon.Warning, "Corrections file refused",
-                          f"{self.tiles.refusal}\n\nRelabelling is off until you open a usable corrections "
-                          "file (File ▸ Open corrections file…).")
+            self._message(QMessageBox.Icon.Warning, "Corrections store refused",
+                          f"{self.tiles.refusal}\n\nVerdicts are off until you open a usable corrections "
+                          "store (File ▸ Open corrections store…).")
+        self._tell_import(str(scored.corrections_path))
         self.scored.emit()
+
+    def _tell_import(self, where: str) -> None:
+        """Say what opening the store did with the split's old JSON sidecar, if anything."""
+        store = self.tiles.store
+        if store is not None and store.import_problem:
+            self._message(QMessageBox.Icon.Warning, "Old corrections file not imported", store.import_problem)
+        elif store is not None and store.imported:
+            self.status_line.showMessage(f"imported {store.imported:,} corrections from the old JSON file into {where}",
+                                         8000)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -167,7 +181,14 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.scoring.stop()
+        self.tiles.close_store()
         super().closeEvent(event)
+
+    def changeEvent(self, event) -> None:
+        # Back in this window: show what another labeler window wrote to the store meanwhile.
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.tiles.reload_verdicts()
+        super().changeEvent(event)
 
     # --- the view: filters, current tile, confusion matrix -------------------------------------
     def filter_to_pair(self, true_class: int | None, predicted_class: int | None) -> None:
@@ -220,17 +241,43 @@ class MainWindow(QMainWindow):
         rows = [self.view_model.mapToSource(i).row() for i in indexes if i.isValid()]
         return np.unique(np.array(rows, np.int64))
 
-    def relabel_selection(self, label: int) -> bool:
-        """Relabel every selected image as `label` (one undo step); saved before this returns."""
-        if not self.tiles.writable:
-            self.status_line.showMessage("relabelling is off: the corrections file was refused", 5000)
+    def give_verdict(self, verdict: str | None, label: int | None = None) -> bool:
+        """What the review keys do: give the selected images `verdict` ("relabel" with `label`,
+        "confirmed", "exclude", or None to clear) as one undo step, committed before this returns,
+        then move the cursor to the next image in the view."""
+        return self._push_verdict(self.selected_rows(), verdict, label)
+
+    def accept_suggestion(self) -> bool:
+        """Enter: relabel the selected images to the report's suggestion (confirmed where it is the given label)."""
+        if self.tiles.review is None:
+            self.status_line.showMessage(f"no label-issue report to take suggestions from; make one: {HOW_TO_MAKE}",
+                                         6000)
             return False
         rows = self.selected_rows()
-        rows = rows[self.tiles.labels[rows] != label]
+        rows = rows[self.tiles.review.suggested[rows] >= 0]
+        return self._push_verdict(rows, "relabel", self.tiles.review.suggested[rows])
+
+    def _push_verdict(self, rows: np.ndarray, verdict: str | None, label) -> bool:
+        if not self.tiles.writable:
+            self.status_line.showMessage(f"verdicts are off: {self.tiles.refusal}", 5000)
+            return False
         if not len(rows):
             return False
-        self.undo_stack.push(RelabelCommand(self.tiles, rows, label))
-        return True
+        command = VerdictCommand(self.tiles, rows, verdict, label)
+        self.undo_stack.push(command)
+        if command.done:  # a Python attribute: readable even if the stack dropped the refused command
+            self._advance()
+        return command.done
+
+    def _advance(self) -> None:
+        """Cursor to the image after the selection, so a review costs one key per image."""
+        selected = [i.row() for i in self.grid.selectionModel().selectedIndexes()] or [self.grid.currentIndex().row()]
+        row = self.view_model.next_row(selected)
+        if row is None:
+            return
+        index = self.view_model.index(row)
+        self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.grid.scrollTo(index)
 
     def jump_to_mistake(self, step: int) -> bool:
         current = self.grid.currentIndex()
@@ -264,14 +311,29 @@ class MainWindow(QMainWindow):
             return 0
         return len(indexes)
 
-    def export_csv(self, path: str) -> int:
-        if self.tiles.store is None:
+    def export_corrections(self, path: str, kind: str = "csv") -> int:
+        """The split's verdicts as CSV (with class names) or JSON (format /2); returns how many."""
+        store = self.tiles.store
+        if store is None:
             return 0
         try:
-            return self.tiles.store.export_csv(path, self.tiles.class_names)
-        except OSError as e:
-            self._message(QMessageBox.Icon.Critical, "Not exported", f"could not write {path}: {e.strerror}")
+            return store.export_csv(path) if kind == "csv" else store.export_json(path)
+        except CorrectionsError as e:
+            self._message(QMessageBox.Icon.Critical, "Not exported", str(e))
             return 0
+
+    def import_json(self, path: str) -> int:
+        """Add the verdicts of a corrections JSON file (old sidecar or export); returns how many were new."""
+        store = self.tiles.store
+        if store is None:
+            return 0
+        try:
+            added = store.import_json(path)
+        except CorrectionsError as e:
+            self._message(QMessageBox.Icon.Critical, "Not imported", str(e))
+            return 0
+        self.tiles.reload_verdicts()
+        return added
 
     def _message(self, icon, title: str, text: str) -> None:
         """A window-modal message that does not block the event loop; the latest is `message_box`."""

@@ -1,7 +1,10 @@
 """The window's File, Edit and View menus, their shortcuts, and the file dialogs behind them.
 
-Every action ends in one of the window's public methods (open_model, relabel_selection,
-export_png, ...), so whatever a menu does, a test or a script can do without a dialog.
+Every action ends in one of the window's public methods (open_model, give_verdict, export_png,
+...), so whatever a menu does, a test or a script can do without a dialog.
+
+Review keys, one per image: Enter accepts the report's suggestion, 0-9 relabel, C confirms the
+given label, X excludes the image, Backspace/Delete clears the verdict.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ class WindowMenus(QObject):
         self._build_edit_menu(window.menuBar().addMenu("&Edit"))
         self._build_view_menu(window.menuBar().addMenu("&View"))
         # Shortcuts that work wherever the focus is, menus open or not.
-        window.addActions(self.relabel_actions + [self.undo_action, self.redo_action, self.next_action,
+        window.addActions(self.verdict_actions + [self.undo_action, self.redo_action, self.next_action,
                                                   self.previous_action])
         self.set_writable(False)
 
     def _build_file_menu(self, menu) -> None:
         menu.addAction("Open &model…", self._ask_model)
         menu.addAction("Open &data folder…", self._ask_data_dir)
-        menu.addAction("Open &corrections file…", self._ask_corrections)
+        menu.addAction("Open &corrections store…", self._ask_corrections)
+        self.import_action = menu.addAction("&Import corrections JSON…", self._ask_import_json)
         split_menu = menu.addMenu("&Split")
         self.split_actions = QActionGroup(self)
         for name in ("test", "train"):
@@ -37,7 +41,8 @@ class WindowMenus(QObject):
             self.split_actions.addAction(action)
         menu.addSeparator()
         menu.addAction("Export view as &PNG…", self._ask_export_png)
-        menu.addAction("Export corrections as C&SV…", self._ask_export_csv)
+        menu.addAction("Export corrections as C&SV…", lambda: self._ask_export("CSV", "csv"))
+        menu.addAction("Export corrections as &JSON…", lambda: self._ask_export("JSON", "json"))
         menu.addSeparator()
         menu.addAction("&Quit", QKeySequence(QKeySequence.StandardKey.Quit), self.window.close)
 
@@ -49,14 +54,31 @@ class WindowMenus(QObject):
         menu.addAction(self.undo_action)
         menu.addAction(self.redo_action)
         menu.addSeparator()
-        self.relabel_actions: list[QAction] = []
-        for k in range(10):
-            action = QAction(f"Relabel selection as {k}", self)
-            keypad = QKeyCombination(Qt.KeyboardModifier.KeypadModifier, Qt.Key(Qt.Key.Key_0.value + k))
-            action.setShortcuts([QKeySequence(str(k)), QKeySequence(keypad)])
-            action.triggered.connect(lambda checked=False, k=k: self.window.relabel_selection(k))
-            menu.addAction(action)
-            self.relabel_actions.append(action)
+        window = self.window
+        keypad = Qt.KeyboardModifier.KeypadModifier
+        self.relabel_actions = [
+            self._verdict_action(menu, f"Relabel selection as {k}", lambda k=k: window.give_verdict("relabel", k),
+                                 [str(k), QKeyCombination(keypad, Qt.Key(Qt.Key.Key_0.value + k))])
+            for k in range(10)
+        ]
+        menu.addSeparator()
+        self.accept_action = self._verdict_action(menu, "&Accept the suggested label", window.accept_suggestion,
+                                                  ["Return", "Enter", QKeyCombination(keypad, Qt.Key.Key_Enter)])
+        self.confirm_action = self._verdict_action(menu, "&Confirm the given label",
+                                                   lambda: window.give_verdict("confirmed"), ["C"])
+        self.exclude_action = self._verdict_action(menu, "E&xclude (ambiguous, not a garment)",
+                                                   lambda: window.give_verdict("exclude"), ["X"])
+        self.clear_action = self._verdict_action(menu, "C&lear the verdict", lambda: window.give_verdict(None),
+                                                 ["Backspace", "Delete"])
+        self.verdict_actions = self.relabel_actions + [self.accept_action, self.confirm_action, self.exclude_action,
+                                                       self.clear_action]
+
+    def _verdict_action(self, menu, text: str, slot, keys) -> QAction:
+        action = QAction(text, self)
+        action.setShortcuts([QKeySequence(key) for key in keys])
+        action.triggered.connect(lambda checked=False: slot())
+        menu.addAction(action)
+        return action
 
     def _build_view_menu(self, menu) -> None:
         window = self.window
@@ -77,7 +99,7 @@ class WindowMenus(QObject):
             action.setText(f"Relabel selection as {k} {class_names[k]}")
 
     def set_writable(self, writable: bool) -> None:
-        for action in self.relabel_actions:
+        for action in self.verdict_actions + [self.import_action]:
             action.setEnabled(writable)
 
     # --- file dialogs (thin: each hands a path to a public method of the window) ---------------
@@ -95,10 +117,18 @@ class WindowMenus(QObject):
 
     @Slot()
     def _ask_corrections(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Open or create a corrections file", "",
-                                              "Corrections (*.json)", options=QFileDialog.Option.DontConfirmOverwrite)
+        path, _ = QFileDialog.getSaveFileName(self.window, "Open or create a corrections store", "",
+                                              "Corrections store (*.sqlite);;All files (*)",
+                                              options=QFileDialog.Option.DontConfirmOverwrite)
         if path:
             self.window.open_corrections(path)
+
+    @Slot()
+    def _ask_import_json(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import corrections JSON", "", "JSON (*.json)")
+        if path:
+            n = self.window.import_json(path)
+            self.window.status_line.showMessage(f"imported {n:,} verdicts from {path}", 6000)
 
     @Slot()
     def _ask_export_png(self) -> None:
@@ -109,9 +139,9 @@ class WindowMenus(QObject):
             extra = f" (the first {n:,} of {shown:,})" if n < shown else ""
             self.window.status_line.showMessage(f"exported {n:,} tiles{extra} to {path}", 6000)
 
-    @Slot()
-    def _ask_export_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export corrections as CSV", "corrections.csv", "CSV (*.csv)")
+    def _ask_export(self, kind: str, suffix: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, f"Export corrections as {kind}", f"corrections.{suffix}",
+                                              f"{kind} (*.{suffix})")
         if path:
-            n = self.window.export_csv(path)
-            self.window.status_line.showMessage(f"exported {n:,} corrections to {path}", 6000)
+            n = self.window.export_corrections(path, suffix)
+            self.window.status_line.showMessage(f"exported {n:,} verdicts to {path}", 6000)

@@ -1,9 +1,10 @@
-"""Load a split, score every image with the Predictor and open its corrections: a plain function.
+"""Load a split, score every image with the Predictor and read its label-issue report: a plain function.
 
 `score_split` does everything slow (gunzip + SHA-256 of the split, the onnxruntime session, the
-tiles' QImages), so `gui.scoring_thread` runs it off the GUI thread and the window stays
-responsive meanwhile. Its result, a `ScoredSplit`, is never changed afterwards: the TileModel
-takes it over and keeps the labels in force and the corrections store as its own state.
+tiles' QImages, parsing the report), so `gui.scoring_thread` runs it off the GUI thread and the
+window stays responsive meanwhile. Its result, a `ScoredSplit`, is never changed afterwards: the
+TileModel takes it over and keeps the verdicts as its own state. The corrections store is opened
+by the window, not here: an SQLite connection must stay on the thread that opened it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Callable
 import numpy as np
 from PySide6.QtGui import QImage
 
-from gui.corrections import CorrectionsError, CorrectionStore, default_path
+from gui.review import Review, load_review
+from inference.core.corrections_store import default_path
 from inference.core.fashion_mnist import Split, load_split
 from inference.core.predictor import Predictor
 
@@ -28,7 +30,7 @@ class ScoringRequest:
     model: str | None = None  # .onnx file or model repository; None: the models/ repository
     data_dir: str | None = None  # None: $FASHION_MNIST_DIR, Debian's package, the cache
     split: str = "test"
-    corrections: str | None = None  # None: corrections.default_path(split, digest)
+    corrections: str | None = None  # the SQLite store; None: corrections_store.default_path()
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,9 @@ class ScoredSplit:
     probabilities: np.ndarray  # (N, 10) float32
     predicted: np.ndarray  # (N,) int64
     images: tuple  # N QImages (Grayscale8) sharing the split's uint8 memory: built once, never converted
-    corrections_path: Path
-    store: CorrectionStore | None  # opened here, off the GUI thread; the TileModel owns it from then on
-    refusal: str | None  # why the corrections file was refused (then store is None)
+    corrections_path: Path  # the store the window opens for this split
+    review: Review | None  # the label-issue report for this data and model, if there is one
+    review_note: str  # where the report came from, or why there is none and how to make one
     timings: dict = field(default_factory=dict)  # seconds since the start, after each stage
 
 
@@ -58,14 +60,6 @@ def tile_images(images: np.ndarray) -> tuple:
 def read_only(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False
     return array
-
-
-def load_corrections(path: Path, split: Split) -> tuple[CorrectionStore | None, str | None]:
-    """The store for `path`, or None and why it was refused."""
-    try:
-        return CorrectionStore.load(path, split.name, split.digest, split.labels), None
-    except CorrectionsError as e:
-        return None, str(e)
 
 
 def score_split(request: ScoringRequest, progress: Callable[[int, str], None] = lambda p, s: None) -> ScoredSplit:
@@ -89,8 +83,11 @@ def score_split(request: ScoringRequest, progress: Callable[[int, str], None] = 
     images = tile_images(split.images)
     timings["tiles_s"] = time.perf_counter() - t0
 
-    path = Path(request.corrections) if request.corrections else default_path(split.name, split.digest)
-    store, refusal = load_corrections(path, split)
+    progress(95, "reading the label-issue report")
+    review, review_note = load_review(predictor.path, predictor.sha256, split)
+    timings["review_s"] = time.perf_counter() - t0
+
+    path = Path(request.corrections) if request.corrections else default_path()
     progress(100, "scored")
     return ScoredSplit(split, predictor.path, tuple(predictor.class_names), read_only(probabilities),
-                       read_only(predicted), images, path, store, refusal, timings)
+                       read_only(predicted), images, path, review, review_note, timings)

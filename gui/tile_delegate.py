@@ -3,7 +3,9 @@
 The delegate only paints, from the model's roles alone: the image (a QImage built once by the
 scorer, scaled nearest-neighbour so pixels stay crisp), the true label above the predicted one
 as in the lecture's `visualize`, a red frame and background on mistakes, a purple frame and
-corner badge on corrected labels. The PNG export paints with it too.
+corner badge on relabelled images, a teal badge on confirmed labels, a grey badge and cross on
+excluded images, and an orange mark in the other corner on labels the label-issue report flags.
+The PNG export paints with it too.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPolygon
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
-from gui.palette import CORRECTED, MISTAKE, MISTAKE_FILL, PLAIN_FRAME
-from gui.tile_model import IS_CORRECTED_ROLE, IS_MISTAKE_ROLE, PREDICTED_NAME_ROLE, TRUE_NAME_ROLE
+from gui.palette import CONFIRMED, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, MISTAKE_FILL, PLAIN_FRAME
+from gui.tile_model import IS_FLAGGED_ROLE, IS_MISTAKE_ROLE, PREDICTED_NAME_ROLE, TRUE_NAME_ROLE, VERDICT_ROLE
 
 PAD = 4
 ZOOMS = (1, 2, 3, 4, 5, 6, 8)  # pixels per image pixel
@@ -22,6 +24,7 @@ DEFAULT_ZOOM = 3
 SELECTED = QStyle.StateFlag.State_Selected
 CENTRE = Qt.AlignmentFlag.AlignHCenter
 ELIDE = Qt.TextElideMode.ElideRight
+BADGE = {"relabel": CORRECTED, "confirmed": CONFIRMED, "exclude": EXCLUDED}  # top-right corner, by verdict
 
 
 class TileDelegate(QStyledItemDelegate):
@@ -49,7 +52,8 @@ class TileDelegate(QStyledItemDelegate):
             return
         predicted = index.data(PREDICTED_NAME_ROLE)
         mistake = index.data(IS_MISTAKE_ROLE)
-        corrected = index.data(IS_CORRECTED_ROLE)
+        verdict = index.data(VERDICT_ROLE)
+        corrected = verdict == "relabel"
         image = index.data(Qt.ItemDataRole.DecorationRole)
         selected = bool(option.state & SELECTED)
         r = option.rect.adjusted(1, 1, -2, -2)
@@ -77,12 +81,23 @@ class TileDelegate(QStyledItemDelegate):
         image_rect = QRect(r.x() + (r.width() - side) // 2, r.y() + PAD, side, side)
         painter.drawImage(image_rect, image)
 
-        if corrected:  # the badge: a purple triangle in the top-right corner
+        if verdict == "exclude":  # greyed out and crossed: not part of training or evaluation
+            veil = QColor(option.palette.base().color())
+            veil.setAlpha(150)
+            painter.fillRect(image_rect, veil)
+            painter.setPen(QPen(EXCLUDED, 2))
+            painter.drawLine(image_rect.topLeft(), image_rect.bottomRight())
+            painter.drawLine(image_rect.bottomLeft(), image_rect.topRight())
+        size = max(16, side // 4)
+        painter.setPen(Qt.PenStyle.NoPen)
+        if verdict is not None:  # the verdict's badge: a triangle in the top-right corner
             c = r.topRight()
-            size = max(16, side // 4)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(CORRECTED)
+            painter.setBrush(BADGE[verdict])
             painter.drawPolygon(QPolygon([c, QPoint(c.x() - size, c.y()), QPoint(c.x(), c.y() + size)]))
+        if index.data(IS_FLAGGED_ROLE):  # the report's suspicion: a smaller triangle top-left
+            c, size = r.topLeft(), size * 2 // 3
+            painter.setBrush(FLAGGED)
+            painter.drawPolygon(QPolygon([c, QPoint(c.x() + size, c.y()), QPoint(c.x(), c.y() + size)]))
 
         text = QRect(r.x() + 2, image_rect.bottom() + 2, r.width() - 4, self._line)
         font, metrics = (self.bold, self._bold_metrics) if corrected else (self.font, self._metrics)

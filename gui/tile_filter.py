@@ -11,13 +11,16 @@ from PySide6.QtCore import QAbstractProxyModel, QModelIndex, Qt, Signal, Slot
 
 from gui.tile_model import TileModel
 
-SHOW = ("all", "mistakes", "correct")
-SORTS = ("index", "confidence", "loss")  # confidence: least sure first; loss: most confident mistakes first
+# issues: flagged by the label-issue report; reviewed / not_reviewed: with any verdict / none.
+SHOW = ("all", "mistakes", "correct", "issues", "reviewed", "not_reviewed")
+# confidence: least sure first; loss: most confident mistakes first; quality: the report's order,
+# most suspect label first, images the report lacks last.
+SORTS = ("index", "confidence", "loss", "quality")
 KEEP = object()  # set_filter: leave this filter as it is
 
 
 class TileFilterModel(QAbstractProxyModel):
-    """Filters combine: show (all/mistakes/correct) AND true class AND predicted class."""
+    """Filters combine: show (one of SHOW) AND true class AND predicted class."""
 
     view_changed = Signal()  # rows or order changed (after a filter or sort change)
 
@@ -70,6 +73,12 @@ class TileFilterModel(QAbstractProxyModel):
             mask &= m.mistakes
         elif show == "correct":
             mask &= ~m.mistakes
+        elif show == "issues":
+            mask &= m.flagged
+        elif show == "reviewed":
+            mask &= m.verdict != 0
+        elif show == "not_reviewed":
+            mask &= m.verdict == 0
         if true_class is not None:
             mask &= m.labels == true_class
         if predicted_class is not None:
@@ -83,6 +92,9 @@ class TileFilterModel(QAbstractProxyModel):
             rows = rows[np.argsort(m.confidence[rows], kind="stable")]
         elif self.sort_key == "loss":
             rows = rows[np.argsort(-m.loss[rows], kind="stable")]
+        elif self.sort_key == "quality" and m.review is not None:
+            rank = m.review.rank[rows]
+            rows = rows[np.argsort(np.where(rank < 0, len(m.labels), rank), kind="stable")]
         self._order = rows
         self._count = len(rows)
         self._position = np.full(len(m.labels), -1, np.int64)
@@ -106,6 +118,11 @@ class TileFilterModel(QAbstractProxyModel):
     def source_rows(self) -> np.ndarray:
         """Dataset indices of the shown rows, in display order."""
         return self._order.copy()
+
+    def next_row(self, rows) -> int | None:
+        """The shown row after the last of `rows` (view rows), None at the end: where a review goes next."""
+        after = max(rows, default=-1) + 1
+        return after if after < len(self._order) else None
 
     def next_mistake(self, row: int, step: int) -> int | None:
         """The next shown row after `row` (step +1) or before it (step -1) that is a mistake."""

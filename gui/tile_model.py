@@ -1,9 +1,14 @@
 """The list model behind the grid: one row per image of the split, in dataset order.
 
-It owns the state: the scoring run's result (images, dataset labels, probabilities; never
-changed), the labels in force, and the corrections store it saves through, with that file's
-path or the reason it was refused. Views, the filter proxy, the confusion matrix, the detail
-panel and the PNG export all read from here, through roles.
+It owns the state: the scoring run's result (images, dataset labels, probabilities, the
+label-issue report; never changed), the verdicts a person gave and the labels in force that
+follow from them, and the corrections store they are saved in, with its path or the reason it was
+refused. Views, the filter proxy, the confusion matrix, the detail panel and the PNG export all
+read from here, through roles.
+
+The store is the truth: after each write, and whenever the window asks (it regains focus),
+the verdicts are read back from it, so a second window's verdicts appear here too and a write
+only ever touches the rows it changes.
 """
 
 from __future__ import annotations
@@ -13,48 +18,61 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
 
-from gui.corrections import CorrectionStore
+from gui.review import Review
 from gui.scoring import ScoredSplit
+from gui.split_verdicts import CONFIRMED, EXCLUDE, NO_VERDICT, RELABEL, SplitVerdicts, open_split_verdicts
 from inference.core.classes import NUM_CLASSES
+from inference.core.corrections_store import VERDICTS
+from inference.core.errors import CorrectionsError
 from inference.core.evaluation import confusion_matrix
 
 # Custom roles. Labels are ints 0..9; the image is the DecorationRole (a Grayscale8 QImage).
-TRUE_LABEL_ROLE = Qt.ItemDataRole.UserRole + 1  # the label in force: the correction if any, else the dataset's
+TRUE_LABEL_ROLE = Qt.ItemDataRole.UserRole + 1  # the label in force: the relabel if any, else the dataset's
 ORIGINAL_LABEL_ROLE = Qt.ItemDataRole.UserRole + 2  # the dataset's label
 PREDICTED_LABEL_ROLE = Qt.ItemDataRole.UserRole + 3
 CONFIDENCE_ROLE = Qt.ItemDataRole.UserRole + 4  # probability of the predicted class
 LOSS_ROLE = Qt.ItemDataRole.UserRole + 5  # -log p(true label)
 PROBABILITIES_ROLE = Qt.ItemDataRole.UserRole + 6  # list of 10 floats
 IS_MISTAKE_ROLE = Qt.ItemDataRole.UserRole + 7  # predicted != label in force
-IS_CORRECTED_ROLE = Qt.ItemDataRole.UserRole + 8
+IS_CORRECTED_ROLE = Qt.ItemDataRole.UserRole + 8  # verdict "relabel"
 DATASET_INDEX_ROLE = Qt.ItemDataRole.UserRole + 9
 TRUE_NAME_ROLE = Qt.ItemDataRole.UserRole + 10  # class name of the label in force
 PREDICTED_NAME_ROLE = Qt.ItemDataRole.UserRole + 11
 CLASS_NAMES_ROLE = Qt.ItemDataRole.UserRole + 12  # the model's class names, by label (a tuple)
+VERDICT_ROLE = Qt.ItemDataRole.UserRole + 13  # "relabel", "confirmed", "exclude", or None; settable
+IS_FLAGGED_ROLE = Qt.ItemDataRole.UserRole + 14  # the label-issue report flags this label
+SUGGESTED_LABEL_ROLE = Qt.ItemDataRole.UserRole + 15  # the report's suggestion, None without a report row
+SUGGESTED_PROBABILITY_ROLE = Qt.ItemDataRole.UserRole + 16  # its probability (out-of-fold on train)
+LABEL_QUALITY_ROLE = Qt.ItemDataRole.UserRole + 17  # the report's score, lower: more likely wrong
+REPORT_RANK_ROLE = Qt.ItemDataRole.UserRole + 18  # 0 = the report's most suspect image
 
-# Roles whose value follows the label in force; dataChanged names them after a relabel.
-LABEL_DEPENDENT_ROLES = [
-    TRUE_LABEL_ROLE, TRUE_NAME_ROLE, LOSS_ROLE, IS_MISTAKE_ROLE, IS_CORRECTED_ROLE,
+# Roles whose value follows the verdict; dataChanged names them after a verdict changes.
+VERDICT_DEPENDENT_ROLES = [
+    TRUE_LABEL_ROLE, TRUE_NAME_ROLE, LOSS_ROLE, IS_MISTAKE_ROLE, IS_CORRECTED_ROLE, VERDICT_ROLE,
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
 ]
+VERDICT_WORDS = {RELABEL: "relabelled", CONFIRMED: "label confirmed", EXCLUDE: "excluded"}
 
 
 class TileModel(QAbstractListModel):
     """Rows are dataset indices; empty until `set_scored`."""
 
-    labels_changed = Signal()  # labels in force changed (relabel, undo, redo, new corrections file)
-    saved = Signal(int)  # a change reached the corrections file; argument: corrections in it
+    labels_changed = Signal()  # verdicts (and so labels in force) changed: own write, undo, another window, new store
+    saved = Signal(int)  # a change was committed to the store; argument: verdicts of this split in it
     save_failed = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.scored: ScoredSplit | None = None
-        self.store: CorrectionStore | None = None
+        self.review: Review | None = None
+        self.store: SplitVerdicts | None = None
         self.corrections_path: Path | None = None
-        self.refusal: str | None = None  # why the corrections file was refused
+        self.refusal: str | None = None  # why the corrections store was refused
         self.class_names: tuple[str, ...] = ()
         self.original_labels = np.zeros(0, np.int64)
-        self.labels = np.zeros(0, np.int64)
+        self.verdict = np.zeros(0, np.int8)  # (N,) NO_VERDICT or a code from gui.split_verdicts
+        self.new_label = np.zeros(0, np.int64)  # (N,) the relabel's label, -1 otherwise
+        self.labels = np.zeros(0, np.int64)  # (N,) label in force
         self.predicted = np.zeros(0, np.int64)
         self.probabilities = np.zeros((0, 10), np.float32)
         self.confidence = np.zeros(0, np.float32)
@@ -65,8 +83,9 @@ class TileModel(QAbstractListModel):
 
     # --- loading -------------------------------------------------------------------------------
     def set_scored(self, scored: ScoredSplit) -> None:
+        """Show a scoring run, with the verdicts of the store it names (opened here, on this thread)."""
         self.beginResetModel()
-        self.scored = scored
+        self.scored, self.review = scored, scored.review
         self.class_names = tuple(scored.class_names)
         self.original_labels = scored.split.labels
         self.predicted = scored.predicted
@@ -76,27 +95,74 @@ class TileModel(QAbstractListModel):
         # Clipped so a probability of exactly 0 gives a large finite loss, not inf.
         self._log_p = -np.log(np.clip(scored.probabilities, 1e-30, 1.0))
         self._images = scored.images
-        self.corrections_path, self.refusal = scored.corrections_path, scored.refusal
-        self._set_store(scored.store)
+        store, refusal = open_split_verdicts(scored.corrections_path, scored.split)
+        self._use_store(store, scored.corrections_path, refusal)
         self.endResetModel()
         self.labels_changed.emit()
 
-    def set_store(self, store: CorrectionStore) -> None:
-        """Switch to another corrections file, already opened for this split."""
-        self.corrections_path, self.refusal = store.path, None
-        self._set_store(store)
+    def open_store(self, path: Path) -> str | None:
+        """Switch to another corrections store for this split; its refusal (everything kept) or None."""
+        if self.scored is None:
+            return "nothing is shown yet"
+        store, refusal = open_split_verdicts(Path(path), self.scored.split)
+        if store is None:
+            return refusal
+        self._use_store(store, store.path, None)
         if self.rowCount():
-            self.dataChanged.emit(self.index(0), self.index(self.rowCount() - 1), LABEL_DEPENDENT_ROLES)
+            self.dataChanged.emit(self.index(0), self.index(self.rowCount() - 1), VERDICT_DEPENDENT_ROLES)
         self.labels_changed.emit()
+        return None
 
-    def _set_store(self, store: CorrectionStore | None) -> None:
-        self.store = store
+    def _use_store(self, store: SplitVerdicts | None, path: Path, refusal: str | None) -> None:
+        self.close_store()
+        self.store, self.corrections_path, self.refusal = store, path, refusal
         # Computed once: flags() is asked for every painted tile, and enum arithmetic is slow in Python.
         self._flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
         if store is not None:
             self._flags |= Qt.ItemFlag.ItemIsEditable
-        self.labels = store.labels() if store is not None else self.original_labels.copy()
+        n = len(self.original_labels)
+        self.verdict, self.new_label = np.zeros(n, np.int8), np.full(n, -1, np.int64)
+        if store is not None:
+            try:
+                self.verdict, self.new_label = store.read()
+            except CorrectionsError as e:
+                self.close_store()
+                self.refusal = str(e)
+        self._follow_verdicts()
+
+    def close_store(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def _follow_verdicts(self) -> None:
+        """Labels in force and losses from the verdicts: whole arrays, ~1 ms for 60,000 images."""
+        self.labels = np.where(self.verdict == RELABEL, self.new_label, self.original_labels)
         self.loss = self._log_p[np.arange(len(self.labels)), self.labels]
+
+    def reload_verdicts(self) -> int:
+        """Read the store again and show what changed (another window's verdicts too); rows changed."""
+        if self.store is None or self.scored is None:
+            return 0
+        try:
+            verdict, new_label = self.store.read()
+        except CorrectionsError as e:
+            self.save_failed.emit(str(e))
+            return 0
+        rows = np.flatnonzero((verdict != self.verdict) | (new_label != self.new_label))
+        if not len(rows):
+            return 0
+        self.verdict, self.new_label = verdict, new_label
+        self._follow_verdicts()
+        # One signal per row for a few rows; one spanning signal for many.
+        if len(rows) <= 64:
+            for row in rows:
+                i = self.index(int(row))
+                self.dataChanged.emit(i, i, VERDICT_DEPENDENT_ROLES)
+        else:
+            self.dataChanged.emit(self.index(int(rows[0])), self.index(int(rows[-1])), VERDICT_DEPENDENT_ROLES)
+        self.labels_changed.emit()
+        return len(rows)
 
     @property
     def split_name(self) -> str:
@@ -110,6 +176,11 @@ class TileModel(QAbstractListModel):
     def mistakes(self) -> np.ndarray:
         """(N,) bool: predicted label differs from the label in force."""
         return self.predicted != self.labels
+
+    @property
+    def flagged(self) -> np.ndarray:
+        """(N,) bool: the label-issue report flags the image (none without a report)."""
+        return self.review.flagged if self.review is not None else np.zeros(len(self.labels), bool)
 
     # --- Qt overrides --------------------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -141,7 +212,12 @@ class TileModel(QAbstractListModel):
         if role == IS_MISTAKE_ROLE:
             return bool(self.predicted[row] != self.labels[row])
         if role == IS_CORRECTED_ROLE:
-            return bool(self.labels[row] != self.original_labels[row])
+            return bool(self.verdict[row] == RELABEL)
+        if role == VERDICT_ROLE:
+            code = self.verdict[row]
+            return VERDICTS[code - 1] if code else None
+        if role == IS_FLAGGED_ROLE:
+            return bool(self.review is not None and self.review.flagged[row])
         if role == ORIGINAL_LABEL_ROLE:
             return int(self.original_labels[row])
         if role == CONFIDENCE_ROLE:
@@ -158,18 +234,33 @@ class TileModel(QAbstractListModel):
             return self.class_names[self.predicted[row]]
         if role == CLASS_NAMES_ROLE:
             return self.class_names
+        if role in (SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE, LABEL_QUALITY_ROLE, REPORT_RANK_ROLE):
+            return self._report_value(row, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return f"#{row} {self.class_names[self.labels[row]]} / {self.class_names[self.predicted[row]]}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row)
         return None
 
+    def _report_value(self, row: int, role: int):
+        review = self.review
+        if review is None or review.rank[row] < 0:
+            return None
+        column = {SUGGESTED_LABEL_ROLE: review.suggested, SUGGESTED_PROBABILITY_ROLE: review.p_suggested,
+                  LABEL_QUALITY_ROLE: review.quality, REPORT_RANK_ROLE: review.rank}[role]
+        return column[row].item()  # a Python int or float
+
     def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
-        if role not in (TRUE_LABEL_ROLE, Qt.ItemDataRole.EditRole) or not index.isValid() or index.model() is not self:
+        """A label (TRUE_LABEL_ROLE, EditRole) relabels; a verdict (VERDICT_ROLE) or None sets or clears one."""
+        if not index.isValid() or index.model() is not self:
             return False
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < len(self.class_names):
-            return False
-        return self.set_labels([index.row()], [int(value)])
+        if role in (TRUE_LABEL_ROLE, Qt.ItemDataRole.EditRole):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < NUM_CLASSES:
+                return False
+            return self.set_verdict([index.row()], "relabel", int(value))
+        if role == VERDICT_ROLE and value in (None, "confirmed", "exclude"):
+            return self.set_verdict([index.row()], value)
+        return False
 
     def roleNames(self):
         names = super().roleNames()
@@ -178,44 +269,87 @@ class TileModel(QAbstractListModel):
                            (LOSS_ROLE, b"loss"), (PROBABILITIES_ROLE, b"probabilities"),
                            (IS_MISTAKE_ROLE, b"isMistake"), (IS_CORRECTED_ROLE, b"isCorrected"),
                            (DATASET_INDEX_ROLE, b"datasetIndex"), (TRUE_NAME_ROLE, b"trueName"),
-                           (PREDICTED_NAME_ROLE, b"predictedName"), (CLASS_NAMES_ROLE, b"classNames")):
+                           (PREDICTED_NAME_ROLE, b"predictedName"), (CLASS_NAMES_ROLE, b"classNames"),
+                           (VERDICT_ROLE, b"verdict"), (IS_FLAGGED_ROLE, b"isFlagged"),
+                           (SUGGESTED_LABEL_ROLE, b"suggestedLabel"),
+                           (SUGGESTED_PROBABILITY_ROLE, b"suggestedProbability"),
+                           (LABEL_QUALITY_ROLE, b"labelQuality"), (REPORT_RANK_ROLE, b"reportRank")):
             names[role] = name
         return names
 
-    # --- relabelling ---------------------------------------------------------------------------
-    def set_labels(self, rows, labels) -> bool:
-        """Give each row its label, save once, then announce; False (nothing changed) if not saved."""
-        if self.store is None:
-            self.save_failed.emit("corrections are read-only: the corrections file was refused")
+    # --- verdicts ------------------------------------------------------------------------------
+    def set_verdict(self, rows, verdict: str | None, label=None) -> bool:
+        """Give `rows` (dataset indices) a verdict and commit it: "relabel" with `label` (one int, or
+        one per row), "confirmed", "exclude", or None to clear. A relabel to a row's own dataset
+        label is "confirmed". False, nothing written, for a bad argument or a read-only store."""
+        rows = _ints(rows)
+        if rows is None or (verdict is not None and verdict not in VERDICTS):
             return False
-        rows = np.asarray(rows, np.int64).reshape(-1)
-        labels = np.broadcast_to(np.asarray(labels, np.int64), rows.shape)
-        if len(rows) == 0:
-            return True
-        if rows.min() < 0 or rows.max() >= len(self.labels) or labels.min() < 0 or labels.max() >= len(self.class_names):
+        rows = np.unique(rows)
+        if len(rows) and not 0 <= rows[0] <= rows[-1] < len(self.labels):
+            return False
+        if verdict != "relabel":
+            return label is None and self._write([(rows, verdict, None)])
+        labels = _ints(label)
+        if labels is None or labels.size not in (1, len(rows)) or not ((0 <= labels) & (labels < NUM_CLASSES)).all():
+            return False
+        labels = np.broadcast_to(labels, rows.shape)
+        own = labels == self.original_labels[rows]
+        groups = [(rows[own], "confirmed", None)]
+        groups += [(rows[~own & (labels == k)], "relabel", int(k)) for k in np.unique(labels[~own])]
+        return self._write(groups)
+
+    def verdict_state(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the verdict codes and relabels of `rows`: what `restore_verdicts` puts back."""
+        return self.verdict[rows].copy(), self.new_label[rows].copy()
+
+    def restore_verdicts(self, rows: np.ndarray, codes: np.ndarray, new_labels: np.ndarray) -> bool:
+        """Put back a `verdict_state`: each row gets its verdict from then, or none."""
+        groups = []
+        for code, label in sorted(set(zip(codes.tolist(), new_labels.tolist()))):
+            same = rows[(codes == code) & (new_labels == label)]
+            groups.append((same, VERDICTS[code - 1] if code else None, label if code == RELABEL else None))
+        return self._write(groups)
+
+    def _write(self, groups: list[tuple]) -> bool:
+        """Commit (rows, verdict or None, label) groups, each one transaction; then show the store."""
+        if self.store is None:
+            self.save_failed.emit(f"corrections are read-only: {self.refusal or 'no corrections store is open'}")
             return False
         try:
-            self.store.set_labels(rows, labels)
-        except OSError as e:
-            self.save_failed.emit(f"could not save {self.store.path}: {e.strerror or e}")
+            for rows, verdict, label in groups:
+                if not len(rows):
+                    continue
+                if verdict is None:
+                    self.store.clear(rows)
+                else:
+                    self.store.set(rows, verdict, label)
+        except CorrectionsError as e:
+            self.save_failed.emit(str(e))
+            self.reload_verdicts()  # an earlier group may be in
             return False
-        self.labels[rows] = labels
-        self.loss[rows] = self._log_p[rows, labels]
-        # One signal per row for a few rows; one spanning signal for a big selection.
-        if len(rows) <= 64:
-            for row in rows:
-                i = self.index(int(row))
-                self.dataChanged.emit(i, i, LABEL_DEPENDENT_ROLES)
-        else:
-            self.dataChanged.emit(self.index(int(rows.min())), self.index(int(rows.max())), LABEL_DEPENDENT_ROLES)
-        self.labels_changed.emit()
-        self.saved.emit(len(self.store.records))
+        self.reload_verdicts()
+        self.saved.emit(int(np.count_nonzero(self.verdict)))
         return True
 
     # --- summaries -----------------------------------------------------------------------------
+    def verdict_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.verdict, minlength=len(VERDICTS) + 1)
+        return {verdict: int(counts[code]) for code, verdict in enumerate(VERDICTS, start=1)}
+
+    def review_progress(self) -> tuple[int, int]:
+        """(flagged images with a verdict, flagged images)."""
+        flagged = self.flagged
+        return int(np.count_nonzero(flagged & (self.verdict != NO_VERDICT))), int(np.count_nonzero(flagged))
+
     def accuracy(self, against_corrections: bool = False) -> float:
-        truth = self.labels if against_corrections else self.original_labels
-        return float(np.mean(self.predicted == truth)) if len(truth) else float("nan")
+        """Against the dataset's labels, or against the labels in force with excluded images left out."""
+        if not against_corrections:
+            truth, keep = self.original_labels, slice(None)
+        else:
+            truth, keep = self.labels, self.verdict != EXCLUDE
+        hits = (self.predicted == truth)[keep]
+        return float(np.mean(hits)) if len(hits) else float("nan")
 
     def confusion(self) -> np.ndarray:
         """(10, 10) counts: rows the label in force, columns the prediction."""
@@ -225,6 +359,19 @@ class TileModel(QAbstractListModel):
         names = self.class_names
         text = (f"#{row}\ntrue: {names[self.labels[row]]}\npredicted: {names[self.predicted[row]]} "
                 f"({self.confidence[row]:.1%})\nloss: {self.loss[row]:.3f}")
-        if self.labels[row] != self.original_labels[row]:
-            text += f"\ncorrected from {names[self.original_labels[row]]}"
+        if self.verdict[row] == RELABEL:
+            text += f"\nrelabelled from {names[self.original_labels[row]]}"
+        elif self.verdict[row]:
+            text += f"\n{VERDICT_WORDS[self.verdict[row]]}"
+        suggested = self._report_value(row, SUGGESTED_LABEL_ROLE)
+        if suggested is not None and self.review.flagged[row]:
+            text += f"\nflagged: the report suggests {names[suggested]}"
         return text
+
+
+def _ints(values) -> np.ndarray | None:
+    """One int or a 1-D sequence of them as an int64 array; None for anything else (floats, bools, text)."""
+    array = np.asarray(values) if values is not None else None
+    if array is None or array.ndim > 1 or (array.size and array.dtype.kind not in "iu"):
+        return None
+    return array.reshape(-1).astype(np.int64)

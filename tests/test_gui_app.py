@@ -3,7 +3,6 @@ when the process is killed with SIGKILL in the middle of relabelling."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,8 +14,16 @@ import pytest
 from PySide6.QtGui import QImage
 
 from gui.labeler_command import main
+from inference.core.corrections_store import CorrectionsStore
+from inference.core.fashion_mnist import dataset_digest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def labeler_dir(monkeypatch, tmp_path):
+    """Old JSON sidecars are looked for here (subprocesses inherit it): never in the user's own folder."""
+    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
 
 
 def env() -> dict:
@@ -50,7 +57,7 @@ def test_model_with_wrong_inputs_is_one_clear_line_and_status_2(capsys, qapp, fa
     model.ir_version = 8
     onnx.save(model, str(tmp_path / "float.onnx"))
     code = main(["--model", str(tmp_path / "float.onnx"), "--data-dir", str(fashion_dir),
-                 "--corrections", str(tmp_path / "c.json"), "--screenshot", str(tmp_path / "s.png")])
+                 "--corrections", str(tmp_path / "c.sqlite"), "--screenshot", str(tmp_path / "s.png")])
     assert code == 2
     assert "not a Fashion-MNIST model" in one_error_line(capsys)
     assert not (tmp_path / "s.png").exists()
@@ -99,13 +106,13 @@ def test_corrupt_idx_header_is_exactly_one_line_on_stderr(model_path, fashion_di
     folder = corrupt_data_dir(tmp_path, fashion_dir, b"\xde\xad\xbe\xef" + IDX_HEADER[4:] + bytes(784))
     result = subprocess.run(
         [sys.executable, "-m", "gui.labeler_command", "--model", str(model_path), "--data-dir", str(folder),
-         "--corrections", str(tmp_path / "c.json"), "--screenshot", str(tmp_path / "s.png")],
+         "--corrections", str(tmp_path / "c.sqlite"), "--screenshot", str(tmp_path / "s.png")],
         env=env(), capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("fashion-labeler: error: "), result.stderr
     assert "not an IDX file" in result.stderr
-    assert not (tmp_path / "s.png").exists() and not (tmp_path / "c.json").exists()
+    assert not (tmp_path / "s.png").exists() and not (tmp_path / "c.sqlite").exists()
 
 
 @pytest.mark.parametrize("images, says", [
@@ -114,7 +121,7 @@ def test_corrupt_idx_header_is_exactly_one_line_on_stderr(model_path, fashion_di
 ], ids=["header-claims-2**31-images", "cut-inside-header"])
 def test_corrupt_data_is_one_line_and_status_2(capsys, qapp, model_path, fashion_dir, tmp_path, images, says):
     folder = corrupt_data_dir(tmp_path, fashion_dir, images)
-    code = main(["--model", str(model_path), "--data-dir", str(folder), "--corrections", str(tmp_path / "c.json"),
+    code = main(["--model", str(model_path), "--data-dir", str(folder), "--corrections", str(tmp_path / "c.sqlite"),
                  "--screenshot", str(tmp_path / "s.png")])
     assert code == 2
     assert says in one_error_line(capsys)
@@ -125,7 +132,7 @@ def test_corrections_path_the_system_refuses_opens_read_only(capsys, qapp, model
     """Not a failure: the images are shown, relabelling is off, and stderr says why."""
     shot = tmp_path / "s.png"
     code = main(["--model", str(model_path), "--data-dir", str(fashion_dir),
-                 "--corrections", str(tmp_path / LONG_NAME / "c.json"), "--screenshot", str(shot)])
+                 "--corrections", str(tmp_path / LONG_NAME / "c.sqlite"), "--screenshot", str(shot)])
     assert code == 0 and shot.exists()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("fashion-labeler: warning: corrections path"), err
@@ -135,7 +142,7 @@ def test_screenshot_of_the_real_test_set(model_path, fashion_dir, tmp_path):
     shot = tmp_path / "labeler.png"
     result = subprocess.run(
         [sys.executable, "-m", "gui.labeler_command", "--model", str(model_path), "--data-dir", str(fashion_dir),
-         "--corrections", str(tmp_path / "c.json"), "--pair", "6", "0", "--screenshot", str(shot)],
+         "--corrections", str(tmp_path / "c.sqlite"), "--pair", "6", "0", "--screenshot", str(shot)],
         env=env(), capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -168,7 +175,7 @@ state = {"row": 0}
 def step():
     row = state["row"]
     window.grid.setCurrentIndex(window.view_model.index(row))
-    window.relabel_selection(int(window.tiles.original_labels[row] + 1) % 10)
+    window.give_verdict("relabel", int(window.tiles.original_labels[row] + 1) % 10)
 
 def saved(count):
     row = state["row"]
@@ -185,7 +192,7 @@ app.exec()
 
 
 def test_sigkill_right_after_edits_loses_none_of_them(model_path, fashion_dir, tmp_path):
-    path = tmp_path / "corrections.json"
+    path = tmp_path / "corrections.sqlite"
     proc = subprocess.Popen(
         [sys.executable, "-c", DRIVER, str(model_path), str(fashion_dir), str(path)],
         env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -203,14 +210,15 @@ def test_sigkill_right_after_edits_loses_none_of_them(model_path, fashion_dir, t
         proc.wait(timeout=30)
     assert len(confirmed) == 40, proc.stderr.read()
     assert proc.returncode == -signal.SIGKILL
-    doc = json.loads(path.read_text())  # a whole file, never a torn one
-    on_disk = {c["index"]: c["new_label"] for c in doc["corrections"]}
+    with CorrectionsStore.open(path, create=False) as store:  # the write-ahead log is recovered on opening
+        on_disk = {i: v.new_label for i, v in store.verdicts(dataset_digest(), "test").items()}
     assert {row: on_disk.get(row) for row in confirmed} == confirmed
 
 
-def test_the_labeler_never_imports_torch():
+def test_the_labeler_never_imports_torch_or_cleanlab():
     code = ("import sys, gui.labeler_command, gui.main_window, gui.scoring; "
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'training')); "
+            "bad = sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('torch', 'torchvision', 'training', 'cleanlab')); "
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

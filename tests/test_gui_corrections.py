@@ -1,62 +1,130 @@
-"""The corrections sidecar on its own: round trip, refusal of foreign or damaged files, CSV."""
+"""The labeler's side of the corrections store (gui/split_verdicts.py), without Qt: verdicts as
+arrays, the old JSON sidecar imported once and never written, refused stores left untouched, and
+two openers of one file keeping each other's verdicts."""
 
 from __future__ import annotations
 
-import csv
 import json
+import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gui.corrections import FORMAT, CorrectionsError, CorrectionStore, default_path
+from gui.split_verdicts import CONFIRMED, EXCLUDE, NO_VERDICT, RELABEL, SplitVerdicts, open_split_verdicts
+from inference.core.corrections_store import legacy_json_path
+from inference.core.fashion_mnist import Split
 
 DIGEST = "ab" * 32
-LABELS = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], np.int64)
+LABELS = np.arange(10_000, dtype=np.int64) % 10  # image i has label i % 10
 
 
-def test_round_trip_and_back_to_original(tmp_path):
-    path = tmp_path / "c.json"
-    store = CorrectionStore.load(path, "test", DIGEST, LABELS)
-    assert not path.exists()  # nothing written until the first change
-    store.set_labels([3, 5], [0, 0])
-    again = CorrectionStore.load(path, "test", DIGEST, LABELS)
-    assert {i: (c.original_label, c.new_label) for i, c in again.records.items()} == {3: (3, 0), 5: (5, 0)}
-    assert again.labels().tolist() == [0, 1, 2, 0, 4, 0, 6, 7, 8, 9]
-    again.set_labels([3], [3])  # its own label again: the correction goes
-    assert sorted(CorrectionStore.load(path, "test", DIGEST, LABELS).records) == [5]
-    assert [p.name for p in tmp_path.iterdir()] == ["c.json"]  # no temporary files left behind
+@pytest.fixture
+def split() -> Split:
+    return Split("test", np.zeros((0, 28, 28), np.uint8), LABELS, DIGEST, Path("."))
 
 
-@pytest.mark.parametrize(
-    "content",
-    [
-        json.dumps({"format": FORMAT, "dataset_digest": "cd" * 32, "split": "test", "corrections": []}),
-        json.dumps({"format": FORMAT, "dataset_digest": DIGEST, "split": "train", "corrections": []}),
-        json.dumps({"format": FORMAT, "dataset_digest": DIGEST, "split": "test",
-                    "corrections": [{"split": "test", "index": 3, "original_label": 7, "new_label": 0, "time": "t"}]}),
-        '{"format": "fashion-labeler-corrections/1", "dataset_dig',
-        "[1, 2, 3]",
-    ],
-    ids=["other-dataset", "other-split", "labels-do-not-match", "truncated", "not-ours"],
-)
-def test_unusable_file_is_refused_and_untouched(tmp_path, content):
-    path = tmp_path / "c.json"
-    path.write_text(content)
+@pytest.fixture(autouse=True)
+def labeler_dir(monkeypatch, tmp_path) -> Path:
+    """Where the old JSON sidecars live: never the user's own folder."""
+    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
+    return tmp_path / "labeler"
+
+
+def test_verdicts_read_back_as_arrays(tmp_path, split):
+    store = SplitVerdicts.open(tmp_path / "c.sqlite", split)
+    assert store.set(np.array([3, 5]), "relabel", 0) == 2
+    assert store.set(np.array([7]), "confirmed") == 1
+    assert store.set(np.array([8, 9]), "exclude") == 2
+    assert store.clear(np.array([9, 4])) == 1  # 4 had none
+    store.close()
+    codes, new_labels = SplitVerdicts.open(tmp_path / "c.sqlite", split).read()
+    assert {int(i): int(codes[i]) for i in np.flatnonzero(codes)} == {3: RELABEL, 5: RELABEL, 7: CONFIRMED, 8: EXCLUDE}
+    assert codes[9] == NO_VERDICT and new_labels[3] == new_labels[5] == 0 and new_labels[7] == -1
+    assert codes.shape == new_labels.shape == (10_000,)
+
+
+def legacy_sidecar(labeler_dir: Path, entries: dict[int, int]) -> Path:
+    path = legacy_json_path("test", DIGEST)
+    assert path.parent == labeler_dir
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"format": "fashion-labeler-corrections/1", "dataset_digest": DIGEST, "split": "test",
+           "corrections": [{"split": "test", "index": i, "original_label": int(LABELS[i]), "new_label": new,
+                            "time": "2026-01-02T03:04:05+00:00"} for i, new in entries.items()]}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_old_sidecar_is_imported_once_and_left_byte_identical(tmp_path, split, labeler_dir):
+    legacy = legacy_sidecar(labeler_dir, {12: 3, 41: 0})
+    before = legacy.read_bytes()
+    store = SplitVerdicts.open(tmp_path / "c.sqlite", split)
+    assert store.imported == 2 and store.import_problem is None
+    codes, new_labels = store.read()
+    assert np.flatnonzero(codes).tolist() == [12, 41] and new_labels[[12, 41]].tolist() == [3, 0]
+    store.clear(np.array([12]))  # a person's later change must survive the next opening
+    store.close()
+    again = SplitVerdicts.open(tmp_path / "c.sqlite", split)
+    assert again.imported == 0 and np.flatnonzero(again.read()[0]).tolist() == [41]
+    assert legacy.read_bytes() == before
+
+
+def test_damaged_old_sidecar_is_reported_and_the_store_still_works(tmp_path, split, labeler_dir):
+    legacy = legacy_json_path("test", DIGEST)
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text("{ damaged")
+    store = SplitVerdicts.open(tmp_path / "c.sqlite", split)
+    assert "damaged" in store.import_problem and store.imported == 0
+    assert store.set(np.array([1]), "exclude") == 1
+    assert legacy.read_text() == "{ damaged"
+
+
+@pytest.mark.parametrize("content", [b'{"format": "fashion-labeler-corrections/1"}',
+                                     b"SQLite format 3\x00" + bytes(100)], ids=["json-sidecar", "damaged-sqlite"])
+def test_unusable_store_is_refused_and_untouched(tmp_path, split, content):
+    path = tmp_path / "c.sqlite"
+    path.write_bytes(content)
+    store, refusal = open_split_verdicts(path, split)
+    assert store is None and "untouched" in refusal and "\n" not in refusal
+    assert path.read_bytes() == content
+
+
+def test_another_programs_database_is_refused(tmp_path, split):
+    path = tmp_path / "other.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (x)")
     before = path.read_bytes()
-    with pytest.raises(CorrectionsError, match="untouched"):
-        CorrectionStore.load(path, "test", DIGEST, LABELS)
+    store, refusal = open_split_verdicts(path, split)
+    assert store is None and "another program" in refusal
     assert path.read_bytes() == before
 
 
-def test_default_path_is_per_user_and_per_digest(monkeypatch, tmp_path):
-    monkeypatch.delenv("FASHION_LABELER_DIR", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert default_path("test", DIGEST) == tmp_path / "fashion-labeler" / f"corrections-test-{DIGEST[:16]}.json"
+def test_a_path_the_system_refuses_is_a_refusal_not_a_crash(tmp_path, split):
+    store, refusal = open_split_verdicts(tmp_path / ("x" * 300) / "c.sqlite", split)
+    assert store is None and refusal.startswith("corrections ") and "too long" in refusal
 
 
-def test_csv_export(tmp_path):
-    store = CorrectionStore.load(tmp_path / "c.json", "test", DIGEST, LABELS)
-    store.set_labels([6], [0])
-    assert store.export_csv(tmp_path / "c.csv") == 1
-    rows = list(csv.DictReader(open(tmp_path / "c.csv")))
-    assert rows[0]["index"] == "6" and rows[0]["original_class"] == "Shirt" and rows[0]["new_class"] == "T-shirt/top"
+def test_two_openers_of_one_file_keep_each_others_verdicts(tmp_path, split):
+    first = SplitVerdicts.open(tmp_path / "c.sqlite", split)
+    second = SplitVerdicts.open(tmp_path / "c.sqlite", split)
+    first.set(np.array([1]), "relabel", 5)
+    second.set(np.array([2]), "exclude")  # second never read row 1: it must not write it back
+    first.set(np.array([3]), "confirmed")
+    for store in (first, second):
+        codes, new_labels = store.read()
+        assert {int(i): int(codes[i]) for i in np.flatnonzero(codes)} == {1: RELABEL, 2: EXCLUDE, 3: CONFIRMED}
+        assert new_labels[1] == 5
+
+
+def test_exports_for_interchange(tmp_path, split):
+    store = SplitVerdicts.open(tmp_path / "c.sqlite", split)
+    store.set(np.array([6]), "relabel", 0)
+    store.set(np.array([7]), "exclude")
+    assert store.export_csv(tmp_path / "c.csv") == 2
+    lines = (tmp_path / "c.csv").read_text().splitlines()
+    assert lines[1].startswith("test,6,relabel,6,Shirt,0,T-shirt/top,")
+    assert lines[2].startswith("test,7,exclude,7,Sneaker,,,")
+    assert store.export_json(tmp_path / "c.json") == 2
+    other = SplitVerdicts.open(tmp_path / "other.sqlite", split)
+    assert other.import_json(tmp_path / "c.json") == 2
+    assert np.array_equal(other.read()[0], store.read()[0])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from dataclasses import FrozenInstanceError
 
 import numpy as np
@@ -18,9 +16,12 @@ from gui.palette import CORRECTED
 from gui.scoring import ScoringRequest
 from gui.tile_model import (CLASS_NAMES_ROLE, IS_CORRECTED_ROLE, PREDICTED_NAME_ROLE, TRUE_LABEL_ROLE,
                             TRUE_NAME_ROLE)
+from inference.core.corrections_store import CorrectionsStore
+from inference.core.fashion_mnist import dataset_digest
 from inference.core.predictor import Predictor
 
 SCORE_TIMEOUT_MS = 30_000
+DIGEST = dataset_digest()
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +43,15 @@ def open_window(qtbot, model_path, fashion_dir, corrections, show=True) -> MainW
     return window
 
 
+@pytest.fixture(autouse=True)
+def labeler_dir(monkeypatch, tmp_path):
+    """Old JSON sidecars are looked for here: never in the user's own folder."""
+    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
+
+
 @pytest.fixture
 def window(qtbot, model_path, fashion_dir, tmp_path):
-    return open_window(qtbot, model_path, fashion_dir, tmp_path / "corrections.json")
+    return open_window(qtbot, model_path, fashion_dir, tmp_path / "corrections.sqlite")
 
 
 def shown_rows(window) -> np.ndarray:
@@ -156,12 +163,15 @@ def test_detail_panel_shows_the_selected_image(window, expected):
 
 
 def saved_corrections(path) -> dict:
-    return {c["index"]: c["new_label"] for c in json.loads(path.read_text())["corrections"]}
+    """index: new label of every relabel in the store, None for the other verdicts."""
+    with CorrectionsStore.open(path, create=False) as store:
+        verdicts = store.verdicts(DIGEST, "test")
+    return {i: v.new_label for i, v in verdicts.items()}
 
 
 def test_relabel_with_keys_saves_and_a_reopened_window_shows_it(qtbot, model_path, fashion_dir, tmp_path, expected):
     _, _, labels = expected
-    path = tmp_path / "corrections.json"
+    path = tmp_path / "corrections.sqlite"
     window = open_window(qtbot, model_path, fashion_dir, path)
     activate(qtbot, window)
     window.grid.setCurrentIndex(window.view_model.index(7))
@@ -169,9 +179,10 @@ def test_relabel_with_keys_saves_and_a_reopened_window_shows_it(qtbot, model_pat
     with qtbot.waitSignal(window.tiles.saved):
         qtbot.keyClick(window.grid, Qt.Key(Qt.Key.Key_0.value + new))
     assert saved_corrections(path) == {7: new}
-    assert "1 correction" in window.status_line.accuracy_label.text()
-    record = json.loads(path.read_text())["corrections"][0]
-    assert record["split"] == "test" and record["original_label"] == labels[7] and record["time"]
+    assert "1 relabelled" in window.status_line.accuracy_label.text()
+    with CorrectionsStore.open(path, create=False) as store:
+        verdict = store.verdicts(DIGEST, "test")[7]
+    assert verdict.verdict == "relabel" and verdict.given_label == labels[7] and verdict.time
     window.close()
 
     reopened = open_window(qtbot, model_path, fashion_dir, path)
@@ -182,19 +193,22 @@ def test_relabel_with_keys_saves_and_a_reopened_window_shows_it(qtbot, model_pat
 
 def test_relabel_selection_undo_redo(window, qtbot, tmp_path, expected):
     _, _, labels = expected
-    path = tmp_path / "corrections.json"
+    path = tmp_path / "corrections.sqlite"
     activate(qtbot, window)
     window.grid.setCurrentIndex(window.view_model.index(0))
     qtbot.keyClick(window.grid, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
     qtbot.keyClick(window.grid, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
     np.testing.assert_array_equal(window.selected_rows(), [0, 1, 2])
     qtbot.keyClick(window.grid, Qt.Key.Key_4)
-    assert saved_corrections(path) == {i: 4 for i in (0, 1, 2) if labels[i] != 4}
+    # An image whose own label is 4 is confirmed, not relabelled.
+    want = {i: 4 if labels[i] != 4 else None for i in (0, 1, 2)}
+    assert saved_corrections(path) == want
+    assert window.grid.currentIndex().row() == 3  # on to the image after the selection
     qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert saved_corrections(path) == {}
     np.testing.assert_array_equal(window.tiles.labels[:3], labels[:3])
     qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert saved_corrections(path) == {i: 4 for i in (0, 1, 2) if labels[i] != 4}
+    assert saved_corrections(path) == want
     assert window.view_model.index(0).data(TRUE_LABEL_ROLE) == 4
 
 
@@ -205,35 +219,35 @@ def test_model_setdata_validates_and_announces(window, qtbot, tmp_path, expected
     assert not window.tiles.setData(index, 10, TRUE_LABEL_ROLE)
     assert not window.tiles.setData(index, str(new), TRUE_LABEL_ROLE)
     assert not window.tiles.setData(index, new, Qt.ItemDataRole.DisplayRole)
-    assert not (tmp_path / "corrections.json").exists()  # nothing refused was saved
+    assert saved_corrections(tmp_path / "corrections.sqlite") == {}  # nothing refused was saved
     with qtbot.waitSignal(window.tiles.dataChanged) as blocker:
         assert window.tiles.setData(index, new, TRUE_LABEL_ROLE)
     assert blocker.args[0].row() == 5 and {TRUE_LABEL_ROLE, TRUE_NAME_ROLE} <= set(blocker.args[2])
-    assert saved_corrections(tmp_path / "corrections.json") == {5: new}
+    assert saved_corrections(tmp_path / "corrections.sqlite") == {5: new}
     assert index.data(TRUE_NAME_ROLE) == window.tiles.class_names[new]
 
 
 @pytest.mark.parametrize("content", [
-    '{"format": "fashion-labeler-corrections/1", "dataset_digest": "' + "0" * 64 + '", "split": "test", "corrections": []}',
-    "{ damaged",
-], ids=["foreign-digest", "damaged"])
-def test_unusable_corrections_file_is_refused_and_never_written(qtbot, model_path, fashion_dir, tmp_path, content):
-    path = tmp_path / "corrections.json"
-    path.write_text(content)
-    before = path.read_bytes()
+    b'{"format": "fashion-labeler-corrections/1", "dataset_digest": "' + b"0" * 64 + b'", "split": "test"}',
+    b"SQLite format 3\x00" + bytes(200),
+], ids=["old-json-sidecar", "damaged-sqlite"])
+def test_unusable_corrections_store_is_refused_and_never_written(qtbot, model_path, fashion_dir, tmp_path, content):
+    path = tmp_path / "corrections.sqlite"
+    path.write_bytes(content)
     window = open_window(qtbot, model_path, fashion_dir, path)
     box = window.message_box
     assert box is not None and box.isVisible() and "left untouched" in box.text()
     assert "refused" in window.status_line.corrections_label.text()
     window.grid.setCurrentIndex(window.view_model.index(0))
-    assert not window.relabel_selection(3)
+    assert not window.give_verdict("relabel", 3)
     assert not window.tiles.setData(window.tiles.index(0), 3, TRUE_LABEL_ROLE)
-    assert path.read_bytes() == before
-    # A usable file can then be opened from the File menu's action.
-    assert window.open_corrections(str(tmp_path / "other.json"))
-    assert window.relabel_selection(3)
-    assert saved_corrections(tmp_path / "other.json") == {0: 3}
-    assert path.read_bytes() == before
+    assert path.read_bytes() == content
+    # A usable store can then be opened from the File menu's action.
+    assert window.open_corrections(str(tmp_path / "other.sqlite"))
+    window.grid.setCurrentIndex(window.view_model.index(0))
+    assert window.give_verdict("relabel", 3)
+    assert saved_corrections(tmp_path / "other.sqlite") == {0: 3 if window.tiles.original_labels[0] != 3 else None}
+    assert path.read_bytes() == content
 
 
 def test_missing_and_wrong_models_open_a_dialog(window, qtbot, tmp_path):
@@ -275,17 +289,17 @@ def test_the_scoring_result_stays_fixed_and_the_model_owns_what_changes(window, 
     _, _, labels = expected
     scored = window.tiles.scored
     with pytest.raises(FrozenInstanceError):
-        scored.store = None
+        scored.review = None
     with pytest.raises(ValueError, match="read-only"):
         scored.probabilities[0, 0] = 1.0
     window.grid.setCurrentIndex(window.view_model.index(0))
     new = (int(labels[0]) + 1) % 10
-    assert window.relabel_selection(new)
+    assert window.give_verdict("relabel", new)
     assert window.tiles.labels[0] == new and scored.split.labels[0] == labels[0]
-    assert window.open_corrections(str(tmp_path / "other.json"))
-    assert window.tiles.corrections_path == tmp_path / "other.json" and window.tiles.store.records == {}
-    assert scored.corrections_path == tmp_path / "corrections.json"
-    assert window.tiles.labels[0] == labels[0]  # the other file has no corrections
+    assert window.open_corrections(str(tmp_path / "other.sqlite"))
+    assert window.tiles.corrections_path == tmp_path / "other.sqlite" and not window.tiles.verdict.any()
+    assert scored.corrections_path == tmp_path / "corrections.sqlite"
+    assert window.tiles.labels[0] == labels[0]  # the other store has no verdicts
 
 
 def test_tiles_carry_their_class_names_as_roles(window, expected):
@@ -320,7 +334,8 @@ def test_png_export_is_the_grids_own_tiles_and_follows_relabels(window, tmp_path
     h, w = on_screen.shape[:2]
     np.testing.assert_array_equal(before[:h, w : 2 * w], on_screen)
 
-    assert window.relabel_selection(0)  # tile 0 is now a T-shirt, corrected and right
+    window.grid.setCurrentIndex(window.view_model.index(0))
+    assert window.give_verdict("relabel", 0)  # tile 0 is now a T-shirt, corrected and right
     window.export_png(str(tmp_path / "after.png"))
     after = pixels(QImage(str(tmp_path / "after.png")))
     corrected = (CORRECTED.red(), CORRECTED.green(), CORRECTED.blue())
@@ -351,6 +366,8 @@ def test_export_view_png_and_corrections_csv(window, tmp_path):
     n = window.export_png(str(tmp_path / "view.png"))
     assert n == window.view_model.rowCount() and (tmp_path / "view.png").stat().st_size > 5_000
     window.grid.setCurrentIndex(window.view_model.index(0))
-    window.relabel_selection(0)
-    assert window.export_csv(str(tmp_path / "c.csv")) == 1
-    assert "Shirt,0,T-shirt/top" in (tmp_path / "c.csv").read_text()
+    window.give_verdict("relabel", 0)
+    assert window.export_corrections(str(tmp_path / "c.csv"), "csv") == 1
+    assert "relabel,6,Shirt,0,T-shirt/top" in (tmp_path / "c.csv").read_text()
+    assert window.export_corrections(str(tmp_path / "c.json"), "json") == 1
+    assert '"verdict": "relabel"' in (tmp_path / "c.json").read_text()

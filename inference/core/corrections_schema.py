@@ -85,9 +85,13 @@ def check_schema_marks(path: Path, app_id: int, version: int) -> None:
 
 def refuse_foreign_file(path: Path, create: bool) -> None:
     """Look at an existing file without writing to it; raise CorrectionsError unless it is ours."""
-    if path.is_dir():
+    try:
+        is_dir, exists = path.is_dir(), path.exists()
+    except OSError as e:  # a name too long, a folder we may not enter
+        raise CorrectionsError(f"corrections store {path} cannot be used ({e.strerror}); name another file") from e
+    if is_dir:
         raise CorrectionsError(f"corrections store {path} is a folder; name a file such as {path / FILE_NAME}")
-    if not path.exists():
+    if not exists:
         if not create:
             raise CorrectionsError(
                 f"corrections store {path} does not exist; label some images first, or check the path"

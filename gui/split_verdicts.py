@@ -1,0 +1,100 @@
+"""One split's verdicts in the corrections store, as the labeler's window uses them.
+
+A thin layer over `inference.core.corrections_store.CorrectionsStore`: it knows the split (name,
+dataset digest, given labels), so the window passes rows and verdicts only; it reads the store
+into two arrays the Qt models can index; and on opening it imports the split's old JSON sidecar
+once. No Qt here. The SQLite connection belongs to the thread that opened it: the GUI thread.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from inference.core.corrections_store import VERDICTS, CorrectionsStore, legacy_json_path
+from inference.core.errors import CorrectionsError
+from inference.core.fashion_mnist import Split
+
+# Verdict codes in the (N,) arrays the models hold: 0 is "no verdict", then VERDICTS in order.
+NO_VERDICT = 0
+CODES = {verdict: code for code, verdict in enumerate(VERDICTS, start=1)}
+RELABEL, CONFIRMED, EXCLUDE = CODES["relabel"], CODES["confirmed"], CODES["exclude"]
+SESSION = "fashion-labeler"
+
+
+class SplitVerdicts:
+    """The store, opened for one split; every change is its own committed transaction."""
+
+    def __init__(self, store: CorrectionsStore, split: Split):
+        self.store = store
+        self.split = split
+        self.imported: int = 0  # verdicts the legacy sidecar added when this was opened
+        self.import_problem: str | None = None  # why the legacy sidecar could not be imported
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, split: Split) -> "SplitVerdicts":
+        """Open (or create) the store at `path`; CorrectionsError, file untouched, if it is not usable."""
+        try:
+            store = CorrectionsStore.open(path, session=SESSION)
+        except OSError as e:  # a name too long, a folder we may not enter
+            raise CorrectionsError(f"corrections path {path} cannot be used ({e.strerror}); name another file") from e
+        opened = cls(store, split)
+        opened._import_legacy()
+        return opened
+
+    def _import_legacy(self) -> None:
+        """The sidecar the labeler wrote before the store: read, never written; a second import adds nothing."""
+        legacy = legacy_json_path(self.split.name, self.split.digest)
+        try:
+            if not legacy.is_file():
+                return
+            self.imported = self.store.import_json(legacy)
+        except CorrectionsError as e:
+            self.import_problem = str(e)
+        except OSError as e:
+            self.import_problem = f"old corrections file {legacy}: cannot read it ({e.strerror})"
+
+    @property
+    def path(self) -> Path:
+        return self.store.path
+
+    def close(self) -> None:
+        self.store.close()
+
+    def read(self) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) int8 verdict codes and (N,) int64 new labels (-1 unless relabelled), from one snapshot."""
+        n = len(self.split.labels)
+        codes, new_labels = np.zeros(n, np.int8), np.full(n, -1, np.int64)
+        verdicts = self.store.verdicts(self.split.digest, self.split.name)
+        if verdicts:
+            rows = np.fromiter(verdicts, np.int64, len(verdicts))
+            codes[rows] = [CODES[v.verdict] for v in verdicts.values()]
+            new_labels[rows] = [-1 if v.new_label is None else v.new_label for v in verdicts.values()]
+        return codes, new_labels
+
+    def set(self, rows: np.ndarray, verdict: str, label: int | None = None) -> int:
+        """Give `rows` one verdict (label only for "relabel"); returns how many changed."""
+        return self.store.set_verdict(self.split.digest, self.split.name, rows, verdict,
+                                      given_labels=self.split.labels, label=label)
+
+    def clear(self, rows: np.ndarray) -> int:
+        return self.store.clear(self.split.digest, self.split.name, rows)
+
+    def export_csv(self, path: str | os.PathLike) -> int:
+        return self.store.export_csv(path, self.split.digest, self.split.name)
+
+    def export_json(self, path: str | os.PathLike) -> int:
+        return self.store.export_json(path, self.split.digest, self.split.name)
+
+    def import_json(self, path: str | os.PathLike) -> int:
+        return self.store.import_json(path)
+
+
+def open_split_verdicts(path: Path, split: Split) -> tuple[SplitVerdicts | None, str | None]:
+    """The split's verdicts in the store at `path`, or None and the one-line reason it was refused."""
+    try:
+        return SplitVerdicts.open(path, split), None
+    except CorrectionsError as e:
+        return None, str(e)
