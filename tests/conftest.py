@@ -47,7 +47,8 @@ def trained(fashion_dir, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def model_repo(trained):
-    """The Triton model repository the session's training run wrote (holds fashion_mnist/1/model.onnx)."""
+    """The Triton model repository the session's training run wrote (holds fashion_mnist/1/model.onnx,
+    its one version)."""
     return trained[2]
 
 
@@ -67,7 +68,7 @@ def model_path(model_repo):
     """The exported ONNX model of the session's training run."""
     from inference.core.model_repository import onnx_path
 
-    return onnx_path(model_repo)
+    return onnx_path(model_repo, 1)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from training.softmax_scratch import SoftmaxRegressionScratch
 @pytest.fixture(scope="module")
 def exported(trained):
     _, results, out = trained
-    path = model_repository.onnx_path(out)
+    path = model_repository.onnx_path(out, 1)
     return onnx.load(path), path, results, out
 
 
@@ -97,6 +97,8 @@ def test_triton_files_match_the_model(exported):
     assert (folder / "labels.txt").read_text().splitlines() == list(CLASS_NAMES)
     history = json.loads((folder / "history.json").read_text())
     assert set(history["variants"]) == {"scratch", "concise"}
+    assert history["model"] == "1/model.onnx"  # the version this run exported
+    assert history["corrections"] is None and history["variants"]["concise"]["test_acc_corrected"] is None
     assert (folder / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(folder.rglob("*.tmp"))
 
@@ -114,4 +116,5 @@ def test_a_failed_check_writes_no_model(trained, tmp_path, monkeypatch):
     data = prepare(cfg.data_dir, False, 0, cfg.seed, torch.device("cpu"))
     with pytest.raises(export.TrainingError):
         cli.export_concise(cfg.__class__(out=str(tmp_path)), data, results["concise"])
-    assert not model_repository.onnx_path(tmp_path).exists()
+    assert model_repository.latest_model(tmp_path) is None
+    assert not model_repository.model_dir(tmp_path).exists()

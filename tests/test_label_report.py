@@ -159,7 +159,7 @@ def test_end_to_end_report_beside_the_model(fashion_dir, tmp_path):
     train, test = load_split("train", fashion_dir), load_split("test", fashion_dir)
     t = lambda a: torch.from_numpy(a)  # noqa: E731
     data = Data(t(train.images[:1000]), t(train.labels[:1000]), t(test.images[:300]), t(test.labels[:300]),
-                t(test.images[:300]), t(test.labels[:300]), train.digest, fashion_dir)
+                t(test.images[:300]), t(test.labels[:300]), train.digest, fashion_dir, torch.arange(1000), None)
     cfg = TrainConfig(epochs=2)
     torch.manual_seed(0)
     final, _, _ = softmax_concise.build(cfg, torch.device("cpu"))
@@ -216,8 +216,23 @@ def test_the_training_split_keeps_file_order_and_its_hold_out(fashion_dir):
     from training.data import prepare
 
     data = prepare(str(fashion_dir), False, 500, 1, torch.device("cpu"))
-    images, labels = label_report.training_split(data, val_split=500)
+    images, labels, index = label_report.training_split(data, val_split=500)
     train = load_split("train", fashion_dir)
     assert len(data.train_labels) == len(train.labels) - 500
+    np.testing.assert_array_equal(index.numpy(), np.arange(len(train.labels)))
     np.testing.assert_array_equal(labels.numpy(), train.labels)
     np.testing.assert_array_equal(images[::997].numpy(), train.images[::997])
+
+
+def test_the_training_split_skips_excluded_images_and_restores_file_order():
+    """--corrections with --val-split: images 1 and 4 excluded, the rest shuffled between training
+    and validation; the report gets the kept images in file order, each at its own index."""
+    file_images = torch.arange(6, dtype=torch.uint8).reshape(6, 1, 1).expand(6, 28, 28)  # pixel value = index
+    file_labels = torch.tensor([3, 9, 7, 3, 0, 5])
+    train_index, val_index = torch.tensor([5, 0, 3]), torch.tensor([2])
+    data = Data(file_images[train_index], file_labels[train_index], file_images[val_index], file_labels[val_index],
+                file_images[:0], file_labels[:0], "d" * 64, Path("."), train_index, val_index)
+    images, labels, index = label_report.training_split(data, val_split=1)
+    assert index.tolist() == [0, 2, 3, 5]
+    assert images[:, 0, 0].tolist() == [0, 2, 3, 5]
+    assert labels.tolist() == [3, 7, 3, 5]

@@ -88,6 +88,17 @@ def test_flags_map_to_config_fields():
     assert (cfg.val_split, cfg.weight_decay, cfg.seed, cfg.device) == (100, 1e-4, 7, "cpu")
 
 
+def test_corrections_flag_names_the_default_store_or_a_given_one(tmp_path, monkeypatch):
+    from inference.core.corrections_store import default_path
+
+    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path))
+    assert cli.parse_args([]).corrections is None
+    assert default_path().parent == tmp_path
+    assert cli.parse_args(["--corrections", "--epochs", "2"]).corrections == str(default_path())
+    assert cli.parse_args(["--corrections", "mine.sqlite"]).corrections == "mine.sqlite"
+    assert (cli.parse_args([]).cross_val, cli.parse_args(["--cross-val", "5"]).cross_val) == (0, 5)
+
+
 def test_asking_for_cuda_without_one_is_an_error():
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the error path is for machines without")

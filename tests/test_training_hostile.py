@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sys
 
 import pytest
 from onnx import TensorProto, helper
@@ -44,14 +45,14 @@ def nothing_may_train(monkeypatch):
 
 
 def write_earlier_model(out, accuracy: str) -> bytes:
-    """A small ONNX file in the model's place whose metadata records `accuracy`; returns its bytes."""
+    """A small ONNX file as version 1, whose metadata records `accuracy`; returns its bytes."""
     x = helper.make_tensor_value_info("images", TensorProto.UINT8, [None, 28, 28])
     y = helper.make_tensor_value_info("out", TensorProto.UINT8, [None, 28, 28])
     graph = helper.make_graph([helper.make_node("Identity", ["images"], ["out"])], "earlier", [x], [y])
     model = helper.make_model(graph)
     model.metadata_props.add(key="test_accuracy", value=accuracy)
     data = model.SerializeToString()
-    path = onnx_path(out)
+    path = onnx_path(out, 1)
     path.parent.mkdir(parents=True)
     path.write_bytes(data)
     return data
@@ -70,6 +71,7 @@ def write_earlier_model(out, accuracy: str) -> bytes:
         ("--batch-size", "0"), ("--batch-size", str(10**9)),
         ("--epochs", "0"), ("--epochs", "2.5"), ("--epochs", str(10**12)),
         ("--val-split", "60000"), ("--val-split", "-1"),
+        ("--cross-val", "1"), ("--cross-val", "101"), ("--cross-val", "-2"), ("--cross-val", "two"),
     ],
 )
 def test_bad_number_is_one_line_and_nothing_runs(flag, value, tmp_path, capsys, nothing_may_train):
@@ -118,6 +120,40 @@ def test_out_with_an_impossible_name(name, tmp_path, capsys, nothing_may_train):
     one_line_error(capsys.readouterr().err, "cannot be written")
 
 
+# --- --cross-val and --corrections: what they need is checked before the data is read ----------
+
+def test_cross_val_without_cleanlab_fails_before_anything_runs(tmp_path, capsys, monkeypatch, nothing_may_train):
+    for name in ("cleanlab", "cleanlab.filter", "cleanlab.rank"):
+        monkeypatch.setitem(sys.modules, name, None)  # makes `import cleanlab...` raise ImportError
+    out = tmp_path / "models"
+    assert cli.main(["--cross-val", "5", "--out", str(out)]) == 2
+    one_line_error(capsys.readouterr().err, "cleanlab", "pip install", "leave out --cross-val")
+    assert not out.exists()
+
+
+def test_a_missing_corrections_store_says_how_to_make_one(tmp_path, capsys, monkeypatch, nothing_may_train):
+    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
+    for flags in (["--corrections", str(tmp_path / "nowhere.sqlite")], ["--corrections"]):
+        assert cli.main([*flags, "--out", str(tmp_path / "models")]) == 2
+        err = one_line_error(capsys.readouterr().err, "no corrections store at", "fashion-labeler")
+        assert str(tmp_path / ("nowhere.sqlite" if len(flags) == 2 else "labeler")) in err
+
+
+def test_a_store_without_verdicts_for_this_dataset_is_refused(fashion_dir, tmp_path, capsys, monkeypatch):
+    from inference.core.corrections_store import CorrectionsStore
+
+    CorrectionsStore.open(tmp_path / "empty.sqlite").close()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("train-and-export trained without a single verdict")
+
+    monkeypatch.setattr(cli, "train_variant", refuse)
+    code = cli.main(["--corrections", str(tmp_path / "empty.sqlite"), "--data-dir", str(fashion_dir),
+                     "--out", str(tmp_path / "models")])
+    assert code == 2
+    one_line_error(capsys.readouterr().err, "holds no verdicts for this dataset", "fashion-labeler")
+
+
 # --- data and the errors below: one line whatever the layer -------------------------------------
 
 def test_data_file_with_an_impossible_header(tmp_path, capsys):
@@ -154,8 +190,8 @@ def test_finite_divergence_stops_and_leaves_the_earlier_model(fashion_dir, tmp_p
     code = cli.main([*ONE_EPOCH, "--lr", "1e6", "--data-dir", str(fashion_dir), "--out", str(out)])
     assert code == 2
     one_line_error(capsys.readouterr().err, "running average", "lower --lr", "nothing was exported")
-    assert onnx_path(out).read_bytes() == earlier
-    assert files_under(out) == [onnx_path(out)]
+    assert onnx_path(out, 1).read_bytes() == earlier
+    assert files_under(out) == [onnx_path(out, 1)]
 
 
 def test_guard_stops_a_finite_climb_but_not_one_noisy_batch():
@@ -170,9 +206,11 @@ def test_guard_stops_a_finite_climb_but_not_one_noisy_batch():
 
 
 def test_accuracy_line_without_or_with_a_worse_earlier_model():
-    assert "no earlier model" in cli.accuracy_change(0.83, None)
-    better = cli.accuracy_change(0.83, 0.80)
-    assert "0.8300" in better and "0.8000" in better and "+0.0300" in better and "was better" not in better
+    assert "the first version" in cli.accuracy_change(0.83, None, None)
+    assert "version 4 before it records no accuracy" in cli.accuracy_change(0.83, None, 4)
+    better = cli.accuracy_change(0.83, 0.80, 2)
+    assert "version 2 before it: 0.8000" in better and "0.8300" in better and "+0.0300" in better
+    assert "was better" not in better
 
 
 @pytest.mark.parametrize(
@@ -182,7 +220,7 @@ def test_accuracy_line_without_or_with_a_worse_earlier_model():
     ids=["missing", "empty", "garbage", "recorded", "not-a-number", "out-of-range", "nan"],
 )
 def test_recorded_accuracy_of_an_earlier_model(content, expected, tmp_path):
-    path = onnx_path(tmp_path)
+    path = onnx_path(tmp_path, 1)
     if isinstance(content, str):
         write_earlier_model(tmp_path, content)
     elif content is not None:
@@ -192,32 +230,39 @@ def test_recorded_accuracy_of_an_earlier_model(content, expected, tmp_path):
 
 
 def test_earlier_model_that_is_a_folder_reads_as_none(tmp_path):
-    onnx_path(tmp_path).mkdir(parents=True)
-    assert recorded_accuracy(onnx_path(tmp_path)) is None
+    onnx_path(tmp_path, 1).mkdir(parents=True)
+    assert recorded_accuracy(onnx_path(tmp_path, 1)) is None
 
 
 # --- full disk and SIGTERM: after training, and nothing half-written -----------------------------
 
 def test_full_disk_at_export_is_one_line_and_keeps_the_earlier_model(fashion_dir, tmp_path, capsys, monkeypatch):
-    """Also the summary: it names the earlier model's accuracy beside the new one (one run, one
-    export, to keep the suite fast)."""
+    """Also the summary: it names the newest earlier version's accuracy beside the new one (one
+    run, one export, to keep the suite fast)."""
     out = tmp_path / "models"
     earlier = write_earlier_model(out, "0.991234")
 
-    def disk_full(path, data):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    real_write = model_repository.atomic_write
+
+    def disk_full(path, data):  # the disk fills up while the new version is staged
+        if os.path.basename(path) == model_repository.MODEL_FILE:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real_write(path, data)
 
     monkeypatch.setattr(model_repository, "atomic_write", disk_full)
     assert cli.main([*ONE_EPOCH, "--data-dir", str(fashion_dir), "--out", str(out)]) == 2
     stdout, err = capsys.readouterr()
-    one_line_error(err, "No space left on device", "is unchanged")
-    assert onnx_path(out).read_bytes() == earlier
+    one_line_error(err, "No space left on device", "are unchanged")
+    assert onnx_path(out, 1).read_bytes() == earlier
+    # Neither a version 2 nor its staging folder is left: only the config written before it.
+    assert sorted(p.name for p in model_dir(out).iterdir()) == ["1", "config.pbtxt", "labels.txt"]
+    assert files_under(model_dir(out) / "1") == [onnx_path(out, 1)]
 
     table_row = next(line for line in stdout.splitlines() if line.startswith("concise "))
     new = float(table_row.split()[5])  # the summary table's test accuracy
-    (line,) = [line for line in stdout.splitlines() if "model it replaces" in line]
+    (line,) = [line for line in stdout.splitlines() if "version 1 before it" in line]
     assert f"{new:.4f}" in line and "0.9912" in line and f"{new - 0.991234:+.4f}" in line
-    assert "was better" in line  # one epoch is far from 0.99
+    assert "version 1 was better" in line  # one epoch is far from 0.99
 
 
 def test_sigterm_while_writing_leaves_no_temporary_or_torn_file(fashion_dir, tmp_path, capsys, monkeypatch):

@@ -1,5 +1,6 @@
 """models/ as Triton loads it: config.pbtxt parses into Triton's own ModelConfig message and
-agrees with the ONNX model's inputs and outputs (names, data types, dims)."""
+agrees with the ONNX model's inputs and outputs (names, data types, dims); every export is a new
+numeric version folder and the newest one is what Triton and every consumer here take."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import onnx
 import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2  # Triton's own schema for config.pbtxt
+
+from inference.core import model_repository
+from inference.core.model_repository import (check_writable, latest_model, model_dir, model_folder_of, onnx_path,
+                                             resolve_model_path, write_model)
 
 # ONNX element types -> Triton data types, for the ones this model uses.
 ONNX_TO_TRITON = {
@@ -62,4 +67,51 @@ def test_label_file_lists_one_class_per_output(config, model_repo, model_path):
 def test_version_folder_holds_the_model(model_repo):
     versions = [p for p in (model_repo / "fashion_mnist").iterdir() if p.is_dir()]
     assert [p.name for p in versions] == ["1"]  # Triton reads numeric folders; nothing else is a folder
-    assert (versions[0] / "model.onnx").is_file()
+    assert [p.name for p in versions[0].iterdir()] == ["model.onnx"]  # the version holds the model alone
+
+
+def test_config_serves_the_newest_version(config):
+    assert config.version_policy.WhichOneof("policy_choice") == "latest"
+    assert config.version_policy.latest.num_versions == 1
+
+
+# --- versions, written and resolved without training: plain bytes stand in for the model -------
+
+def test_each_write_is_a_new_version_and_leaves_the_earlier_ones(tmp_path):
+    assert write_model(tmp_path, b"first") == (onnx_path(tmp_path, 1), 1)
+    assert write_model(tmp_path, b"second") == (onnx_path(tmp_path, 2), 2)
+    assert onnx_path(tmp_path, 1).read_bytes() == b"first"
+    assert latest_model(tmp_path) == (onnx_path(tmp_path, 2), 2)
+    assert resolve_model_path(tmp_path) == resolve_model_path(model_dir(tmp_path)) == onnx_path(tmp_path, 2)
+    assert sorted(p.name for p in model_dir(tmp_path).iterdir()) == ["1", "2", "config.pbtxt", "labels.txt"]
+
+
+def test_a_version_taken_by_another_run_meanwhile_is_skipped(tmp_path, monkeypatch):
+    write_model(tmp_path, b"first")
+    monkeypatch.setattr(model_repository, "next_version", lambda out: 1)  # as if version 1 appeared after the count
+    assert write_model(tmp_path, b"second") == (onnx_path(tmp_path, 2), 2)
+    assert onnx_path(tmp_path, 1).read_bytes() == b"first"
+    assert not [p for p in model_dir(tmp_path).iterdir() if p.name.startswith(".")]  # no staging folder left
+
+
+def test_resolving_passes_over_folders_that_hold_no_model(tmp_path):
+    folder = model_dir(tmp_path)
+    write_model(tmp_path, b"first")
+    for name in ("5", "1\u00b2", "7x", ".new-version.abc.tmp"):  # empty, a superscript, not a number, staging
+        (folder / name).mkdir()
+    (folder / "9").write_bytes(b"a file, not a version folder")
+    assert latest_model(tmp_path) == (onnx_path(tmp_path, 1), 1)
+    assert resolve_model_path(tmp_path) == onnx_path(tmp_path, 1)
+    assert model_repository.next_version(tmp_path) == 6  # a number once used is never reused
+    assert write_model(tmp_path, b"second")[1] == 6
+
+
+def test_the_write_check_makes_no_version_folder(tmp_path):
+    check_writable(tmp_path)
+    assert list(model_dir(tmp_path).iterdir()) == []
+    assert latest_model(tmp_path) is None and model_repository.next_version(tmp_path) == 1
+
+
+def test_model_folder_of_a_version(tmp_path):
+    assert model_folder_of(onnx_path(tmp_path, 12)) == model_dir(tmp_path)
+    assert model_folder_of(tmp_path / "elsewhere" / "model.onnx") is None

@@ -25,6 +25,8 @@ class TrainConfig:
     out: str = "models"  # a Triton model repository; see models/README.md
     data_dir: str | None = None  # else $FASHION_MNIST_DIR, Debian's package, the cache
     download: bool = False  # fetch with torchvision when no local copy is found
+    cross_val: int = 0  # K > 1: rank label issues with K-fold out-of-fold probabilities; 0: off (K copies cost K runs)
+    corrections: str | None = None  # a corrections store to train with; None: the labels as published
 
     def variants(self) -> tuple[str, ...]:
         return VARIANTS if self.variant == "both" else (self.variant,)

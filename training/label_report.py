@@ -33,7 +33,6 @@ import torch
 
 from inference.core.atomic_write import atomic_write
 from inference.core.classes import CLASS_NAMES
-from inference.core.fashion_mnist import load_split
 from inference.core.label_issues import COLUMNS, SIDECAR, csv_name
 from training.cross_val import out_of_fold, predict_probabilities
 from training.data import Data
@@ -160,14 +159,24 @@ def summary(reports: list[LabelIssues], top: int = 10) -> str:
     return "\n".join(lines)
 
 
-def training_split(data: Data, val_split: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The whole training split in IDX-file order on data's device, the validation hold-out included:
-    every training image gets a score, and row i is the image the labeler shows as index i."""
+def training_split(data: Data, val_split: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images, labels, index) of every training image in IDX-file order on data's device, the
+    validation hold-out included: every training image gets a score, and `index` is the position
+    the labeler shows it at. With --corrections: the corrected labels, and no row for an excluded image."""
     if not val_split:  # prepare kept the file order
-        return data.train_images, data.train_labels
-    split = load_split("train", data.source)
-    device = data.train_images.device
-    return torch.from_numpy(split.images).to(device), torch.from_numpy(split.labels).to(device)
+        return data.train_images, data.train_labels, data.train_index
+    index = torch.cat([data.train_index, data.val_index])
+    order = torch.argsort(index)
+    images = torch.cat([data.train_images, data.val_images]).index_select(0, order)
+    labels = torch.cat([data.train_labels, data.val_labels]).index_select(0, order)
+    return images, labels, index.index_select(0, order)
+
+
+def report_test_set(data: Data) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """(images, labels, index) of the test set: with --corrections its verdicts applied, as for training."""
+    if data.corrected_test is None:
+        return data.test_images, data.test_labels, np.arange(len(data.test_labels))
+    return *data.corrected_test, np.flatnonzero(data.corrections.test.keep)
 
 
 def report_label_issues(
@@ -176,22 +185,26 @@ def report_label_issues(
 ) -> str:
     """train-and-export --cross-val K, after the export: out-of-fold probabilities for the training
     split, the final model's for the test split (it never trained on it), ranked and written into
-    `folder` (beside history.json). `model_file` is the file `final_model` was saved as (its
-    SHA-256 ties the report to it). Returns the lines to print."""
+    `folder` (beside history.json). `model_file` is the file `final_model` was saved as, the
+    version just exported (its path and SHA-256 tie the report to it). Returns the lines to print."""
     require_cleanlab()
-    images, labels = training_split(data, cfg.val_split)
+    images, labels, index = training_split(data, cfg.val_split)
     oof = out_of_fold(build, cfg, images, labels, k, progress)
+    test_images, test_labels, test_index = report_test_set(data)
     reports = [
-        find_issues("train", labels.cpu().numpy(), oof.probabilities),
-        find_issues("test", data.test_labels.cpu().numpy(), predict_probabilities(final_model, data.test_images)),
+        find_issues("train", labels.cpu().numpy(), oof.probabilities, index.cpu().numpy()),
+        find_issues("test", test_labels.cpu().numpy(), predict_probabilities(final_model, test_images), test_index),
     ]
     provenance = {
         "dataset_sha256": data.digest,
         "model": Path(model_file).relative_to(folder).as_posix(),
-        "model_sha256": hashlib.sha256(model_file.read_bytes()).hexdigest(),
+        "model_sha256": hashlib.sha256(Path(model_file).read_bytes()).hexdigest(),
         "cross_val_folds": k,
         "fold_seed": cfg.seed,
         "probabilities": {"train": f"out-of-fold, {k} folds", "test": "the final model"},
+        # given_label is the corrected label, and excluded images have no row, when these are set.
+        "corrections_digest": data.corrections and {
+            "train": data.corrections.train.digest, "test": data.corrections.test.digest},
     }
     write_report(folder, reports, provenance)
     accuracy = f"{min(oof.fold_accuracy):.4f}-{max(oof.fold_accuracy):.4f}"

@@ -2,14 +2,19 @@
 
     train-and-export                      # the seed's recipe, both variants, into models/
     train-and-export --val-split 10000 --epochs 30 --momentum 0.9 --schedule one-cycle
+    train-and-export --cross-val 5        # also rank suspected label errors for the labeler
+    train-and-export --corrections        # train with the labeler's verdicts applied
 
+Each export is a new version of the model (models/fashion_mnist/1/, 2/, ...); none is overwritten.
 Exit codes: 0 trained and exported; 2 a bad flag, missing or corrupt data, an --out that
-cannot be written, or a run that diverged (one line on stderr, nothing exported);
-130 interrupted (Ctrl-C), 143 terminated (SIGTERM), with no half-written file left behind.
+cannot be written, a missing corrections store or cleanlab, or a run that diverged (one line on
+stderr, nothing exported); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), with no
+half-written file left behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sys
@@ -20,15 +25,18 @@ from pathlib import Path
 import torch
 
 from inference.core.atomic_write import atomic_write
+from inference.core.command_line import OneLineParser, finite_float, int_in, os_error_text, run_command
+from inference.core.corrections_store import default_path
 from inference.core.fashion_mnist import SPLITS
+from inference.core.model_repository import check_writable, latest_model, model_dir, write_model
 from training import softmax_concise, softmax_scratch
 from training.config import DEVICES, SCHEDULES, VARIANTS, TrainConfig
+from training.corrections import open_store
 from training.data import Data, prepare
 from training.errors import TrainingError
-from training.onnx_export import metadata, recorded_accuracy, to_onnx, verify
-from inference.core.command_line import OneLineParser, finite_float, int_in, os_error_text, run_command
+from training.label_report import report_label_issues, require_cleanlab
 from training.loop import History, evaluate, fit
-from inference.core.model_repository import check_writable, model_dir, onnx_path, write_model
+from training.onnx_export import metadata, recorded_accuracy, to_onnx, verify
 from training.plot import curves_png
 
 BUILDERS = {"scratch": softmax_scratch.build, "concise": softmax_concise.build}
@@ -42,11 +50,13 @@ class Result:
     test_acc: float
     seconds: float  # training time alone, without data loading or export
     model: object  # SoftmaxRegressionScratch or nn.Sequential
+    test_acc_corrected: float | None = None  # against the corrected test labels (--corrections)
 
 
 TRAIN_IMAGES = SPLITS["train"][2]
 MAX_EPOCHS = 10_000  # an epoch takes 1-2 s on a CPU; 10,000 is hours, more is a typo
 MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes
+MAX_FOLDS = 100  # each fold is one more training run: 100 is already 100 runs, more is a typo
 
 
 def parse_args(argv: list[str] | None) -> TrainConfig:
@@ -72,7 +82,14 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--out", default=d.out, help="model repository to write (default: models)")
     p.add_argument("--data-dir", default=d.data_dir, help="folder with the four Fashion-MNIST IDX files")
     p.add_argument("--download", action="store_true", help="download with torchvision if not found locally")
+    p.add_argument("--cross-val", type=int_in(0, MAX_FOLDS), default=d.cross_val, metavar="K",
+                   help="also rank suspected label errors from K-fold out-of-fold probabilities (needs cleanlab)")
+    p.add_argument("--corrections", nargs="?", const=str(default_path()), default=d.corrections, metavar="PATH",
+                   help=f"train with the labeler's verdicts applied (PATH left out: {default_path()})")
     args = p.parse_args(argv)
+    if args.cross_val == 1:
+        p.error("argument --cross-val: expected 0 (off) or 2 to 100 folds, got 1 "
+                "(each fold model must train on the other folds)")
     return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
 
 
@@ -104,33 +121,44 @@ def train_variant(variant: str, cfg: TrainConfig, data: Data, device: torch.devi
         raise TrainingError(f"{variant}: {e}; nothing was exported") from None
     seconds = time.perf_counter() - start
     test_loss, test_acc = evaluate(model, loss_fn, data.test_images, data.test_labels)
-    return Result(variant, history, test_loss, test_acc, seconds, model)
+    corrected = evaluate(model, loss_fn, *data.corrected_test)[1] if data.corrected_test else None
+    return Result(variant, history, test_loss, test_acc, seconds, model, corrected)
 
 
 def summary_table(results: list[Result]) -> str:
-    head = f"{'variant':<8} {'epochs':>6} {'train loss':>10} {'val loss':>9} {'val acc':>8} {'test acc':>8} {'seconds':>8}"
+    """One row per variant; with --corrections also the test accuracy against the corrected labels."""
+    corrected = any(r.test_acc_corrected is not None for r in results)
+    head = (f"{'variant':<8} {'epochs':>6} {'train loss':>10} {'val loss':>9} {'val acc':>8} {'test acc':>8}"
+            + (f" {'corrected':>9}" if corrected else "") + f" {'seconds':>8}")
     rows = [head, "-" * len(head)]
     for r in results:
         h = r.history
         rows.append(
             f"{r.variant:<8} {len(h.train_loss):>6} {h.train_loss[-1]:>10.4f} {h.val_loss[-1]:>9.4f} "
-            f"{h.val_acc[-1]:>8.4f} {r.test_acc:>8.4f} {r.seconds:>8.2f}"
+            f"{h.val_acc[-1]:>8.4f} {r.test_acc:>8.4f}" + (f" {r.test_acc_corrected:>9.4f}" if corrected else "")
+            + f" {r.seconds:>8.2f}"
         )
+    if corrected:
+        rows.append("test acc: against the published test labels; corrected: with the test verdicts applied")
     return "\n".join(rows)
 
 
-def accuracy_change(new: float, previous: float | None) -> str:
-    """The exported model's test accuracy beside the one it replaces, so a worse model never
-    replaces a better one silently."""
+def accuracy_change(new: float, previous: float | None, version: int | None) -> str:
+    """The exported model's test accuracy beside the newest earlier version's, so a worse model
+    never becomes the one served silently."""
+    if version is None:
+        return f"exported model's test accuracy: {new:.4f} (the first version: none earlier to compare with)"
     if previous is None:
-        return f"exported model's test accuracy: {new:.4f} (no earlier model to compare with)"
-    verdict = "; the model it replaces was better" if new < previous else ""
-    return (f"exported model's test accuracy: {new:.4f}, the model it replaces: {previous:.4f} "
+        return f"exported model's test accuracy: {new:.4f} (version {version} before it records no accuracy)"
+    verdict = (f"; version {version} was better: it stays in the repository, but the new version is "
+               "the one served" if new < previous else "")
+    return (f"exported model's test accuracy: {new:.4f}, version {version} before it: {previous:.4f} "
             f"({new - previous:+.4f}){verdict}")
 
 
-def save_outputs(cfg: TrainConfig, data: Data, results: list[Result]) -> None:
-    """Weights, history and plot beside the Triton config (Triton reads none of them)."""
+def save_outputs(cfg: TrainConfig, data: Data, results: list[Result], model_file: Path | None) -> None:
+    """Weights, history and plot of this run beside the Triton config (Triton reads none of them);
+    history.json names the version the run exported (`model_file`), if any."""
     folder = model_dir(cfg.out)
     for r in results:
         state = {k: v.detach().cpu().contiguous() for k, v in r.model.state_dict().items()}
@@ -139,10 +167,13 @@ def save_outputs(cfg: TrainConfig, data: Data, results: list[Result]) -> None:
         atomic_write(folder / f"{r.variant}.pt", buf.getvalue())
     history = {
         "dataset_sha256": data.digest,
+        "model": model_file and model_file.relative_to(folder).as_posix(),
         "validation": f"{len(data.val_labels)} held-out training images" if cfg.val_split else "test set",
         "recipe": cfg.recipe(),
+        "corrections": data.corrections and data.corrections.record(),
         "variants": {
-            r.variant: {**asdict(r.history), "test_loss": r.test_loss, "test_acc": r.test_acc, "seconds": r.seconds}
+            r.variant: {**asdict(r.history), "test_loss": r.test_loss, "test_acc": r.test_acc,
+                        "test_acc_corrected": r.test_acc_corrected, "seconds": r.seconds}
             for r in results
         },
     }
@@ -150,42 +181,71 @@ def save_outputs(cfg: TrainConfig, data: Data, results: list[Result]) -> None:
     atomic_write(folder / "curves.png", curves_png({r.variant: r.history for r in results}))
 
 
-def export_concise(cfg: TrainConfig, data: Data, result: Result) -> tuple[Path, float]:
+def export_concise(cfg: TrainConfig, data: Data, result: Result) -> tuple[Path, int, float]:
+    """The concise model as a new version: (its path, its version number, max |Δp| against PyTorch)."""
     net = result.model
     meta = metadata("concise", result.test_acc, data.digest, cfg.recipe())
+    if data.corrections:
+        meta |= data.corrections.metadata(result.test_acc_corrected)
     model = to_onnx(net, data.test_images[:2], meta)  # a batch of 2 keeps the batch dim symbolic
     diff = verify(model, net, data.test_images)
     try:
-        return write_model(cfg.out, model.SerializeToString()), diff
+        return *write_model(cfg.out, model.SerializeToString()), diff
     except OSError as e:  # a full disk, or a folder that changed since the check before training
         raise TrainingError(
-            f"could not write the model ({os_error_text(e)}); any earlier model in {model_dir(cfg.out)} "
-            f"is unchanged — free some space or choose another --out"
+            f"could not write the model ({os_error_text(e)}); the earlier versions in {model_dir(cfg.out)} "
+            f"are unchanged — free some space or choose another --out"
         ) from None
 
 
+def rank_label_issues(cfg: TrainConfig, data: Data, chosen: Result, model_file: Path) -> str:
+    """--cross-val K for the exported variant (or the only one trained), tied to `model_file`."""
+    folder = model_dir(cfg.out)
+    try:
+        return report_label_issues(BUILDERS[chosen.variant], cfg, data, chosen.model, folder, model_file,
+                                   cfg.cross_val)
+    except OSError as e:
+        raise TrainingError(f"could not write the label-issue report ({os_error_text(e)}); "
+                            f"the model was saved as {model_file}") from None
+    except TrainingError as e:
+        raise TrainingError(f"{e}; the model was saved as {model_file}, its label-issue report was not "
+                            "written") from None
+
+
 def run(cfg: TrainConfig) -> list[Result]:
+    if cfg.cross_val:
+        require_cleanlab()  # first: a missing package must not cost a training run
     require_writable_out(cfg.out)
-    previous = recorded_accuracy(onnx_path(cfg.out))  # read now: the export overwrites it
+    previous = latest_model(cfg.out)  # the newest version before this run, to compare with
     device = resolve_device(cfg.device)
-    data = prepare(cfg.data_dir, cfg.download, cfg.val_split, cfg.seed, device)
+    store = open_store(cfg.corrections) if cfg.corrections else None  # before the data: a missing one costs nothing
+    with store or contextlib.nullcontext():
+        data = prepare(cfg.data_dir, cfg.download, cfg.val_split, cfg.seed, device, store)
     val = f"{len(data.val_labels)} held-out training images" if cfg.val_split else "the test set"
     print(f"data: {data.source}  train {len(data.train_labels)}, validation on {val}, "
           f"test {len(data.test_labels)}; device: {device}")
+    if data.corrections:
+        print(data.corrections.describe())
     results = [train_variant(v, cfg, data, device) for v in cfg.variants()]
     print(summary_table(results))
     concise = next((r for r in results if r.variant == "concise"), None)
+    model_file = None
     if concise is None:
         print("no ONNX export: it exports the concise variant (use --variant concise or both)")
     else:
-        print(accuracy_change(concise.test_acc, previous))
-        path, diff = export_concise(cfg, data, concise)
-        print(f"exported {path} (onnxruntime vs PyTorch on the test set: max |Δp| = {diff:.1e}, same predictions)")
+        earlier = recorded_accuracy(previous[0]) if previous else None
+        print(accuracy_change(concise.test_acc, earlier, previous and previous[1]))
+        model_file, version, diff = export_concise(cfg, data, concise)
+        print(f"exported {model_file} as version {version} (onnxruntime vs PyTorch on the test set: "
+              f"max |Δp| = {diff:.1e}, same predictions)")
     try:
-        save_outputs(cfg, data, results)
+        save_outputs(cfg, data, results, model_file)
     except OSError as e:
         raise TrainingError(f"could not write the weights, history and curves ({os_error_text(e)})") from None
     print(f"history and curves: {model_dir(cfg.out)}/history.json, curves.png")
+    if cfg.cross_val:
+        chosen = concise or results[-1]
+        print(rank_label_issues(cfg, data, chosen, model_file or model_dir(cfg.out) / f"{chosen.variant}.pt"))
     return results
 
 

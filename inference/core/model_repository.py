@@ -5,19 +5,24 @@ this module alone, so the folder name and version layout are spelled in one plac
 
 models/
   fashion_mnist/
-    config.pbtxt       Triton's model configuration
+    config.pbtxt       Triton's model configuration (serves the newest version)
     labels.txt         class names, one per line, for Triton's classification extension
-    1/model.onnx       the exported model (version 1)
-    history.json       training curves and summary   } plain files beside the config:
-    curves.png         the curves as a plot           } Triton reads only config.pbtxt,
-    concise.pt         trained weights (state dicts)  } the label file and numeric
-    scratch.pt                                        } version folders
-Every file is written atomically, so an interrupted run never leaves a half-written one.
+    1/model.onnx       the first export
+    2/model.onnx       the next one: every export is a new version, none is overwritten
+    history.json       training curves and summary  } the newest run's files, beside the
+    curves.png         the curves as a plot          } config: Triton reads only config.pbtxt,
+    concise.pt         trained weights (state dicts) } the label file and numeric version
+    scratch.pt                                       } folders; label_issues.json names the
+    label_issues-*.csv, label_issues.json            } exact version its report was made with
+Every file is written atomically, and a version folder appears only once its model is complete,
+so an interrupted run never leaves a half-written one.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -34,6 +39,9 @@ MAX_BATCH = 4096  # largest batch Triton may form; 4096 x 784 bytes = 3 MB per r
 def triton_config() -> str:
     h, w = IMAGE_SHAPE
     # dims leave out the batch dimension: with max_batch_size > 0 Triton adds it.
+    # version_policy is Triton's default, spelled out: the newest version is served and the
+    # older ones stay on disk, to compare with or to roll back to (`specific { versions: [2] }`).
+    # Serving them all would load every past model into memory for requests that never ask for one.
     return f"""name: "{MODEL_NAME}"
 platform: "onnxruntime_onnx"
 max_batch_size: {MAX_BATCH}
@@ -60,6 +68,7 @@ output [
 dynamic_batching {{
   max_queue_delay_microseconds: 100
 }}
+version_policy: {{ latest: {{ num_versions: 1 }} }}
 """
 
 
@@ -67,17 +76,55 @@ def model_dir(out: str | os.PathLike) -> Path:
     return Path(out) / MODEL_NAME
 
 
-def onnx_path(out: str | os.PathLike) -> Path:
-    return model_dir(out) / "1" / MODEL_FILE
+def onnx_path(out: str | os.PathLike, version: int) -> Path:
+    return model_dir(out) / str(version) / MODEL_FILE
+
+
+def versions(folder: str | os.PathLike) -> list[tuple[int, Path]]:
+    """(number, folder) of each version folder in a model folder, oldest first. ASCII digits
+    only: str.isdigit() also takes superscripts ('1²'), which int() refuses."""
+    found = [(int(p.name), p) for p in Path(folder).glob("[0-9]*") if p.name.isascii() and p.name.isdigit()]
+    return sorted((v, p) for v, p in found if p.is_dir())
+
+
+def newest_in(folder: str | os.PathLike) -> tuple[Path, int] | None:
+    """The model file of the newest version in a model folder that holds one, and its number.
+
+    A version folder without a model is passed over: another tool may have left it behind."""
+    for version, path in reversed(versions(folder)):
+        if (path / MODEL_FILE).is_file():
+            return path / MODEL_FILE, version
+    return None
+
+
+def latest_model(out: str | os.PathLike) -> tuple[Path, int] | None:
+    """The repository's newest model file and its version number; None when it has none yet."""
+    return newest_in(model_dir(out))
+
+
+def model_folder_of(model_file: str | os.PathLike) -> Path | None:
+    """The model folder holding a version's model file (models/fashion_mnist for
+    models/fashion_mnist/3/model.onnx): where history.json and the label-issue report lie.
+    None for a file that is not inside a version folder."""
+    version = Path(model_file).parent
+    return version.parent if version.name.isascii() and version.name.isdigit() else None
+
+
+def next_version(out: str | os.PathLike) -> int:
+    """One past the highest version folder, whatever it holds: a number is never reused, so a
+    version's name always means the same model."""
+    existing = versions(model_dir(out))
+    return existing[-1][0] + 1 if existing else 1
 
 
 def check_writable(out: str | os.PathLike) -> None:
-    """Create the model's folders and write and remove a probe file there, or raise OSError.
+    """Create the model folder and write and remove a probe file there, or raise OSError.
 
     Called before training, so an --out that is a file, lies below one, or is read-only fails
-    in a second instead of after the whole run.
+    in a second instead of after the whole run. No version folder is made: an empty one would
+    be the "newest version" Triton tries, and fails, to load.
     """
-    folder = onnx_path(out).parent  # the deepest folder a run writes into
+    folder = model_dir(out)  # where the version folder is staged, then renamed into place
     folder.mkdir(parents=True, exist_ok=True)
     fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe.", suffix=".tmp")
     try:
@@ -86,14 +133,42 @@ def check_writable(out: str | os.PathLike) -> None:
         os.unlink(probe)
 
 
-def write_model(out: str | os.PathLike, onnx_bytes: bytes) -> Path:
-    """The ONNX file, its Triton config and label file; returns the model's path."""
+def write_model(out: str | os.PathLike, onnx_bytes: bytes) -> tuple[Path, int]:
+    """The ONNX file as a new version, with the Triton config and label file; returns its path
+    and version number. Earlier versions are left as they are.
+
+    The model is written into a hidden folder that is then renamed to the version number, so the
+    version appears complete or not at all. A rename onto a version another run has just taken
+    fails (the folder is not empty), and the next number is tried.
+    """
     folder = model_dir(out)
     atomic_write(folder / "config.pbtxt", triton_config().encode())
     atomic_write(folder / "labels.txt", ("\n".join(CLASS_NAMES) + "\n").encode())
-    path = onnx_path(out)
-    atomic_write(path, onnx_bytes)
-    return path
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=".new-version.", suffix=".tmp"))
+    try:
+        atomic_write(staging / MODEL_FILE, onnx_bytes)
+        os.chmod(staging, 0o755)  # mkdtemp's 0o700 would hide the model from a server run as another user
+        version = next_version(out)
+        while True:
+            try:
+                os.rename(staging, folder / str(version))
+                break
+            except OSError as e:
+                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                version += 1
+        _fsync_folder(folder)  # the rename must reach the disk, or a power cut could undo it
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already after the rename
+    return onnx_path(out, version), version
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def resolve_model_path(model: str | os.PathLike | None = None) -> Path:
@@ -107,10 +182,10 @@ def resolve_model_path(model: str | os.PathLike | None = None) -> Path:
 
 def _resolve(path: Path) -> Path:
     if path.is_dir():
-        for folder in (path / MODEL_NAME, path):
-            versions = sorted((int(p.name), p) for p in folder.glob("[0-9]*") if p.name.isdigit())
-            if versions and (versions[-1][1] / MODEL_FILE).is_file():
-                return versions[-1][1] / MODEL_FILE
+        for folder in (path / MODEL_NAME, path):  # a repository, or the model folder inside it
+            newest = newest_in(folder)
+            if newest is not None:
+                return newest[0]
         raise ModelError(
             f"no model in {path}: expected {path}/{MODEL_NAME}/<version>/{MODEL_FILE} "
             "(run `train-and-export` or `make run` to create it)"
