@@ -141,3 +141,34 @@ def test_failed_download_says_how_else_to_get_the_data(tmp_path, monkeypatch):
     monkeypatch.setattr(FashionMNIST, "mirrors", ["http://127.0.0.1:9/"])  # discard port: refused
     with pytest.raises(fm.DatasetError, match="could not download .*apt-get install"):
         data_mod.download(tmp_path)
+
+
+def test_calibrate_refuses_the_test_set_as_validation(capsys):
+    assert cli.main(["--calibrate", "--val-split", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--val-split" in err and "Traceback" not in err
+
+
+def test_calibrate_exports_softmax_of_logits_over_t(fashion_dir, tmp_path, capsys):
+    from inference.core.calibration import expected_calibration_error
+    from inference.core.model_repository import onnx_path
+    from inference.core.predictor import Predictor
+
+    out = tmp_path / "models"
+    flags = ["--variant", "concise", "--epochs", "2", "--val-split", "5000", "--calibrate"]
+    assert cli.main([*flags, "--data-dir", str(fashion_dir), "--out", str(out)]) == 0
+    assert "calibration: T = " in capsys.readouterr().out
+    predictor = Predictor(onnx_path(out, 1), device="cpu")
+    t = predictor.temperature
+    assert t is not None and t > 0 and t != 1.0
+    split = fm.load_split("test", fashion_dir)
+    logits = predictor.logits(split.images).astype(np.float64)
+    z = logits / t
+    expected = np.exp(z - z.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(predictor.predict_proba(split.images), expected, atol=2e-6)
+    # T changes confidence, never the prediction; the metadata's ECE is the one of these probabilities.
+    assert np.array_equal(expected.argmax(1), logits.argmax(1))
+    after = expected_calibration_error(predictor.predict_proba(split.images), split.labels)
+    assert float(predictor.metadata["ece_test_after"]) == pytest.approx(after, abs=1e-4)
+    assert "ece_test_before" in predictor.metadata

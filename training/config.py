@@ -27,11 +27,12 @@ class TrainConfig:
     download: bool = False  # fetch with torchvision when no local copy is found
     cross_val: int = 0  # K > 1: rank label issues with K-fold out-of-fold probabilities; 0: off (K copies cost K runs)
     corrections: str | None = None  # a corrections store to train with; None: the labels as published
+    calibrate: bool = False  # fit one temperature on the validation split (needs val_split > 0)
 
     def variants(self) -> tuple[str, ...]:
         return VARIANTS if self.variant == "both" else (self.variant,)
 
     def recipe(self) -> dict:
         """The settings that decide the numbers (what goes into the model's metadata)."""
-        keep = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "val_split", "seed")
+        keep = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "val_split", "seed", "calibrate")
         return {k: v for k, v in asdict(self).items() if k in keep}

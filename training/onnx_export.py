@@ -38,8 +38,9 @@ class ExportHead(nn.Module):
     the preprocessing wrong. `verify` checks the fold against the model as trained.
     """
 
-    def __init__(self, net: nn.Sequential):
+    def __init__(self, net: nn.Sequential, temperature: float = 1.0):
         super().__init__()
+        self.temperature = temperature
         trained = net[-1]  # the concise model's nn.Linear(784, 10)
         self.linear = nn.Linear(trained.in_features, trained.out_features)
         with torch.no_grad():
@@ -49,19 +50,28 @@ class ExportHead(nn.Module):
     def forward(self, images: torch.Tensor):
         pixels = images.to(torch.float32).flatten(1)  # (N, 28, 28) uint8 -> (N, 784), 0..255
         logits = self.linear(pixels)  # (N, 784) -> (N, 10)
-        return torch.softmax(logits, dim=1), logits
+        # Only the probabilities are calibrated: `logits` stays raw, so attributions see the model
+        # as trained. T = 1 keeps the graph Cast -> Gemm -> Softmax, without a Div.
+        scaled = logits if self.temperature == 1.0 else logits / self.temperature
+        return torch.softmax(scaled, dim=1), logits
 
 
 @torch.no_grad()
-def reference(net: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(probabilities, logits) of the model as trained: scaled batch in, softmax over logits."""
+def reference(net: nn.Module, images: torch.Tensor, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(probabilities, logits) of the model as trained: scaled batch in, softmax over logits / T."""
     logits = net.eval()(scale(images))
-    return torch.softmax(logits, dim=1), logits
+    return torch.softmax(logits / temperature, dim=1), logits
 
 
-def metadata(variant: str, test_accuracy: float, dataset_digest: str, recipe: dict) -> dict[str, str]:
+def metadata(variant: str, test_accuracy: float, dataset_digest: str, recipe: dict,
+             calibration=None) -> dict[str, str]:
     """What every consumer reads from the file instead of hard-coding it."""
-    return {
+    calibrated = {} if calibration is None else {
+        "temperature": repr(calibration.temperature),
+        "ece_test_before": f"{calibration.test_before.ece:.6f}",
+        "ece_test_after": f"{calibration.test_after.ece:.6f}",
+    }
+    return calibrated | {
         "class_names": json.dumps(list(CLASS_NAMES)),
         "input": "images: uint8 [N, 28, 28], raw Fashion-MNIST pixels 0..255 (0 = background); "
         "scaling to [0, 1] is inside the graph",
@@ -95,9 +105,9 @@ def recorded_accuracy(path) -> float | None:
     return value if 0 <= value <= 1 else None
 
 
-def to_onnx(net: nn.Module, example: torch.Tensor, meta: dict[str, str]) -> onnx.ModelProto:
+def to_onnx(net: nn.Module, example: torch.Tensor, meta: dict[str, str], temperature: float = 1.0) -> onnx.ModelProto:
     """Trace `net` behind the export head with a dynamic batch dimension; checked, with metadata."""
-    head = ExportHead(net).to("cpu").eval()
+    head = ExportHead(net, temperature).to("cpu").eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on its own internals are not ours
         program = torch.onnx.export(
@@ -124,14 +134,14 @@ def to_onnx(net: nn.Module, example: torch.Tensor, meta: dict[str, str]) -> onnx
 
 
 @torch.no_grad()
-def verify(model: onnx.ModelProto, net: nn.Module, images: torch.Tensor) -> float:
+def verify(model: onnx.ModelProto, net: nn.Module, images: torch.Tensor, temperature: float = 1.0) -> float:
     """onnxruntime vs PyTorch on `images`: returns the max abs difference of probabilities.
 
     Raises unless every prediction is identical and probabilities agree within MAX_PROB_DIFF.
     """
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     ort_probs, _ = session.run(["probabilities", "logits"], {"images": images.cpu().numpy()})
-    torch_probs = reference(net.to("cpu"), images.cpu())[0].numpy()
+    torch_probs = reference(net.to("cpu"), images.cpu(), temperature)[0].numpy()
     diff = float(np.abs(ort_probs - torch_probs).max())
     same = np.array_equal(ort_probs.argmax(1), torch_probs.argmax(1))
     if diff > MAX_PROB_DIFF or not same:

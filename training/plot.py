@@ -10,10 +10,14 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed, none opened
 import matplotlib.pyplot as plt  # noqa: E402
 
+from training.reliability_plot import draw_reliability  # noqa: E402
 
-def curves_png(histories: dict) -> bytes:
-    """`histories` maps variant name -> History; returns PNG bytes."""
-    fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 3.6), squeeze=False)
+
+def curves_png(histories: dict, calibrations: dict | None = None) -> bytes:
+    """`histories`: variant -> History; `calibrations`: variant -> Calibration, drawn as one more
+    panel (reliability on the test set, before and after temperature scaling). PNG bytes."""
+    panels = len(histories) + (1 if calibrations else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
     for ax, (variant, h) in zip(axes[0], histories.items()):
         epochs = range(1, len(h.train_loss) + 1)
         ax.plot(epochs, h.train_loss, label="train loss")
@@ -23,6 +27,13 @@ def curves_png(histories: dict) -> bytes:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend()
+    if calibrations:
+        curves = {}
+        for variant, c in calibrations.items():
+            curves[f"{variant}, T = 1"] = c.test_before
+            if c.temperature != 1.0:
+                curves[f"{variant}, T = {c.temperature:.3f}"] = c.test_after
+        draw_reliability(axes[0][-1], curves)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)

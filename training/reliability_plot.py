@@ -22,4 +22,10 @@ def draw_reliability(ax, curves: dict[str, ReliabilityBins]) -> None:
     ax.set_ylabel("accuracy")
     ax.set_title(f"reliability ({len(next(iter(curves.values())).count)} bins)" if curves else "reliability")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left")
+    # Bin counts on a second axis: a bin of 12 images says far less than one of 6,000.
+    counts = ax.twinx()
+    for label, bins in curves.items():
+        counts.stairs(bins.count, bins.edges, alpha=0.35, label=f"{label}: images per bin")
+    counts.set_ylabel("images per bin")
+    counts.set_yscale("symlog")

@@ -35,6 +35,7 @@ from training.corrections import open_store
 from training.data import Data, prepare
 from training.errors import TrainingError
 from training.label_report import report_label_issues, require_cleanlab
+from training.calibration import Calibration, calibrate, calibration_line
 from training.loop import History, evaluate, fit
 from training.onnx_export import metadata, recorded_accuracy, to_onnx, verify
 from training.plot import curves_png
@@ -51,6 +52,7 @@ class Result:
     seconds: float  # training time alone, without data loading or export
     model: object  # SoftmaxRegressionScratch or nn.Sequential
     test_acc_corrected: float | None = None  # against the corrected test labels (--corrections)
+    calibration: Calibration | None = None  # the test ECE, and T with --calibrate
 
 
 TRAIN_IMAGES = SPLITS["train"][2]
@@ -86,7 +88,13 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
                    help="also rank suspected label errors from K-fold out-of-fold probabilities (needs cleanlab)")
     p.add_argument("--corrections", nargs="?", const=str(default_path()), default=d.corrections, metavar="PATH",
                    help=f"train with the labeler's verdicts applied (PATH left out: {default_path()})")
+    p.add_argument("--calibrate", action="store_true",
+                   help="fit a temperature T on the validation split (needs --val-split N > 0); "
+                        "exported probabilities = softmax(logits / T)")
     args = p.parse_args(argv)
+    if args.calibrate and args.val_split == 0:
+        p.error("argument --calibrate: needs --val-split N > 0 (with 0 the validation split is the test set, "
+                "and a T fitted on it would flatter the test ECE); e.g. --val-split 10000")
     if args.cross_val == 1:
         p.error("argument --cross-val: expected 0 (off) or 2 to 100 folds, got 1 "
                 "(each fold model must train on the other folds)")
@@ -122,20 +130,28 @@ def train_variant(variant: str, cfg: TrainConfig, data: Data, device: torch.devi
     seconds = time.perf_counter() - start
     test_loss, test_acc = evaluate(model, loss_fn, data.test_images, data.test_labels)
     corrected = evaluate(model, loss_fn, *data.corrected_test)[1] if data.corrected_test else None
-    return Result(variant, history, test_loss, test_acc, seconds, model, corrected)
+    try:
+        calibration = calibrate(model, data, fit=cfg.calibrate)
+    except TrainingError as e:
+        raise TrainingError(f"{variant}: {e}; nothing was exported") from None
+    return Result(variant, history, test_loss, test_acc, seconds, model, corrected, calibration)
 
 
 def summary_table(results: list[Result]) -> str:
     """One row per variant; with --corrections also the test accuracy against the corrected labels."""
     corrected = any(r.test_acc_corrected is not None for r in results)
+    fitted = any(r.calibration and r.calibration.temperature != 1.0 for r in results)
     head = (f"{'variant':<8} {'epochs':>6} {'train loss':>10} {'val loss':>9} {'val acc':>8} {'test acc':>8}"
-            + (f" {'corrected':>9}" if corrected else "") + f" {'seconds':>8}")
+            + (f" {'corrected':>9}" if corrected else "") + f" {'test ECE':>8}"
+            + (f" {'T':>6} {'ECE cal':>8}" if fitted else "") + f" {'seconds':>8}")
     rows = [head, "-" * len(head)]
     for r in results:
         h = r.history
         rows.append(
             f"{r.variant:<8} {len(h.train_loss):>6} {h.train_loss[-1]:>10.4f} {h.val_loss[-1]:>9.4f} "
             f"{h.val_acc[-1]:>8.4f} {r.test_acc:>8.4f}" + (f" {r.test_acc_corrected:>9.4f}" if corrected else "")
+            + f" {r.calibration.test_before.ece:>8.4f}"
+            + (f" {r.calibration.temperature:>6.3f} {r.calibration.test_after.ece:>8.4f}" if fitted else "")
             + f" {r.seconds:>8.2f}"
         )
     if corrected:
@@ -173,22 +189,26 @@ def save_outputs(cfg: TrainConfig, data: Data, results: list[Result], model_file
         "corrections": data.corrections and data.corrections.record(),
         "variants": {
             r.variant: {**asdict(r.history), "test_loss": r.test_loss, "test_acc": r.test_acc,
-                        "test_acc_corrected": r.test_acc_corrected, "seconds": r.seconds}
+                        "test_acc_corrected": r.test_acc_corrected, "seconds": r.seconds,
+                        "temperature": r.calibration.temperature, "ece_test_before": r.calibration.test_before.ece,
+                        "ece_test_after": r.calibration.test_after.ece}
             for r in results
         },
     }
     atomic_write(folder / "history.json", json.dumps(history, indent=2).encode())
-    atomic_write(folder / "curves.png", curves_png({r.variant: r.history for r in results}))
+    atomic_write(folder / "curves.png", curves_png({r.variant: r.history for r in results},
+                                                                {r.variant: r.calibration for r in results}))
 
 
 def export_concise(cfg: TrainConfig, data: Data, result: Result) -> tuple[Path, int, float]:
     """The concise model as a new version: (its path, its version number, max |Δp| against PyTorch)."""
     net = result.model
-    meta = metadata("concise", result.test_acc, data.digest, cfg.recipe())
+    c = result.calibration
+    meta = metadata("concise", result.test_acc, data.digest, cfg.recipe(), calibration=c)
     if data.corrections:
         meta |= data.corrections.metadata(result.test_acc_corrected)
-    model = to_onnx(net, data.test_images[:2], meta)  # a batch of 2 keeps the batch dim symbolic
-    diff = verify(model, net, data.test_images)
+    model = to_onnx(net, data.test_images[:2], meta, c.temperature)  # a batch of 2 keeps the batch dim symbolic
+    diff = verify(model, net, data.test_images, c.temperature)
     try:
         return *write_model(cfg.out, model.SerializeToString()), diff
     except OSError as e:  # a full disk, or a folder that changed since the check before training
@@ -228,6 +248,8 @@ def run(cfg: TrainConfig) -> list[Result]:
         print(data.corrections.describe())
     results = [train_variant(v, cfg, data, device) for v in cfg.variants()]
     print(summary_table(results))
+    if cfg.calibrate:
+        print(calibration_line(results[-1].calibration, len(data.val_labels)))
     concise = next((r for r in results if r.variant == "concise"), None)
     model_file = None
     if concise is None:
