@@ -3,8 +3,11 @@ threads, and damaged copies of it. The model contract itself is in test_model_co
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+import threading
+import weakref
 
 import numpy as np
 import onnx
@@ -19,7 +22,8 @@ from inference.core.errors import ArgumentError, InferenceError
 from inference.core.errors import InputError
 from inference.core.errors import ModelError
 from inference.core.model_repository import resolve_model_path
-from inference.core.predictor import Prediction, Predictor, default_threads
+from inference.core import predictor as predictor_module
+from inference.core.predictor import SPLIT_FROM, Prediction, Predictor, default_threads
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +195,114 @@ def test_importing_the_predictor_stays_light():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "", f"imported {result.stdout}{result.stderr}"
+
+
+# --- scoring a batch on several threads ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sequential(model_path):
+    return Predictor(model_path, device="cpu", threads=1)
+
+
+@pytest.fixture()
+def threaded(model_path, monkeypatch):
+    """A Predictor with `threads` scoring threads, more than this machine's cores if need be:
+    the results must not depend on how many cores there are."""
+    monkeypatch.setattr(predictor_module, "thread_limit", lambda: 8)
+    made = []
+
+    def make(threads: int) -> Predictor:
+        predictor = Predictor(model_path, device="cpu", threads=threads)
+        made.append(weakref.ref(predictor))  # weak: a test may let its Predictor go
+        return predictor
+
+    yield make
+    for ref in made:
+        if (predictor := ref()) is not None:
+            predictor.close()
+
+
+def helper_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("predictor")}
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threads_give_the_same_bits_as_one_thread(threaded, sequential, test_split, threads):
+    predictor = threaded(threads)
+    images = test_split.images
+    np.testing.assert_array_equal(predictor.predict_proba(images), sequential.predict_proba(images))
+    np.testing.assert_array_equal(predictor.logits(images), sequential.logits(images))
+    floats = images[:3001].astype(np.float32) / 255  # converted piece by piece, on the helpers too
+    np.testing.assert_array_equal(predictor.predict_proba(floats), sequential.predict_proba(images[:3001]))
+
+
+@given(n=st.integers(1, 2600), chunk=st.integers(1, 1100), split_from=st.integers(1, 1100), threads=st.integers(2, 4))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_split_gives_the_same_bits(threaded, sequential, test_split, n, chunk, split_from, threads):
+    predictor = threaded(threads)
+    predictor.chunk, predictor.split_from = chunk, split_from  # pieces at every boundary and size
+    images = test_split.images[-n:]
+    np.testing.assert_array_equal(predictor.predict_proba(images), sequential.predict_proba(images))
+
+
+@pytest.mark.parametrize("bad_image", [0, 1500, 2999])  # the first piece, a middle one, the last
+def test_an_error_in_any_piece_reaches_the_caller(threaded, test_split, bad_image):
+    predictor = threaded(2)
+    images = test_split.images[:3000].astype(np.float32) / 255
+    images[bad_image, 3, 4] = np.nan
+    with pytest.raises(InputError, match="NaN or infinity"):
+        predictor.predict_proba(images)
+    images[bad_image, 3, 4] = 0.5
+    assert predictor.predict(images).labels.shape == (3000,)  # the threads still work afterwards
+
+
+def test_callers_on_several_threads_share_one_predictor(threaded, sequential, test_split):
+    predictor = threaded(2)  # what fashion-serve does: one Predictor, requests on worker threads
+    slices = [slice(i * 1300, i * 1300 + 1000 + 97 * i) for i in range(6)]
+    results = [None] * len(slices)
+
+    def score(i: int) -> None:
+        results[i] = predictor.predict_proba(test_split.images[slices[i]])
+
+    callers = [threading.Thread(target=score, args=(i,)) for i in range(len(slices))]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=60)
+    for part, result in zip(slices, results):
+        np.testing.assert_array_equal(result, sequential.predict_proba(test_split.images[part]))
+
+
+def test_helper_threads_are_started_once_and_stopped_with_the_predictor(threaded, test_split):
+    before = helper_threads()
+    predictor = threaded(3)
+    predictor.predict(test_split.images[: SPLIT_FROM - 1])  # too small to split: no helpers
+    assert not helper_threads() - before  # (other Predictors' helpers may end meanwhile: compare new ones)
+    predictor.predict(test_split.images)
+    started = helper_threads() - before
+    assert 1 <= len(started) <= 2
+    for _ in range(5):
+        predictor.predict(test_split.images)
+    kept = helper_threads() - before
+    assert started <= kept and len(kept) <= 2  # kept and reused, never more than threads - 1
+    predictor.close()
+    for thread in kept:
+        thread.join(timeout=10)
+    assert not any(t.is_alive() for t in kept)
+    assert predictor.predict(test_split.images).labels.shape == (10_000,)  # starts them again
+    again = helper_threads() - before
+    del predictor
+    gc.collect()
+    for thread in again:
+        thread.join(timeout=10)
+    assert again and not any(t.is_alive() for t in again)
+
+
+def test_one_thread_starts_no_helpers(sequential, test_split):
+    before = helper_threads()
+    sequential.predict(test_split.images)
+    assert not helper_threads() - before and sequential.split_from is None
 
 
 # --- damaged model files ---------------------------------------------------------------------

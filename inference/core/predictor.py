@@ -8,6 +8,7 @@ in one line, and not later as a traceback, a 500 or a CSV whose columns do not m
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -33,6 +34,7 @@ from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
 from inference.core.errors import ArgumentError, ModelError
 from inference.core.model_repository import resolve_model_path
 from inference.core.arrays import as_batch, chunks, to_uint8
+from inference.core.piece_threads import PieceThreads
 
 __all__ = ["Prediction", "Predictor", "default_threads", "thread_limit"]
 
@@ -43,6 +45,10 @@ DEVICES = ("auto", "cpu", "cuda")
 # each) stay in cache, which scores the 10,000-image test set ~2x faster than one big call
 # (benchmarks/inference_speed.py), and working memory no longer grows with N.
 CHUNK = 1024
+# Images from which a batch is split across the Predictor's threads (piece_threads.py). Handing
+# pieces to a helper costs tens of microseconds: on two pinned cores 512 images scored 1.24x
+# faster split, 256 images 0.83x (benchmarks/split_strategies.py).
+SPLIT_FROM = 512
 GPU_HOWTO = "pip uninstall -y onnxruntime && pip install 'fashion-softmax[gpu]' (the onnxruntime-gpu build; see README: GPU)"
 INPUT = "images"
 OUTPUTS = ("probabilities", "logits")
@@ -176,9 +182,11 @@ class Predictor:
     """One onnxruntime session over the exported model.
 
     device: "auto" uses CUDA when the installed onnxruntime has it and it initialises, else CPU;
-    "cuda" fails rather than silently running on the CPU. threads: onnxruntime's intra-op threads
-    (None: `default_threads()`, one per usable core or $OMP_NUM_THREADS; pass 1 in each of many
-    worker processes). chunk: images per onnxruntime call; larger batches are split.
+    "cuda" fails rather than silently running on the CPU. threads: the threads that score a large
+    batch side by side on the CPU, the caller's included (None: `default_threads()`, one per
+    usable core or $OMP_NUM_THREADS; pass 1 in each of many worker processes). chunk: images per
+    onnxruntime call; larger batches are split. `close()` (or `with Predictor(...)`) stops the
+    helper threads at once; otherwise they go with the Predictor.
 
     Opening checks the whole model contract (see `_check_signature`, `_probe`, `_class_names`);
     a model that breaks it is a ModelError, bad arguments an ArgumentError.
@@ -197,13 +205,15 @@ class Predictor:
         self.threads = threads if threads is not None else default_threads()
         options = ort.SessionOptions()
         options.inter_op_num_threads = 1  # one linear layer: nothing to run side by side
-        options.intra_op_num_threads = self.threads
+        # One intra-op thread whatever `threads` is: onnxruntime leaves this graph's Gemm on one
+        # thread anyway (2 intra-op threads scored 10,000 images 1.05x faster on two cores), and
+        # the Predictor's own threads run whole pieces of a batch side by side instead (1.8x).
+        options.intra_op_num_threads = 1
         # onnxruntime's own warnings about a broken graph would land on stderr beside our one-line
         # ModelError that says the same thing more clearly.
         options.log_severity_level = 3
-        if self.threads == 1:
-            # No pool to keep warm: spinning would only burn a core other workers need.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No intra-op pool to keep warm: spinning would only burn a core other threads need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         data = _read_model(self.path)
         try:
             self.session = ort.InferenceSession(data, options, providers=_providers(device))
@@ -215,6 +225,11 @@ class Predictor:
         if device == "cuda" and "CUDAExecutionProvider" not in self.providers:
             raise ModelError("CUDAExecutionProvider is installed but did not initialise (no GPU or driver?)")
         self.device = "cuda" if "CUDAExecutionProvider" in self.providers else "cpu"
+        # On CUDA the GPU is the parallelism; concurrent runs would only queue on its stream.
+        self.split_from = SPLIT_FROM if self.threads > 1 and self.device == "cpu" else None
+        # The helpers' sessions come from the same bytes, checked above, whatever the file holds now.
+        open_session = functools.partial(ort.InferenceSession, data, options, providers=["CPUExecutionProvider"])
+        self._pieces = PieceThreads(self.threads, self.session, open_session)
         log.info("scoring on %s (%s)", self.device, ", ".join(self.providers))
         self._check_signature()
         self._probe()
@@ -308,24 +323,54 @@ class Predictor:
         return f"{self.path} on {self.device} ({', '.join(self.providers)}), {self.threads} thread(s)"
 
     def _run(self, images, output: str) -> np.ndarray:
-        # Hot path: a uint8 C-contiguous (N, 28, 28) batch that fits one chunk goes straight to
+        # Hot path: a uint8 C-contiguous (N, 28, 28) batch that fits one call goes straight to
         # onnxruntime (single-image latency is dominated by Python overhead, so every check counts).
         if (
             type(images) is np.ndarray
             and images.dtype == np.uint8
             and images.ndim == 3
             and 0 < images.shape[0] <= self.chunk
+            and (self.split_from is None or images.shape[0] < self.split_from)
             and images.shape[1:] == IMAGE_SHAPE
             and images.flags.c_contiguous
         ):
             return self.session.run([output], {INPUT: images})[0]
         batch = as_batch(images)  # a view: shape checked, values converted chunk by chunk below
+        if self.split_from is not None and len(batch) >= self.split_from:
+            return self._run_split(batch, output)
         if len(batch) <= self.chunk:
             return self.session.run([output], {INPUT: to_uint8(batch)})[0]
         out = np.empty((len(batch), NUM_CLASSES), np.float32)
         for start, part in zip(range(0, len(batch), self.chunk), chunks(batch, self.chunk)):
             out[start : start + len(part)] = self.session.run([output], {INPUT: to_uint8(part)})[0]
         return out
+
+    def _run_split(self, batch: np.ndarray, output: str) -> np.ndarray:
+        """Pieces of `batch` scored side by side on the Predictor's threads (see PieceThreads).
+        Each row's result depends on that row alone: the same bits as the sequential path."""
+        n = len(batch)
+        # A multiple of `threads` pieces of at most `chunk` images: equal shares, each in cache.
+        size = math.ceil(n / (self.threads * math.ceil(n / (self.chunk * self.threads))))
+        out = np.empty((n, NUM_CLASSES), np.float32)
+
+        def score_piece(piece: int, session: ort.InferenceSession) -> None:
+            start = piece * size
+            part = to_uint8(batch[start : start + size])  # (<= size, 28, 28) uint8
+            out[start : start + len(part)] = session.run([output], {INPUT: part})[0]
+
+        self._pieces.run(math.ceil(n / size), score_piece)
+        return out
+
+    def close(self) -> None:
+        """Stop the Predictor's helper threads now; they also stop when it is garbage-collected
+        or the interpreter exits, and a later large batch starts them again."""
+        self._pieces.close()
+
+    def __enter__(self) -> Predictor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def predict_proba(self, images) -> np.ndarray:
         """(N, 10) float32 class probabilities."""
