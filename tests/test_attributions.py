@@ -150,3 +150,20 @@ def test_bad_images_are_input_errors(exported):
         weights.contributions(np.zeros((3, 27, 28), np.uint8), 0)
     with pytest.raises(InputError, match="0..255"):
         weights.contributions(np.full((1, 28, 28), 300, np.int32), 0)
+
+
+def test_the_predictor_exposes_the_same_explanations(tiny_model_path):
+    from inference.core.attributions import linear_weights
+    from inference.core.predictor import Predictor
+
+    predictor = Predictor(tiny_model_path, device="cpu", threads=1)
+    weights = linear_weights(predictor.logits, str(predictor.path))
+    images = np.random.default_rng(3).integers(0, 256, (100, 28, 28), dtype=np.uint8)
+    versus = np.arange(100) % 10
+    np.testing.assert_array_equal(predictor.templates(), weights.templates())
+    np.testing.assert_array_equal(predictor.contributions(images, 3, versus), weights.contributions(images, 3, versus))
+    # The identity the explanation rests on, through the Predictor's own outputs.
+    logits = predictor.logits(images).astype(np.float64)
+    gap = predictor.contributions(images, 3, versus).sum(axis=(1, 2), dtype=np.float64)
+    gap += predictor.linear.bias[3] - predictor.linear.bias[versus]
+    np.testing.assert_allclose(gap, logits[:, 3] - logits[np.arange(100), versus], atol=1e-4)

@@ -14,10 +14,8 @@ import json
 import logging
 import math
 import os
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +32,8 @@ from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
 from inference.core.errors import ArgumentError, ModelError
 from inference.core.model_repository import resolve_model_path
 from inference.core.arrays import as_batch, chunks, to_uint8
+from inference.core.attributions import LinearWeights, linear_weights
+from inference.core.model_metadata import OptionalMetadata
 from inference.core.piece_threads import PieceThreads
 
 __all__ = ["Prediction", "Predictor", "default_threads", "thread_limit"]
@@ -59,7 +59,6 @@ CONTRACT = (
 # Protobuf cannot parse a larger ONNX file (without external data), so nothing bigger can be a
 # model: refusing it by its size spares reading gigabytes of something else into memory.
 MAX_MODEL_BYTES = 2**31 - 1
-SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _providers(device: str) -> list[str]:
@@ -157,27 +156,6 @@ def _describe(arg) -> str:
     return f"{kind} [{dims}]"
 
 
-def _number(text: str | None, plausible: Callable[[float], bool]) -> float | None:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) and plausible(value) else None
-
-
-def _hex_digest(text: str | None) -> str | None:
-    return text if text is not None and SHA256.fullmatch(text) else None
-
-
-def _timestamp(text: str | None) -> str | None:
-    """The ISO 8601 time as written, when it is one."""
-    try:
-        datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        return None
-    return text
-
-
 class Predictor:
     """One onnxruntime session over the exported model.
 
@@ -242,12 +220,9 @@ class Predictor:
             ) from e
         self.class_names = self._class_names()
         self._names = np.array(self.class_names, dtype=object)
-        # Optional metadata: a value that does not parse is unknown, never a reason to refuse the model.
-        self.test_accuracy = _number(self.metadata.get("test_accuracy"), lambda v: 0 <= v <= 1)
-        self.temperature = _number(self.metadata.get("temperature"), lambda v: v > 0)
-        self.dataset_sha256 = _hex_digest(self.metadata.get("dataset_sha256"))
-        self.created = _timestamp(self.metadata.get("created"))
-        self.variant = (self.metadata.get("variant") or "").strip() or None
+        optional = OptionalMetadata.parse(self.metadata)
+        self.test_accuracy, self.temperature = optional.test_accuracy, optional.temperature
+        self.dataset_sha256, self.created, self.variant = optional.dataset_sha256, optional.created, optional.variant
 
     def _refuse(self, what: str) -> ModelError:
         return ModelError(
@@ -379,6 +354,21 @@ class Predictor:
     def logits(self, images) -> np.ndarray:
         """(N, 10) float32 logits."""
         return self._run(images, "logits")
+
+    @functools.cached_property
+    def linear(self) -> LinearWeights:
+        """W (10, 784) and b (10,) per raw pixel value, read once by probing the model's logits;
+        ModelError when the model is not linear."""
+        return linear_weights(self.logits, str(self.path))
+
+    def templates(self) -> np.ndarray:
+        """(10, 28, 28) float32: each class's weights, in logit units per raw pixel value."""
+        return self.linear.templates()
+
+    def contributions(self, images, cls, versus=None) -> np.ndarray:
+        """(N, 28, 28) float32: W[cls] * x, or (W[cls] - W[versus]) * x; summed over the pixels plus
+        the bias (difference), exactly the logit (difference) `logits(images)` gives."""
+        return self.linear.contributions(images, cls, versus)
 
     def predict(self, images) -> Prediction:
         """Labels, class names and probabilities for a batch (any shape/dtype `as_uint8_batch` takes)."""
