@@ -1,17 +1,35 @@
 """The 10 x 10 confusion matrix: rows the true label (in force), columns the prediction.
 
 Cells are shaded by count (blue on the diagonal, red off it); clicking a cell is how the window
-filters the grid to that (true, predicted) pair.
+filters the grid to that (true, predicted) pair. Cells scale with the pane; counts of 1,000 and
+more are abbreviated (4.8k) so they fit a narrow cell, the exact count is in the tooltip.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from gui.palette import DARK_TEXT, DIAGONAL, EMPTY_CELL, LIGHT_TEXT, MISTAKE, SELECTED_CELL
+
+
+CELL_POINTS = 8.0
+SMALLEST_POINTS = 6.0
+WIDEST = "4.8k"  # the widest text a cell holds (abbreviate keeps every count to four characters)
+WIDE_ENOUGH = 400  # pixels: room for "0 T-shirt/top" row headers and ten readable columns
+
+
+def abbreviate(count: int) -> str:
+    """A count in at most four characters: 987, 4.8k, 12k, 1.2M ("" for 0, as an empty cell)."""
+    if count == 0:
+        return ""
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if count >= size:
+            value = count / size
+            return f"{value:.1f}{suffix}" if value < 9.95 else f"{round(value)}{suffix}"
+    return str(count)
 
 
 class ConfusionModel(QAbstractTableModel):
@@ -19,6 +37,13 @@ class ConfusionModel(QAbstractTableModel):
         super().__init__(parent)
         self.class_names: list[str] = []
         self.counts = np.zeros((0, 0), np.int64)
+        self.short_headers = False  # row headers: the class key only (a narrow pane)
+
+    def set_short_headers(self, short: bool) -> None:
+        if short != self.short_headers:
+            self.short_headers = short
+            if self.class_names:
+                self.headerDataChanged.emit(Qt.Orientation.Vertical, 0, len(self.class_names) - 1)
 
     def set_counts(self, counts: np.ndarray, class_names) -> None:
         if counts.shape != self.counts.shape or list(class_names) != self.class_names:
@@ -46,7 +71,7 @@ class ConfusionModel(QAbstractTableModel):
         t, p = index.row(), index.column()
         count = int(self.counts[t, p])
         if role == Qt.ItemDataRole.DisplayRole:
-            return str(count) if count else ""
+            return abbreviate(count)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.BackgroundRole:
@@ -63,8 +88,9 @@ class ConfusionModel(QAbstractTableModel):
             return None
         name = self.class_names[section]
         if role == Qt.ItemDataRole.DisplayRole:
-            # Columns are narrow: the key number; rows: number and name.
-            return str(section) if orientation == Qt.Orientation.Horizontal else f"{section} {name}"
+            # Columns are narrow: the key number; rows: number and name, where there is room.
+            short = orientation == Qt.Orientation.Horizontal or self.short_headers
+            return str(section) if short else f"{section} {name}"
         if role == Qt.ItemDataRole.ToolTipRole:
             kind = "predicted" if orientation == Qt.Orientation.Horizontal else "true"
             return f"{kind}: {name} (key {section})"
@@ -88,18 +114,43 @@ class ConfusionModel(QAbstractTableModel):
         return QColor(*(int(255 - (255 - c) * (0.12 + 0.88 * s)) for c in (full.red(), full.green(), full.blue())))
 
 
+class ConfusionView(QTableView):
+    """The matrix's view: its font shrinks with its cells (down to SMALLEST_POINTS) so "4.8k" fits
+    whole, and below WIDE_ENOUGH the row headers keep only the class key (the name in the tooltip)."""
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        model = self.model()
+        if isinstance(model, ConfusionModel):
+            model.set_short_headers(self.width() < WIDE_ENOUGH)
+        cell = self.horizontalHeader().defaultSectionSize() if not model or not model.columnCount() \
+            else min(self.columnWidth(c) for c in range(model.columnCount()))
+        font = self.font()
+        points = CELL_POINTS
+        while points > SMALLEST_POINTS and QFontMetrics(_sized(font, points)).horizontalAdvance(WIDEST) + 6 > cell:
+            points -= 0.5
+        if font.pointSizeF() != points:
+            self.setFont(_sized(font, points))
+
+
+def _sized(font: QFont, points: float) -> QFont:
+    font = QFont(font)
+    font.setPointSizeF(points)
+    return font
+
+
 def make_confusion_view(model: ConfusionModel, parent=None) -> QTableView:
-    view = QTableView(parent)
+    view = ConfusionView(parent)
     view.setModel(model)
+    view.setTextElideMode(Qt.TextElideMode.ElideNone)  # the font shrinks instead: "8…" says nothing
     view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
     view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-    view.horizontalHeader().setMinimumSectionSize(28)
+    view.horizontalHeader().setMinimumSectionSize(24)
+    view.verticalHeader().setMinimumSectionSize(14)
     view.setCornerButtonEnabled(False)
-    font = view.font()
-    font.setPointSizeF(8)
-    view.setFont(font)  # four-digit counts in ten columns
+    view.setFont(_sized(view.font(), CELL_POINTS))
     view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     palette = view.palette()

@@ -4,7 +4,7 @@ label-issue report suggests, and the ten probabilities."""
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QFont, QPainter, QPixmap
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPixmap
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from gui.palette import CONFIRMED, CORRECT_BAR, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, OTHER_BAR, TRACK, coloured
@@ -13,13 +13,14 @@ from gui.tile_model import (CLASS_NAMES_ROLE, CONFIDENCE_ROLE, DATASET_INDEX_ROL
                             PROBABILITIES_ROLE, REPORT_RANK_ROLE, SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE,
                             TRUE_LABEL_ROLE, VERDICT_ROLE)
 
-ENLARGE = 8  # 28 px -> 224 px
+ENLARGE = 7  # 28 px -> 196 px: the panel still fits beside the grid in a 1024-wide window
 VERDICT_TEXT = {None: ("none yet", ""), "relabel": ("relabelled", CORRECTED.name()),
                 "confirmed": ("label confirmed", CONFIRMED.name()), "exclude": ("excluded", EXCLUDED.name())}
 
 
 class ProbabilityBars(QWidget):
-    """Ten horizontal bars; the predicted class green (red if wrong), the true class's name bold."""
+    """Ten horizontal bars, each named with the digit key that relabels to it; the predicted class
+    green (red if wrong), the true class's name bold."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -43,12 +44,13 @@ class ProbabilityBars(QWidget):
             return
         p = QPainter(self)
         row = self.fontMetrics().height() + 4
-        name_w = max(self.fontMetrics().horizontalAdvance(n) for n in self.class_names) + 8
-        value_w = self.fontMetrics().horizontalAdvance("100.0%") + 6
-        bar_w = max(self.width() - name_w - value_w, 10)
+        names = [f"{k}  {name}" for k, name in enumerate(self.class_names)]
         bold = QFont(self.font())
         bold.setBold(True)
-        for k, (name, prob) in enumerate(zip(self.class_names, self.probabilities)):
+        name_w = max(QFontMetrics(bold).horizontalAdvance(n) for n in names) + 8  # bold: the true class
+        value_w = self.fontMetrics().horizontalAdvance("100.0%") + 6
+        bar_w = max(self.width() - name_w - value_w, 10)
+        for k, (name, prob) in enumerate(zip(names, self.probabilities)):
             y = 2 + k * row
             p.setFont(bold if k == self.true_label else self.font())
             p.setPen(self.palette().text().color())
@@ -84,6 +86,8 @@ class DetailPanel(QWidget):
                                    "(out-of-fold on the train split, the final model's on the test split)")
         self.quality = QLabel()
         self.bars = ProbabilityBars()
+        for label in self._fields:  # "Shirt (6), was T-shirt/top (0)" wraps in a narrow pane instead of clipping
+            label.setWordWrap(True)
 
         form = QFormLayout()
         form.addRow("True label:", self.true_label)
@@ -97,7 +101,7 @@ class DetailPanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.image, alignment=Qt.AlignmentFlag.AlignHCenter)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Class probabilities:"))
+        layout.addWidget(QLabel("Class probabilities (key, class):"))
         layout.addWidget(self.bars)
         layout.addStretch(1)
 

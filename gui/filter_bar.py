@@ -7,13 +7,14 @@ live count (under the other filters as they stand) in its text.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QWidget
 
 from gui.tile_delegate import DEFAULT_ZOOM, ZOOMS
 from gui.tile_filter import TileFilterModel
 
-SHOW_CHOICES = (("all", "All"), ("mistakes", "Mistakes only"), ("correct", "Correct only"),
-                ("issues", "Label issues"), ("reviewed", "Reviewed"), ("not_reviewed", "Not reviewed"))
+SHOW_CHOICES = (("all", "All"), ("mistakes", "Mistakes only"), ("correct", "Correct predictions"),
+                ("issues", "Label issues"), ("reviewed", "Reviewed"), ("not_reviewed", "Not reviewed"),
+                ("corrected", "Corrected labels"))
 SORT_CHOICES = (("index", "Index"), ("confidence", "Least confident first"),
                 ("loss", "Highest loss first"), ("quality", "Label quality (most suspect first)"))
 NEEDS_REPORT = ("issues", "quality")  # choices that mean nothing without a label-issue report
@@ -21,6 +22,7 @@ NEEDS_REPORT = ("issues", "quality")  # choices that mean nothing without a labe
 
 class FilterBar(QWidget):
     zoom_changed = Signal(int)  # pixels per image pixel, one of ZOOMS
+    choice_changed = Signal()  # a person changed a filter or the sort: the view starts again at the top
 
     def __init__(self, view_model: TileFilterModel, parent=None):
         super().__init__(parent)
@@ -49,25 +51,29 @@ class FilterBar(QWidget):
         combo = QComboBox()
         for key, text in choices:
             combo.addItem(text, key)
-        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # Shrinks to 12 characters in a narrow window; the open list shows whole texts.
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(12)
+        combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         return combo
 
     def _lay_out(self) -> None:
+        # Two pairs a row: fits the centre of a 1024-wide window with both side panes open.
         bar = QGridLayout(self)
         bar.setContentsMargins(0, 0, 0, 0)
-        for column, (text, widget) in enumerate((("Show", self.show_filter), ("True", self.true_filter),
-                                                 ("Predicted", self.predicted_filter))):
-            bar.addWidget(QLabel(text), 0, 2 * column)
-            bar.addWidget(widget, 0, 2 * column + 1)
-        bar.addWidget(QLabel("Sort"), 1, 0)
-        bar.addWidget(self.sort_choice, 1, 1)
+        pairs = (("Show", self.show_filter), ("Sort", self.sort_choice), ("True", self.true_filter),
+                 ("Predicted", self.predicted_filter))
+        for k, (text, widget) in enumerate(pairs):
+            bar.addWidget(QLabel(text), k // 2, 2 * (k % 2))
+            bar.addWidget(widget, k // 2, 2 * (k % 2) + 1)
         zoom = QHBoxLayout()
         zoom.addWidget(QLabel("Zoom"))
         zoom.addWidget(self.zoom_slider)
         zoom.addWidget(self.zoom_label)
-        bar.addLayout(zoom, 1, 2, 1, 2)
-        bar.addWidget(self.shown_label, 1, 4, 1, 2)
-        bar.setColumnStretch(6, 1)
+        bar.addLayout(zoom, 2, 0, 1, 2)
+        bar.addWidget(self.shown_label, 2, 2, 1, 2)
+        bar.setColumnStretch(1, 1)
+        bar.setColumnStretch(3, 1)
 
     # --- what the window asks ------------------------------------------------------------------
     def set_class_names(self, class_names) -> None:
@@ -101,6 +107,15 @@ class FilterBar(QWidget):
     def set_zoom(self, zoom: int) -> None:
         self.zoom_slider.setValue(ZOOMS.index(zoom))
 
+    def set_zoom_if_valid(self, zoom: int) -> None:
+        """A remembered zoom: one that is not in ZOOMS (a hand-edited settings file) is ignored."""
+        if zoom in ZOOMS:
+            self.set_zoom(zoom)
+
+    def show_all(self) -> None:
+        """No filter at all: every image of the split."""
+        self.show_pair(None, None)
+
     def step_zoom(self, steps: int) -> None:
         self.zoom_slider.setValue(self.zoom_slider.value() + steps)
 
@@ -109,10 +124,12 @@ class FilterBar(QWidget):
     def _on_filter_changed(self) -> None:
         self.view_model.set_filter(self.show_filter.currentData(), self.true_filter.currentData(),
                                    self.predicted_filter.currentData())
+        self.choice_changed.emit()
 
     @Slot()
     def _on_sort_changed(self) -> None:
         self.view_model.set_sort(self.sort_choice.currentData())
+        self.choice_changed.emit()
 
     @Slot(int)
     def _on_zoom_changed(self, value: int) -> None:

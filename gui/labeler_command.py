@@ -3,7 +3,13 @@ label-issue report suspects, and fix wrong labels.
 
     fashion-labeler [--model PATH] [--data-dir DIR] [--split test|train] [--corrections FILE]
                     [--show all|mistakes|correct|issues|reviewed|not_reviewed]
-                    [--sort index|confidence|loss|quality] [--pair T P] [--zoom N] [--screenshot PNG]
+                    [--sort index|confidence|loss|quality] [--pair T P] [--zoom N]
+                    [--size WIDTHxHEIGHT] [--screenshot PNG]
+
+An interactive window remembers its size, panes, zoom, filter, sort, current image of each split
+and the file dialogs' folders (QSettings: ~/.config/fashion-mnist/fashion-labeler.ini); flags
+given override what it remembers. A --screenshot run neither reads nor writes those settings, so
+the same flags give the same picture.
 
 Errors a user can cause (a bad flag value, no model, no data, a path the system refuses, a
 model with the wrong inputs, a corrupt data file) print one line on stderr, open a dialog when
@@ -12,6 +18,7 @@ there is a screen to show it on (not for bad flags), and exit with status 2.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -19,6 +26,7 @@ from gui.scoring import ScoringRequest
 from gui.scoring_thread import describe
 from gui.tile_delegate import DEFAULT_ZOOM, ZOOMS
 from gui.tile_filter import SHOW, SORTS
+from gui.window_settings import APPLICATION, ORGANIZATION
 from inference.core.classes import NUM_CLASSES
 from inference.core.command_line import OneLineParser, int_in
 from inference.core.errors import InferenceError
@@ -26,6 +34,20 @@ from inference.core.errors import InferenceError
 PROG = "fashion-labeler"
 # Offscreen, Qt says this on every window resize: there is no window manager to pass size hints to.
 OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints()"
+SMALLEST = (1024, 700)  # the smallest window the layout is made for
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """An argparse type: "1280x800", each side at least SMALLEST's and at most 16384."""
+    width, _, height = text.lower().partition("x")
+    try:
+        size = (int(width), int(height))
+    except ValueError:
+        size = None
+    if size is None or not all(low <= v <= 16384 for low, v in zip(SMALLEST, size)):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT of at least {SMALLEST[0]}x{SMALLEST[1]}, "
+                                         f"e.g. 1280x800, got {text[:40]!r}")
+    return size
 
 
 def parse_args(argv):
@@ -36,14 +58,18 @@ def parse_args(argv):
     p.add_argument("--split", choices=("test", "train"), default="test")
     p.add_argument("--corrections", help="the corrections store, an SQLite file (default: $XDG_DATA_HOME/"
                                          "fashion-labeler/corrections.sqlite, i.e. ~/.local/share/fashion-labeler/)")
-    p.add_argument("--show", choices=SHOW, default="all",
-                   help="initial filter (issues: flagged by the label-issue report; reviewed: with a verdict)")
-    p.add_argument("--sort", choices=SORTS, default="index",
-                   help="initial order (quality: the report's most suspect labels first)")
+    p.add_argument("--show", choices=SHOW,
+                   help="initial filter (issues: flagged by the label-issue report; reviewed: with a verdict; "
+                        "corrected: relabelled); default: the last one used, else all")
+    p.add_argument("--sort", choices=SORTS,
+                   help="initial order (quality: the report's most suspect labels first); default: the last "
+                        "one used, else index")
     p.add_argument("--pair", nargs=2, type=int_in(0, NUM_CLASSES - 1), metavar=("TRUE", "PREDICTED"),
                    help="start filtered to one confusion-matrix cell")
-    p.add_argument("--zoom", type=int, choices=ZOOMS, default=DEFAULT_ZOOM,
-                   help=f"initial screen pixels per image pixel (default {DEFAULT_ZOOM})")
+    p.add_argument("--zoom", type=int, choices=ZOOMS,
+                   help=f"initial screen pixels per image pixel (default: the last one used, else {DEFAULT_ZOOM})")
+    p.add_argument("--size", type=window_size, metavar="WIDTHxHEIGHT",
+                   help="window size, e.g. 1280x800 (default: the last one used, else 1280x800)")
     p.add_argument("--screenshot", metavar="PNG", help="render the window once scored to PNG and exit")
     return p.parse_args(argv)
 
@@ -105,7 +131,8 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else PROG])
-    app.setApplicationName(PROG)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
     offscreen = app.platformName() == "offscreen"
     interactive = not batch and not offscreen  # someone can click a dialog
     previous_handler = quiet_offscreen_noise() if offscreen else None
@@ -119,12 +146,19 @@ def main(argv=None) -> int:
 def run_window(app, args, interactive: bool) -> int:
     """Open the window, score, and run until it closes (or, for --screenshot, until it is saved)."""
     from gui.main_window import MainWindow
+    from gui.window_settings import user_settings
 
-    window = MainWindow(ScoringRequest(args.model, args.data_dir, args.split, args.corrections))
+    settings = user_settings() if interactive else None
+    window = MainWindow(ScoringRequest(args.model, args.data_dir, args.split, args.corrections), settings=settings)
     bar = window.filter_bar
-    bar.show_filter.setCurrentIndex(bar.show_filter.findData(args.show))
-    bar.sort_choice.setCurrentIndex(bar.sort_choice.findData(args.sort))
-    bar.set_zoom(args.zoom)
+    if args.show:
+        bar.show_filter.setCurrentIndex(bar.show_filter.findData(args.show))
+    if args.sort:
+        bar.sort_choice.setCurrentIndex(bar.sort_choice.findData(args.sort))
+    if args.zoom:
+        bar.set_zoom(args.zoom)
+    if args.size:
+        window.resize(*args.size)
     outcome = {"code": 0}
 
     def failed(message: str) -> None:

@@ -1,10 +1,13 @@
-"""The labeler's window: filter bar and grid in the middle, confusion matrix left, detail right.
+"""The labeler's window: filter bar and grid in the middle; confusion matrix, legend and the
+selected image in dock widgets around it.
 
 It wires the pieces together and holds what belongs to none of them: the undo stack, the
-grid's current tile across re-filters and its move to the next image after each verdict, the
-messages. The pieces each have their module: the filter bar (`gui.filter_bar`), the background
-scoring (`gui.scoring_thread`), the menus and their file dialogs (`gui.menus`), the status bar
-(`gui.status_line`), the verdicts and the report in the tile model (`gui.tile_model`).
+grid's current tile across re-filters and its move to the next image after each verdict, going
+to an image by index, the messages. The pieces each have their module: the panes
+(`gui.window_layout`), the filter bar (`gui.filter_bar`), the background scoring
+(`gui.scoring_thread`), the menus and their file dialogs (`gui.menus`), the right-click menu
+(`gui.tile_menu`), the status bar (`gui.status_line`), what is remembered between launches
+(`gui.window_settings`), the verdicts and the report in the tile model (`gui.tile_model`).
 """
 
 from __future__ import annotations
@@ -13,64 +16,67 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QPoint, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from gui.confusion import ConfusionModel, make_confusion_view
 from gui.detail_panel import DetailPanel
-from gui.png_export import MAX_TILES, render_tiles
+from gui.png_export import MAX_TILES, render_tiles, with_png_suffix
 from gui.filter_bar import FilterBar
 from gui.menus import WindowMenus
-from gui.palette import CONFIRMED, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, coloured
 from gui.scoring import ScoredSplit, ScoringRequest
 from gui.scoring_thread import BackgroundScoring
 from gui.status_line import StatusLine
 from gui.tile_delegate import TileDelegate, TileGridView
 from gui.tile_filter import TileFilterModel
+from gui.tile_menu import tile_menu
 from gui.tile_model import TileModel
 from gui.verdict_undo import VerdictCommand
+from gui.window_layout import KeysStayHere, build_panes
+from gui.window_settings import restore_window, save_window
 from inference.core.errors import CorrectionsError
 from inference.core.label_issues import HOW_TO_MAKE
 
-LEGEND = (f"Each tile: true label above predicted label. {coloured('Red', MISTAKE)}: mistake. "
-          f"Top-right corner: {coloured('purple', CORRECTED)} relabelled (and a purple frame), "
-          f"{coloured('teal', CONFIRMED)} label confirmed, {coloured('grey', EXCLUDED)} excluded (crossed out). "
-          f"{coloured('Orange', FLAGGED)} top-left corner: the label-issue report suspects the label.<br>"
-          "Keys: arrows/PgUp/PgDn/Home/End move · N/P next/previous mistake · "
-          "Enter accept the suggestion · 0–9 relabel · C confirm · X exclude · Backspace clear "
-          "(each moves on to the next image) · Ctrl+Z / Ctrl+Shift+Z undo/redo")
+START_SIZE = (1280, 800)
 
 
 class MainWindow(QMainWindow):
     scored = Signal()  # a split is scored and shown
     load_failed = Signal(str)  # model or data could not be loaded: one clear line
 
-    def __init__(self, request: ScoringRequest | None = None, parent=None):
+    def __init__(self, request: ScoringRequest | None = None, parent=None, settings: QSettings | None = None):
         super().__init__(parent)
         self.request = request or ScoringRequest()
+        self.settings = settings  # None: remember nothing (tests, embedding)
         self.setWindowTitle("Fashion-MNIST labeler")
         self.message_box: QMessageBox | None = None
         self._current_row = -1  # dataset index of the grid's current tile across a re-filter
+        self.current_by_split: dict[str, int] = {}  # dataset index of the current tile, per split
 
         self.tiles = TileModel(self)
         self.view_model = TileFilterModel(self.tiles, self)
         self.filter_bar = FilterBar(self.view_model)
-        self.grid = TileGridView(TileDelegate(parent=self))
+        self.grid = TileGridView(TileDelegate(parent=self, show_index=True))
         self.grid.setModel(self.view_model)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.confusion_model = ConfusionModel(self)
         self.confusion_view = make_confusion_view(self.confusion_model)
+        self.confusion_view.installEventFilter(KeysStayHere(self))
         self.detail = DetailPanel()
         self.undo_stack = QUndoStack(self)
         self.scoring = BackgroundScoring(self)
         self.status_line = StatusLine(self.tiles)
         self.setStatusBar(self.status_line)
 
-        self._build_layout()
+        build_panes(self)
         self.menus = WindowMenus(self)
 
         self.grid.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.grid.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.grid.customContextMenuRequested.connect(self._on_context_menu)
         self.filter_bar.zoom_changed.connect(self.grid.set_zoom)
+        self.filter_bar.choice_changed.connect(self.go_to_top)
         self.view_model.modelAboutToBeReset.connect(self._remember_current)
         self.view_model.dataChanged.connect(self._on_view_data_changed)
         self.view_model.view_changed.connect(self._on_view_changed)
@@ -80,38 +86,8 @@ class MainWindow(QMainWindow):
         self.scoring.progress.connect(self.status_line.show_progress)
         self.scoring.finished.connect(self._on_scored)
         self.scoring.failed.connect(self._on_failed)
-        self.resize(1440, 900)
-
-    # --- construction --------------------------------------------------------------------------
-    def _build_layout(self) -> None:
-        centre = QWidget()
-        centre_layout = QVBoxLayout(centre)
-        centre_layout.setContentsMargins(0, 0, 0, 0)
-        centre_layout.addWidget(self.filter_bar)
-        centre_layout.addWidget(self.grid, 1)
-        confusion_box = QGroupBox("Confusion matrix — rows: true, columns: predicted; click a cell")
-        QVBoxLayout(confusion_box).addWidget(self.confusion_view)
-        self.confusion_view.setFixedHeight(330)
-        legend = QLabel(LEGEND)
-        legend.setWordWrap(True)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(confusion_box)
-        left_layout.addWidget(legend)
-        left_layout.addStretch(1)
-        left.setMinimumWidth(430)
-        detail_box = QGroupBox("Selected image")
-        QVBoxLayout(detail_box).addWidget(self.detail)
-        detail_box.setMinimumWidth(290)
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(centre)
-        splitter.addWidget(detail_box)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([430, 710, 300])
-        self.setCentralWidget(splitter)
+        self.resize(*START_SIZE)
+        restore_window(settings, self)
 
     # --- loading -------------------------------------------------------------------------------
     def start(self, request: ScoringRequest | None = None) -> bool:
@@ -129,6 +105,7 @@ class MainWindow(QMainWindow):
         return self.start(replace(self.request, data_dir=str(path)))
 
     def set_split(self, split: str) -> bool:
+        self.status_line.forget_message()
         # One corrections store holds both splits' verdicts (keyed by split), so it stays.
         return self.start(replace(self.request, split=split))
 
@@ -140,23 +117,26 @@ class MainWindow(QMainWindow):
             return False
         self.request = replace(self.request, corrections=str(path))
         self.undo_stack.clear()
-        self.menus.set_writable(True)
+        self._show_writable()
         self._tell_import(f"{path}")
         return True
 
     @Slot(object, object)
     def _on_scored(self, scored: ScoredSplit, request: ScoringRequest) -> None:
+        remembered = self.current_by_split.get(scored.split.name)  # before the new rows move the cursor
         self.request = request
         self.undo_stack.clear()
         self.filter_bar.set_class_names(scored.class_names)
         self.filter_bar.set_report_available(scored.review is not None)
         self.tiles.set_scored(scored)
         self.menus.show_split(scored.split.name, scored.class_names)
-        self.menus.set_writable(self.tiles.writable)
+        self._show_writable()
         self.status_line.end_progress()
         self.setWindowTitle(f"Fashion-MNIST labeler — {scored.split.name} split, {scored.model_path}")
         if self.view_model.rowCount():
-            self.grid.setCurrentIndex(self.view_model.index(0))
+            self.go_to_top()
+        if remembered is not None and self.view_model.row_of(remembered) is not None:
+            self.go_to_index(remembered)
         if self.tiles.refusal:
             self._message(QMessageBox.Icon.Warning, "Corrections store refused",
                           f"{self.tiles.refusal}\n\nVerdicts are off until you open a usable corrections "
@@ -179,7 +159,17 @@ class MainWindow(QMainWindow):
         self._message(QMessageBox.Icon.Critical, "Cannot open", message)
         self.load_failed.emit(message)
 
+    def _show_writable(self) -> None:
+        """Verdict actions on or off, and the banner that says why they are off."""
+        writable = self.tiles.writable
+        self.menus.set_writable(writable)
+        reason = self.tiles.refusal or "no corrections store is open"
+        self.banner.setText(f"Read-only: relabelling is off because {reason}. "
+                            "Open a usable store with File ▸ Open corrections store…")
+        self.banner.setVisible(not writable and self.tiles.rowCount() > 0)
+
     def closeEvent(self, event) -> None:
+        save_window(self.settings, self)
         self.scoring.stop()
         self.tiles.close_store()
         super().closeEvent(event)
@@ -223,10 +213,63 @@ class MainWindow(QMainWindow):
     @Slot(QModelIndex)
     def _on_confusion_clicked(self, index: QModelIndex) -> None:
         self.filter_to_pair(index.row(), index.column())
+        self.grid.setFocus()  # the cell chosen, keys go back to reviewing the grid
 
     @Slot(QModelIndex, QModelIndex)
     def _on_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         self.detail.show_index(current)
+        if current.isValid() and self.tiles.scored is not None:
+            self.current_by_split[self.tiles.split_name] = self.view_model.mapToSource(current).row()
+
+    @Slot()
+    def _on_selection_changed(self) -> None:
+        self.status_line.show_selection(len(self.grid.selectionModel().selectedIndexes()))
+
+    @Slot(QPoint)
+    def _on_context_menu(self, position: QPoint) -> None:
+        menu = tile_menu(self, self.grid.indexAt(position))
+        if menu is not None:
+            menu.popup(self.grid.viewport().mapToGlobal(position))
+
+    @Slot()
+    def go_to_top(self) -> None:
+        """First tile of the view, current and scrolled into sight: where a new filter or sort starts."""
+        if self.view_model.rowCount():
+            first = self.view_model.index(0)
+            self.grid.selectionModel().setCurrentIndex(first, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.grid.scrollToTop()
+
+    def go_to_index(self, dataset_index: int, show_all: bool = False) -> bool:
+        """Make image `dataset_index` current. Hidden by the filters: with `show_all`, show all images
+        first; without, ask (a dialog whose Yes does that). False if it is not shown now."""
+        n = self.tiles.rowCount()
+        if not 0 <= dataset_index < n:
+            self.status_line.showMessage(f"no image #{dataset_index}: the {self.tiles.split_name} split has "
+                                         f"images 0 to {n - 1:,}", 6000)
+            return False
+        if self.view_model.row_of(dataset_index) is None:
+            if not show_all:
+                self._message(QMessageBox.Icon.Question, "Not in this view",
+                              f"Image #{dataset_index} is hidden by the filters. Show all images and go to it?",
+                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+                box = self.message_box
+                box.buttonClicked.connect(lambda button: box.standardButton(button) == QMessageBox.StandardButton.Yes
+                                          and self.go_to_index(dataset_index, show_all=True))
+                return False
+            self.filter_bar.show_all()
+        index = self.view_model.index(self.view_model.row_of(dataset_index))
+        self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.grid.scrollTo(index, TileGridView.ScrollHint.PositionAtCenter)
+        return True
+
+    def open_in_detail(self, index: QModelIndex) -> None:
+        self.grid.setCurrentIndex(index)
+        self.docks["detail"].show()
+        self.docks["detail"].raise_()
+
+    def set_tile_indexes_shown(self, shown: bool) -> None:
+        self.grid.set_show_index(shown)
+        self.menus.tile_index_action.setChecked(shown)
 
     @Slot(QModelIndex, QModelIndex, "QList<int>")
     def _on_view_data_changed(self, top_left, bottom_right, roles=()) -> None:
@@ -302,11 +345,13 @@ class MainWindow(QMainWindow):
 
     # --- export --------------------------------------------------------------------------------
     def export_png(self, path: str) -> int:
-        """The current view (first MAX_TILES tiles, in view order) as a PNG; returns tiles written."""
+        """The current view (first MAX_TILES tiles, in view order) as a PNG, ".png" added to a name
+        without it; returns tiles written."""
+        path = with_png_suffix(path)
         indexes = [self.view_model.index(row) for row in range(min(self.view_model.rowCount(), MAX_TILES))]
         if not indexes:
             return 0
-        if not render_tiles(indexes, self.grid.palette()).save(str(path), "PNG"):
+        if not render_tiles(indexes, self.grid.palette(), show_index=self.grid.delegate.show_index).save(str(path), "PNG"):
             self._message(QMessageBox.Icon.Critical, "Not exported", f"could not write {path}")
             return 0
         return len(indexes)
@@ -335,9 +380,9 @@ class MainWindow(QMainWindow):
         self.tiles.reload_verdicts()
         return added
 
-    def _message(self, icon, title: str, text: str) -> None:
+    def _message(self, icon, title: str, text: str, buttons=QMessageBox.StandardButton.Ok) -> None:
         """A window-modal message that does not block the event loop; the latest is `message_box`."""
         if self.message_box is not None:
             self.message_box.deleteLater()
-        self.message_box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        self.message_box = QMessageBox(icon, title, text, buttons, self)
         self.message_box.open()

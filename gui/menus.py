@@ -1,4 +1,5 @@
-"""The window's File, Edit and View menus, their shortcuts, and the file dialogs behind them.
+"""The window's File, Edit, View and Help menus, their shortcuts, and the file dialogs behind them
+(each opens in the folder it last used, remembered between launches).
 
 Every action ends in one of the window's public methods (open_model, give_verdict, export_png,
 ...), so whatever a menu does, a test or a script can do without a dialog.
@@ -9,9 +10,15 @@ given label, X excludes the image, Backspace/Delete clears the verdict.
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import QKeyCombination, QObject, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow
+
+from gui.png_export import MAX_TILES, with_png_suffix
+from gui.shortcuts_dialog import ShortcutsDialog
+from gui.window_settings import last_folder, remember_folder
 
 
 class WindowMenus(QObject):
@@ -21,9 +28,10 @@ class WindowMenus(QObject):
         self._build_file_menu(window.menuBar().addMenu("&File"))
         self._build_edit_menu(window.menuBar().addMenu("&Edit"))
         self._build_view_menu(window.menuBar().addMenu("&View"))
-        # Shortcuts that work wherever the focus is, menus open or not.
+        self._build_help_menu(window.menuBar().addMenu("&Help"))
+        # Shortcuts that work wherever the focus is, menus open or not (but see KeysStayHere).
         window.addActions(self.verdict_actions + [self.undo_action, self.redo_action, self.next_action,
-                                                  self.previous_action])
+                                                  self.previous_action, self.go_to_action, self.help_action])
         self.set_writable(False)
 
     def _build_file_menu(self, menu) -> None:
@@ -90,6 +98,26 @@ class WindowMenus(QObject):
                        lambda: window.filter_bar.step_zoom(+1))
         menu.addAction("Zoom &out", QKeySequence(QKeySequence.StandardKey.ZoomOut),
                        lambda: window.filter_bar.step_zoom(-1))
+        self.go_to_action = menu.addAction("&Go to image…", QKeySequence("Ctrl+G"), self._ask_go_to_index)
+        menu.addSeparator()
+        self.tile_index_action = menu.addAction("Show tile &indexes")
+        self.tile_index_action.setCheckable(True)
+        self.tile_index_action.setChecked(window.grid.delegate.show_index)
+        self.tile_index_action.toggled.connect(window.grid.set_show_index)
+        panes = menu.addMenu("&Panes")
+        for pane in window.docks.values():
+            panes.addAction(pane.toggleViewAction())
+
+    def _build_help_menu(self, menu) -> None:
+        self.help_action = menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
+        self.help_action.setShortcuts([QKeySequence("?"), QKeySequence("F1")])
+
+    @Slot()
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     # --- what the window tells the menus -------------------------------------------------------
     def show_split(self, split: str, class_names) -> None:
@@ -103,45 +131,71 @@ class WindowMenus(QObject):
             action.setEnabled(writable)
 
     # --- file dialogs (thin: each hands a path to a public method of the window) ---------------
+    def _start(self, dialog: str, name: str = "") -> str:
+        return os.path.join(last_folder(self.window.settings, dialog), name)
+
+    def _remember(self, dialog: str, path: str, is_folder: bool = False) -> None:
+        remember_folder(self.window.settings, dialog, path if is_folder else os.path.dirname(path))
+
+    @Slot()
+    def _ask_go_to_index(self) -> None:
+        n = self.window.tiles.rowCount()
+        if not n:
+            return
+        current = self.window.current_by_split.get(self.window.tiles.split_name, 0)
+        index, ok = QInputDialog.getInt(self.window, "Go to image", f"Dataset index (0 to {n - 1:,}):", current, 0,
+                                        n - 1)
+        if ok:
+            self.window.go_to_index(index)
+
     @Slot()
     def _ask_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open model", "", "ONNX models (*.onnx);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open model", self._start("model"),
+                                              "ONNX models (*.onnx);;All files (*)")
         if path:
+            self._remember("model", path)
             self.window.open_model(path)
 
     @Slot()
     def _ask_data_dir(self) -> None:
-        path = QFileDialog.getExistingDirectory(self.window, "Open Fashion-MNIST folder")
+        path = QFileDialog.getExistingDirectory(self.window, "Open Fashion-MNIST folder", self._start("data"))
         if path:
+            self._remember("data", path, is_folder=True)
             self.window.open_data_dir(path)
 
     @Slot()
     def _ask_corrections(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Open or create a corrections store", "",
-                                              "Corrections store (*.sqlite);;All files (*)",
+        path, _ = QFileDialog.getSaveFileName(self.window, "Open or create a corrections store",
+                                              self._start("corrections"), "Corrections store (*.sqlite);;All files (*)",
                                               options=QFileDialog.Option.DontConfirmOverwrite)
         if path:
+            self._remember("corrections", path)
             self.window.open_corrections(path)
 
     @Slot()
     def _ask_import_json(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Import corrections JSON", "", "JSON (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import corrections JSON", self._start("import"),
+                                              "JSON (*.json)")
         if path:
+            self._remember("import", path)
             n = self.window.import_json(path)
             self.window.status_line.showMessage(f"imported {n:,} verdicts from {path}", 6000)
 
     @Slot()
     def _ask_export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export view as PNG", "view.png", "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self.window, f"Export view as PNG (its first {MAX_TILES:,} tiles)",
+                                              self._start("export", "view.png"), "PNG (*.png)")
         if path:
+            self._remember("export", path)
             n = self.window.export_png(path)
             shown = self.window.view_model.rowCount()
             extra = f" (the first {n:,} of {shown:,})" if n < shown else ""
-            self.window.status_line.showMessage(f"exported {n:,} tiles{extra} to {path}", 6000)
+            self.window.status_line.showMessage(f"exported {n:,} tiles{extra} to {with_png_suffix(path)}", 6000)
 
     def _ask_export(self, kind: str, suffix: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, f"Export corrections as {kind}", f"corrections.{suffix}",
-                                              f"{kind} (*.{suffix})")
+        path, _ = QFileDialog.getSaveFileName(self.window, f"Export corrections as {kind}",
+                                              self._start("export", f"corrections.{suffix}"), f"{kind} (*.{suffix})")
         if path:
+            self._remember("export", path)
             n = self.window.export_corrections(path, suffix)
             self.window.status_line.showMessage(f"exported {n:,} verdicts to {path}", 6000)

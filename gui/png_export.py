@@ -15,9 +15,15 @@ COLUMNS = 10
 ZOOM = 3  # 84 px per image: pixels visible, ten tiles fit a page
 
 
-def render_tiles(indexes: list, palette: QPalette, columns: int = COLUMNS) -> QImage:
-    """Paint the items at `indexes` (in order, the caller caps how many) as a grid, unselected."""
-    delegate = TileDelegate(ZOOM)
+def with_png_suffix(path: str) -> str:
+    """`path`, with ".png" added when it has no suffix of that name (Qt would pick the format by suffix)."""
+    return str(path) if str(path).lower().endswith(".png") else f"{path}.png"
+
+
+def render_tiles(indexes: list, palette: QPalette, columns: int = COLUMNS, show_index: bool = False) -> QImage:
+    """Paint the items at `indexes` (in order, the caller caps how many) as a grid, unselected,
+    with their dataset indexes if `show_index` (as the grid shows them or not)."""
+    delegate = TileDelegate(ZOOM, show_index=show_index)
     size = delegate.tile_size()
     columns = max(1, min(columns, len(indexes)))
     rows = max(1, -(-len(indexes) // columns))

@@ -1,6 +1,7 @@
 """The status bar: the model's accuracy (against the dataset's and the corrected labels), the
-review's progress ("reviewed 37 of 512 flagged") or how to get a label-issue report, which
-corrections store is in use and when it was last saved, and the scoring progress."""
+review's progress ("reviewed 37 of 512 flagged") or how to get a label-issue report, how many
+tiles are selected, which corrections store is in use and when this split was last saved in it,
+and a busy bar while scoring (a percentage would sit at 0 while the file is read, then jump)."""
 
 from __future__ import annotations
 
@@ -25,31 +26,39 @@ class StatusLine(QStatusBar):
     def __init__(self, tiles: TileModel, parent=None):
         super().__init__(parent)
         self.tiles = tiles
-        self.last_saved = ""
+        self.last_saved: dict[str, str] = {}  # split -> time of its last save in this session
         self.accuracy_label = QLabel("loading…")
+        self.selection_label = QLabel()
         self.review_label = QLabel()
         # Ignored: a long "no report" reason is clipped (whole in the tooltip) instead of widening the window.
         self.review_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.corrections_label = QLabel()
+        for label in (self.accuracy_label, self.corrections_label):  # clipped in a narrow window, whole in the tooltip
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.progress.setFixedWidth(220)
+        self.progress.setRange(0, 0)  # busy: reading and scoring take seconds, in steps too uneven for a percentage
+        self.progress.setFixedWidth(160)
         self.progress.hide()
-        self.addWidget(self.accuracy_label)
-        self.addWidget(self.review_label, 1)
-        self.addPermanentWidget(self.corrections_label)
+        self.addWidget(self.accuracy_label, 3)
+        self.addWidget(self.review_label, 2)
+        self.addPermanentWidget(self.selection_label)
+        self.addPermanentWidget(self.corrections_label, 2)
         self.addPermanentWidget(self.progress)
         tiles.labels_changed.connect(self._on_labels_changed)
         tiles.saved.connect(self._on_saved)
 
     def start_progress(self) -> None:
-        self.progress.setValue(0)
         self.progress.show()
 
     @Slot(int, str)
     def show_progress(self, percent: int, text: str) -> None:
-        self.progress.setValue(percent)
         self.showMessage(text)
+
+    def show_selection(self, count: int) -> None:
+        self.selection_label.setText(f"{count:,} selected" if count else "")
+
+    def forget_message(self) -> None:
+        self.clearMessage()
 
     def end_progress(self, message: str = "") -> None:
         self.progress.hide()
@@ -68,6 +77,7 @@ class StatusLine(QStatusBar):
             f"Model accuracy on the {tiles.split_name} split: {tiles.accuracy():.2%}   ·   "
             f"against corrected labels: {tiles.accuracy(against_corrections=True):.2%} "
             f"({counts['relabel']:,} relabelled, {counts['confirmed']:,} confirmed, {counts['exclude']:,} excluded)")
+        self.accuracy_label.setToolTip(self.accuracy_label.text())
         self.review_label.setText(self.review_text())
         self.review_label.setToolTip(tiles.scored.review_note)
         self._show_corrections_state()
@@ -82,7 +92,7 @@ class StatusLine(QStatusBar):
 
     @Slot(int)
     def _on_saved(self, count: int) -> None:
-        self.last_saved = datetime.now().strftime("%H:%M:%S")
+        self.last_saved[self.tiles.split_name] = datetime.now().strftime("%H:%M:%S")
         self._show_corrections_state()
 
     def _show_corrections_state(self) -> None:
@@ -93,5 +103,7 @@ class StatusLine(QStatusBar):
             self.corrections_label.setText(f"{coloured('corrections refused (read-only)', MISTAKE)}: {path}")
             self.corrections_label.setToolTip(self.tiles.refusal or "")
         else:
-            saved = f" — saved {self.last_saved}" if self.last_saved else ""
+            when = self.last_saved.get(self.tiles.split_name)
+            saved = f" — {self.tiles.split_name} split saved {when}" if when else ""
             self.corrections_label.setText(f"corrections: {path}{saved}")
+        self.corrections_label.setToolTip(self.corrections_label.text() if self.tiles.store else self.tiles.refusal)

@@ -15,11 +15,14 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPolygon
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
 from gui.palette import CONFIRMED, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, MISTAKE_FILL, PLAIN_FRAME
-from gui.tile_model import IS_FLAGGED_ROLE, IS_MISTAKE_ROLE, PREDICTED_NAME_ROLE, TRUE_NAME_ROLE, VERDICT_ROLE
+from gui.tile_model import (DATASET_INDEX_ROLE, IS_FLAGGED_ROLE, IS_MISTAKE_ROLE, PREDICTED_NAME_ROLE, TRUE_NAME_ROLE,
+                            VERDICT_ROLE)
 
 PAD = 4
 ZOOMS = (1, 2, 3, 4, 5, 6, 8)  # pixels per image pixel
 DEFAULT_ZOOM = 3
+MIN_TILE_WIDTH = 56  # "Trouser"/"Sneaker" whole at 8 pt; longer names elide, so at x1 more columns fit
+INDEX_BACK = QColor(255, 255, 255, 190)  # behind the tile's index: readable on black and white pixels
 # Enum values looked up once: Python-level enum operations cost microseconds per tile.
 SELECTED = QStyle.StateFlag.State_Selected
 CENTRE = Qt.AlignmentFlag.AlignHCenter
@@ -28,11 +31,15 @@ BADGE = {"relabel": CORRECTED, "confirmed": CONFIRMED, "exclude": EXCLUDED}  # t
 
 
 class TileDelegate(QStyledItemDelegate):
-    def __init__(self, zoom: int = DEFAULT_ZOOM, parent=None):
+    def __init__(self, zoom: int = DEFAULT_ZOOM, parent=None, show_index: bool = False):
         super().__init__(parent)
         self.zoom = zoom
+        self.show_index = show_index  # the dataset index in the image's bottom-left corner
         self.font = QFont()
         self.font.setPointSizeF(8)
+        self.small = QFont(self.font)
+        self.small.setPointSizeF(7)
+        self._small_metrics = QFontMetrics(self.small)
         self.bold = QFont(self.font)
         self.bold.setBold(True)
         self._metrics = QFontMetrics(self.font)
@@ -41,7 +48,7 @@ class TileDelegate(QStyledItemDelegate):
 
     def tile_size(self) -> QSize:
         side = 28 * self.zoom
-        return QSize(max(side, 80) + 2 * PAD, side + 2 * self._line + 3 * PAD)
+        return QSize(max(side, MIN_TILE_WIDTH) + 2 * PAD, side + 2 * self._line + 3 * PAD)
 
     def sizeHint(self, option, index) -> QSize:
         return self.tile_size()
@@ -99,6 +106,8 @@ class TileDelegate(QStyledItemDelegate):
             painter.setBrush(FLAGGED)
             painter.drawPolygon(QPolygon([c, QPoint(c.x() + size, c.y()), QPoint(c.x(), c.y() + size)]))
 
+        if self.show_index:
+            self._paint_index(painter, image_rect, str(index.data(DATASET_INDEX_ROLE)))
         text = QRect(r.x() + 2, image_rect.bottom() + 2, r.width() - 4, self._line)
         font, metrics = (self.bold, self._bold_metrics) if corrected else (self.font, self._metrics)
         painter.setFont(font)
@@ -110,6 +119,14 @@ class TileDelegate(QStyledItemDelegate):
         painter.setPen(MISTAKE if mistake else text_colour)
         painter.drawText(text, CENTRE, metrics.elidedText(predicted, ELIDE, text.width()))
         painter.restore()
+
+    def _paint_index(self, painter: QPainter, image_rect: QRect, text: str) -> None:
+        box = self._small_metrics.boundingRect(text).adjusted(-2, 0, 2, 0)
+        box.moveBottomLeft(image_rect.bottomLeft())
+        painter.fillRect(box, INDEX_BACK)
+        painter.setFont(self.small)
+        painter.setPen(Qt.GlobalColor.black)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
 
 class TileGridView(QListView):
@@ -144,6 +161,10 @@ class TileGridView(QListView):
         self.scheduleDelayedItemsLayout()
         if self.currentIndex().isValid():
             self.scrollTo(self.currentIndex())
+
+    def set_show_index(self, shown: bool) -> None:
+        self.delegate.show_index = shown
+        self.viewport().update()
 
     def keyboardSearch(self, search: str) -> None:
         """Letters and digits are commands here (N, P, 0-9), not a search by item text."""

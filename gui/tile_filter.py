@@ -11,8 +11,9 @@ from PySide6.QtCore import QAbstractProxyModel, QModelIndex, Qt, Signal, Slot
 
 from gui.tile_model import TileModel
 
-# issues: flagged by the label-issue report; reviewed / not_reviewed: with any verdict / none.
-SHOW = ("all", "mistakes", "correct", "issues", "reviewed", "not_reviewed")
+# correct: the prediction is right; issues: flagged by the label-issue report; reviewed /
+# not_reviewed: with any verdict / none; corrected: relabelled by a person.
+SHOW = ("all", "mistakes", "correct", "issues", "reviewed", "not_reviewed", "corrected")
 # confidence: least sure first; loss: most confident mistakes first; quality: the report's order,
 # most suspect label first, images the report lacks last.
 SORTS = ("index", "confidence", "loss", "quality")
@@ -79,6 +80,8 @@ class TileFilterModel(QAbstractProxyModel):
             mask &= m.verdict != 0
         elif show == "not_reviewed":
             mask &= m.verdict == 0
+        elif show == "corrected":
+            mask &= m.new_label >= 0
         if true_class is not None:
             mask &= m.labels == true_class
         if predicted_class is not None:
@@ -123,6 +126,12 @@ class TileFilterModel(QAbstractProxyModel):
         """The shown row after the last of `rows` (view rows), None at the end: where a review goes next."""
         after = max(rows, default=-1) + 1
         return after if after < len(self._order) else None
+
+    def row_of(self, dataset_index: int) -> int | None:
+        """The view row showing dataset image `dataset_index`, None if this view hides it."""
+        if not 0 <= dataset_index < len(self._position) or self._position[dataset_index] < 0:
+            return None
+        return int(self._position[dataset_index])
 
     def next_mistake(self, row: int, step: int) -> int | None:
         """The next shown row after `row` (step +1) or before it (step -1) that is a mistake."""

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from tiny_models import tiny_weights, write_tiny_model
 
-from gui.main_window import MainWindow
+from gui_helpers import open_window
 from gui.palette import CONFIRMED, EXCLUDED, FLAGGED
 from gui.png_export import render_tiles
 from gui.scoring import ScoringRequest, score_split
@@ -27,7 +27,6 @@ from inference.core.label_issues import HOW_TO_MAKE
 from inference.core.predictor import Predictor
 
 FLAGGED_COUNT = 40
-SCORE_TIMEOUT_MS = 30_000
 
 
 def make_repo(folder, test_split, *, seed: int = 0, report: bool = True):
@@ -53,16 +52,6 @@ def labeler_dir(monkeypatch, tmp_path):
     """Old JSON sidecars are looked for here: never in the user's own folder."""
     monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
     return tmp_path / "labeler"
-
-
-def open_window(qtbot, repo_dir, fashion_dir, store_path) -> MainWindow:
-    window = MainWindow(ScoringRequest(str(repo_dir), str(fashion_dir), "test", str(store_path)))
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.scored, timeout=SCORE_TIMEOUT_MS):
-        window.start()
-    return window
 
 
 @pytest.fixture
