@@ -7,10 +7,11 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPixmap
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from gui.why_view import WhyView, runner_up
 from gui.palette import CONFIRMED, CORRECT_BAR, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, OTHER_BAR, TRACK, coloured
 from gui.tile_model import (CLASS_NAMES_ROLE, CONFIDENCE_ROLE, DATASET_INDEX_ROLE, IS_CORRECTED_ROLE, IS_FLAGGED_ROLE,
                             LABEL_QUALITY_ROLE, LOSS_ROLE, ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE,
-                            PROBABILITIES_ROLE, REPORT_RANK_ROLE, SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE,
+                            PIXELS_ROLE, PROBABILITIES_ROLE, REPORT_RANK_ROLE, SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE,
                             TRUE_LABEL_ROLE, VERDICT_ROLE)
 
 ENLARGE = 7  # 28 px -> 196 px: the panel still fits beside the grid in a 1024-wide window
@@ -103,6 +104,8 @@ class DetailPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(QLabel("Class probabilities (key, class):"))
         layout.addWidget(self.bars)
+        self.why = WhyView()  # exactly why this class and not the true (or runner-up) one
+        layout.addWidget(self.why)
         layout.addStretch(1)
 
     def show_index(self, index) -> None:
@@ -113,6 +116,7 @@ class DetailPanel(QWidget):
             for label in self._fields:
                 label.clear()
             self.bars.set_values([], [], None, None)
+            self.why.clear()
             return
         names = index.data(CLASS_NAMES_ROLE)
         true, predicted = index.data(TRUE_LABEL_ROLE), index.data(PREDICTED_LABEL_ROLE)
@@ -132,7 +136,10 @@ class DetailPanel(QWidget):
         self.predicted.setStyleSheet("" if predicted == true else f"color: {MISTAKE.name()}; font-weight: bold")
         self.confidence.setText(f"{index.data(CONFIDENCE_ROLE):.1%}")
         self.loss.setText(f"{index.data(LOSS_ROLE):.3f}")
-        self.bars.set_values(names, index.data(PROBABILITIES_ROLE), true, predicted)
+        probabilities = index.data(PROBABILITIES_ROLE)
+        self.bars.set_values(names, probabilities, true, predicted)
+        # Against the label in force: a relabel re-explains the image against its new label.
+        self.why.show_image(index.data(PIXELS_ROLE), predicted, true, runner_up(probabilities), names)
         self._show_review(index, names)
 
     @property

@@ -14,11 +14,14 @@ import os
 
 from PySide6.QtCore import QKeyCombination, QObject, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMainWindow, QVBoxLayout
 
 from gui.png_export import MAX_TILES, with_png_suffix
+from gui.reliability_view import ReliabilityView
 from gui.shortcuts_dialog import ShortcutsDialog
+from gui.templates_view import TemplatesView
 from gui.window_settings import last_folder, remember_folder
+from inference.core.calibration import reliability_bins
 
 
 class WindowMenus(QObject):
@@ -104,9 +107,43 @@ class WindowMenus(QObject):
         self.tile_index_action.setCheckable(True)
         self.tile_index_action.setChecked(window.grid.delegate.show_index)
         self.tile_index_action.toggled.connect(window.grid.set_show_index)
+        self.why_action = menu.addAction("&Why heat map in the detail panel")
+        self.why_action.setCheckable(True)
+        self.why_action.setChecked(True)
+        self.why_action.toggled.connect(window.detail.why.set_overlay)
+        window.detail.why.overlay_toggled.connect(self.why_action.setChecked)
+        menu.addAction("Class &templates…", self.show_templates)
+        menu.addAction("&Reliability diagram…", self.show_reliability)
         panes = menu.addMenu("&Panes")
         for pane in window.docks.values():
             panes.addAction(pane.toggleViewAction())
+
+    def show_templates(self) -> QDialog | None:
+        """The ten rows of W as 28x28 images on one colour scale: what each class looks for."""
+        scored = self.window.tiles.scored
+        if scored is None or scored.weights is None:
+            self.window.status_line.showMessage(scored.weights_note if scored else "no model loaded yet", 8000)
+            return None
+        view = TemplatesView()
+        view.set_weights(scored.weights, scored.class_names)
+        return self._show_dialog("Class templates", view)
+
+    def show_reliability(self) -> QDialog | None:
+        """Accuracy against confidence per bin on the split shown, against the labels in force."""
+        tiles = self.window.tiles
+        if tiles.scored is None:
+            return None
+        view = ReliabilityView()
+        view.set_bins(reliability_bins(tiles.probabilities, tiles.labels), f"{tiles.split_name} split, labels in force")
+        return self._show_dialog("Reliability diagram", view)
+
+    def _show_dialog(self, title: str, view) -> QDialog:
+        dialog = QDialog(self.window)
+        dialog.setWindowTitle(title)
+        QVBoxLayout(dialog).addWidget(view)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def _build_help_menu(self, menu) -> None:
         self.help_action = menu.addAction("&Keyboard shortcuts", self.show_shortcuts)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from inference.core.fashion_mnist import Split
+from inference.core.model_repository import model_folder_of
 from inference.core.label_issues import ReportError, read_report
 
 
@@ -28,14 +29,10 @@ class Review:
     p_suggested: np.ndarray  # (N,) float32, the suggestion's probability (out-of-fold on the train split)
 
 
-def report_folder(model_path: Path) -> Path:
-    """models/fashion_mnist/ for models/fashion_mnist/<version>/model.onnx: the report sits beside the versions."""
-    return Path(model_path).parent.parent
-
-
 def load_review(model_path: Path, model_sha256: str, split: Split) -> tuple[Review | None, str]:
     """The report for this split, data and model, or None and one line saying why (and how to make one)."""
-    folder = report_folder(model_path)
+    # The report sits beside the version folders: models/fashion_mnist/ for .../<version>/model.onnx.
+    folder = model_folder_of(model_path) or Path(model_path).parent
     try:
         report = read_report(folder, split.name, split.digest, model_sha256, len(split.labels))
     except ReportError as e:

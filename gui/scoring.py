@@ -18,7 +18,9 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from gui.review import Review, load_review
+from inference.core.attributions import LinearWeights
 from inference.core.corrections_store import default_path
+from inference.core.errors import ModelError
 from inference.core.fashion_mnist import Split, load_split
 from inference.core.predictor import Predictor
 
@@ -46,6 +48,8 @@ class ScoredSplit:
     corrections_path: Path  # the store the window opens for this split
     review: Review | None  # the label-issue report for this data and model, if there is one
     review_note: str  # where the report came from, or why there is none and how to make one
+    weights: LinearWeights | None = None  # W and b read from the model, for the why and templates views
+    weights_note: str = ""  # why there are none (a model that is not linear)
     timings: dict = field(default_factory=dict)  # seconds since the start, after each stage
 
 
@@ -87,7 +91,11 @@ def score_split(request: ScoringRequest, progress: Callable[[int, str], None] = 
     review, review_note = load_review(predictor.path, predictor.sha256, split)
     timings["review_s"] = time.perf_counter() - t0
 
+    try:  # ~1-27 ms: 785 probe images through the session that is open anyway
+        weights, weights_note = predictor.linear, ""
+    except ModelError as e:
+        weights, weights_note = None, str(e)
     path = Path(request.corrections) if request.corrections else default_path()
     progress(100, "scored")
     return ScoredSplit(split, predictor.path, tuple(predictor.class_names), read_only(probabilities),
-                       read_only(predicted), images, path, review, review_note, timings)
+                       read_only(predicted), images, path, review, review_note, weights, weights_note, timings)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar
 
 from gui.palette import MISTAKE, coloured
 from gui.tile_model import TileModel
+from inference.core.calibration import reliability_bins
 
 
 def short_path(path: Path) -> str:
@@ -76,7 +77,8 @@ class StatusLine(QStatusBar):
         self.accuracy_label.setText(
             f"Model accuracy on the {tiles.split_name} split: {tiles.accuracy():.2%}   ·   "
             f"against corrected labels: {tiles.accuracy(against_corrections=True):.2%} "
-            f"({counts['relabel']:,} relabelled, {counts['confirmed']:,} confirmed, {counts['exclude']:,} excluded)")
+            f"({counts['relabel']:,} relabelled, {counts['confirmed']:,} confirmed, {counts['exclude']:,} excluded)"
+            f"   ·   ECE {reliability_bins(tiles.probabilities, tiles.labels).ece:.1%} (View ▸ Reliability diagram)")
         self.accuracy_label.setToolTip(self.accuracy_label.text())
         self.review_label.setText(self.review_text())
         self.review_label.setToolTip(tiles.scored.review_note)

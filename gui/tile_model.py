@@ -45,6 +45,7 @@ SUGGESTED_LABEL_ROLE = Qt.ItemDataRole.UserRole + 15  # the report's suggestion,
 SUGGESTED_PROBABILITY_ROLE = Qt.ItemDataRole.UserRole + 16  # its probability (out-of-fold on train)
 LABEL_QUALITY_ROLE = Qt.ItemDataRole.UserRole + 17  # the report's score, lower: more likely wrong
 REPORT_RANK_ROLE = Qt.ItemDataRole.UserRole + 18  # 0 = the report's most suspect image
+PIXELS_ROLE = Qt.ItemDataRole.UserRole + 19  # (28, 28) uint8: the raw image, for the why view
 
 # Roles whose value follows the verdict; dataChanged names them after a verdict changes.
 VERDICT_DEPENDENT_ROLES = [
@@ -203,6 +204,8 @@ class TileModel(QAbstractListModel):
         """`data()` by row number: the filter proxy calls this directly, saving a Python round trip."""
         if not 0 <= row < len(self._images):
             return None
+        if role == PIXELS_ROLE:
+            return self.scored.split.images[row]
         if role == Qt.ItemDataRole.DecorationRole:
             return self._images[row]
         if role in (TRUE_LABEL_ROLE, Qt.ItemDataRole.EditRole):

@@ -155,7 +155,7 @@ def test_test_accuracy_is_reported_against_both_label_sets(retrained):
     table = r.log.splitlines()
     (head,) = [line for line in table if line.startswith("variant")]
     (row,) = [line for line in table if line.startswith("concise ")]
-    assert head.split()[-4:] == ["test", "acc", "corrected", "seconds"]
+    assert head.split()[-6:] == ["test", "acc", "corrected", "test", "ECE", "seconds"]
     assert row.split()[5:7] == [f"{original_acc:.4f}", f"{corrected_acc:.4f}"]
 
 
