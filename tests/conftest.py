@@ -14,6 +14,12 @@ from inference.core.errors import DatasetError  # noqa: E402
 from inference.core.fashion_mnist import find_data_dir, load_split  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def labeler_dir(monkeypatch, tmp_path):
+    """The corrections store and old JSON sidecars live here in every test, never in the user's folder."""
+    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
+
+
 def _need_data(reason: str):
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI must run the real-data tests, but {reason}")

@@ -43,12 +43,6 @@ def open_window(qtbot, model_path, fashion_dir, corrections, show=True) -> MainW
     return window
 
 
-@pytest.fixture(autouse=True)
-def labeler_dir(monkeypatch, tmp_path):
-    """Old JSON sidecars are looked for here: never in the user's own folder."""
-    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
-
-
 @pytest.fixture
 def window(qtbot, model_path, fashion_dir, tmp_path):
     return open_window(qtbot, model_path, fashion_dir, tmp_path / "corrections.sqlite")

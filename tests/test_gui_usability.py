@@ -19,12 +19,6 @@ from gui.tile_model import DATASET_INDEX_ROLE
 LONG_NAME = "x" * 300  # over NAME_MAX: a path the system refuses
 
 
-@pytest.fixture(autouse=True)
-def labeler_dir(monkeypatch, tmp_path):
-    """Old JSON sidecars are looked for here: never in the user's own folder."""
-    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
-
-
 @pytest.fixture
 def window(qtbot, model_path, fashion_dir, tmp_path):
     return open_window(qtbot, model_path, fashion_dir, tmp_path / "c.sqlite")
