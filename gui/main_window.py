@@ -128,8 +128,8 @@ class MainWindow(QMainWindow):
         self.undo_stack.clear()
         self.filter_bar.set_class_names(scored.class_names)
         self.filter_bar.set_report_available(scored.review is not None)
+        self.detail.why.set_weights(scored.weights, scored.weights_note)  # before the rows: they select one
         self.tiles.set_scored(scored)
-        self.detail.why.set_weights(scored.weights, scored.weights_note)
         self.menus.show_split(scored.split.name, scored.class_names)
         self._show_writable()
         self.status_line.end_progress()
