@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
 from inference.core.errors import InputError
+from inference.core.json_limits import json_depth
 from inference.core.arrays import PIXELS, as_uint8_batch
 from inference.core.decoders import read_image
 from inference.core.predictor import Predictor
@@ -43,7 +44,6 @@ JSON_EXPECTED = '{"images": [[784 integers 0..255], ...]}'
 # json.loads recurses once per bracket: RecursionError, a 500, at ~1,000 levels. The deepest valid
 # body is 28 rows of 28, {"images": [[[28 ints] x 28], ...]}: 4 levels.
 JSON_MAX_DEPTH = 4
-NOT_BRACKETS = bytes(c for c in range(256) if chr(c) not in "[]{}")
 # json.loads refuses integers over 4,300 digits with what reads like a syntax error, and numpy
 # keeps those past 2**64 as Python objects; pixels need 3 digits, so 11 or more are refused outright.
 LONG_NUMBER = re.compile(rb"\d{11,}")
@@ -341,22 +341,12 @@ def _from_json(body: bytes) -> Decoded:
 
 def _refuse_what_json_mishandles(body: bytes) -> None:
     """422 for what json.loads or numpy would turn into a 500 or a silent 1 (see JSON_MAX_DEPTH)."""
-    if _nested_deeper_than(body, JSON_MAX_DEPTH):
+    if json_depth(body.decode("utf-8", errors="replace")) > JSON_MAX_DEPTH:
         raise InputError(f"JSON nested more than {JSON_MAX_DEPTH} levels deep; expected {JSON_EXPECTED}")
     if number := LONG_NUMBER.search(body):
         raise InputError(f"images hold a number of {len(number[0])} digits; pixels are integers 0..255")
     if word := BOOLEAN.search(body):
         raise InputError(f"images must hold integers 0..255, got {word[0].decode()}")
-
-
-def _nested_deeper_than(body: bytes, limit: int) -> bool:
-    """Bracket depth, brackets inside strings included (a valid body has none there)."""
-    depth = 0
-    for char in body.translate(None, NOT_BRACKETS):
-        depth += 1 if char in b"[{" else -1
-        if depth > limit:
-            return True
-    return False
 
 
 def _from_bytes(body: bytes) -> Decoded:

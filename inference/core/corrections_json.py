@@ -8,16 +8,15 @@ integer length are bounded before or while parsing, so a hostile file (1e999, de
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 
 from inference.core.classes import NUM_CLASSES
 from inference.core.corrections_values import (EXPORT_FORMAT, Verdict, check_digest, check_indices, check_label,
                                           check_split, check_verdict, is_int, verdicts_digest)
 from inference.core.errors import CorrectionsError
+from inference.core.json_limits import json_depth
 
 LEGACY_FORMAT = "fashion-labeler-corrections/1"  # the JSON sidecar the labeler wrote before this store
 # A sidecar of all 60,000 training images is about 8 MB and 3 levels deep, so anything far
@@ -26,7 +25,6 @@ MAX_JSON_BYTES = 32 * 1024 * 1024
 MAX_JSON_DEPTH = 8
 MAX_JSON_INT_DIGITS = 20
 MAX_TIME_CHARS = 64
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # unrolled: linear time
 
 
 def read_limited(path: Path) -> bytes:
@@ -41,15 +39,6 @@ def read_limited(path: Path) -> bytes:
             "nothing imported"
         )
     return data
-
-
-def _json_depth(text: str) -> int:
-    """Deepest nesting of [ and { outside strings; linear, so hostile nesting cannot hit the stack."""
-    bare = _JSON_STRING.sub("", text).encode("utf-8")
-    codes = np.frombuffer(bare, dtype=np.uint8)
-    opens = (codes == ord("[")) | (codes == ord("{"))
-    closes = (codes == ord("]")) | (codes == ord("}"))
-    return int(np.cumsum(opens.astype(np.int64) - closes).max(initial=0))
 
 
 def _refuse_float(text: str):
@@ -82,7 +71,7 @@ def parse_json_file(path: Path, data: bytes) -> tuple[str, str, list[tuple]]:
 
     try:
         text = data.decode("utf-8")
-        if _json_depth(text) > MAX_JSON_DEPTH:
+        if json_depth(text) > MAX_JSON_DEPTH:
             raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
         doc = json.loads(text, parse_float=_refuse_float, parse_int=_limited_int,
                          parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
