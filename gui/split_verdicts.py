@@ -36,11 +36,7 @@ class SplitVerdicts:
     @classmethod
     def open(cls, path: str | os.PathLike, split: Split) -> "SplitVerdicts":
         """Open (or create) the store at `path`; CorrectionsError, file untouched, if it is not usable."""
-        try:
-            store = CorrectionsStore.open(path, session=SESSION)
-        except OSError as e:  # a name too long, a folder we may not enter
-            raise CorrectionsError(f"corrections path {path} cannot be used ({e.strerror}); name another file") from e
-        opened = cls(store, split)
+        opened = cls(CorrectionsStore.open(path, session=SESSION), split)
         opened._import_legacy()
         return opened
 
