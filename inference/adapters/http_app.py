@@ -1,21 +1,24 @@
-"""The FastAPI app behind `fashion-serve`: POST /predict, GET /health, GET /metadata.
+"""The app behind `fashion-serve`: the Open Inference Protocol (`/v2/...`, oip_routes.py) and
+`/metrics` ahead of the FastAPI app that serves POST /predict, GET /health, GET /metadata.
 
-The only module that imports FastAPI, so `import inference` stays cheap for everyone else.
+The only module that builds FastAPI, so `import inference` stays cheap for everyone else.
 Every request a client can get wrong ends in a 4xx with a reason in `detail`, never a 500:
 malformed JSON or multipart 400, body not complete in time 408, body over the limit 413,
-unknown content type 415, images of the wrong shape, type or values 422.
+unknown content type 415, images of the wrong shape, type or values 422; 503 + Retry-After when
+the server sheds load (admission.py), 500 with the reason when the model itself fails.
 
-The event loop only moves bytes. Parsing, decoding and scoring run on worker threads, at most
-`decode_slots` requests at a time, so a slow upload never holds up /health or other clients, and
-a flood of them waits its turn instead of taking every thread.
+Parsing, decoding and scoring of /predict run on worker threads, at most `decode_slots` requests
+at a time, and large JSON bodies are parsed in a worker process, so a slow upload never holds up
+/health or other clients, and a flood of them waits its turn, up to a bound, instead of taking
+every thread.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import re
+import time
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from functools import partial
 
 import anyio
@@ -27,35 +30,20 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from inference.adapters.admission import ServiceError
+from inference.adapters.inference_stats import Timing
+from inference.adapters.oip_routes import OipRoutes
+from inference.adapters.predict_json import images_from_json
+from inference.adapters.request_body import ClientLeft, problem_headers, read_body, send_json
+from inference.adapters.serve_protocol import OVER_CAPACITY
+from inference.adapters.serve_settings import HEALTH_PATHS, ServeSettings
+from inference.adapters.served_models import ServedModel
+from inference.adapters.service import Service
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.core.errors import InputError
-from inference.core.json_limits import json_depth
-from inference.core.arrays import PIXELS, as_uint8_batch
+from inference.core.errors import InputError, ModelError
+from inference.core.arrays import PIXELS
 from inference.core.decoders import read_image
 from inference.core.predictor import Predictor
-from inference.adapters.serve_command import DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT
-
-# Requests parsed, decoded and scored at once. Pillow and onnxruntime release the GIL, so a few
-# use a few cores; more would only hold more bodies in memory while they wait for the same cores.
-DECODE_SLOTS = 4
-JSON_EXPECTED = '{"images": [[784 integers 0..255], ...]}'
-# JSON bodies are first checked on their (UTF-8) bytes for what json.loads and numpy mishandle.
-# A valid body holds one string, "images", so nothing below can hide inside a string.
-# json.loads recurses once per bracket: RecursionError, a 500, at ~1,000 levels. The deepest valid
-# body is 28 rows of 28, {"images": [[[28 ints] x 28], ...]}: 4 levels.
-JSON_MAX_DEPTH = 4
-# json.loads refuses integers over 4,300 digits with what reads like a syntax error, and numpy
-# keeps those past 2**64 as Python objects; pixels need 3 digits, so 11 or more are refused outright.
-LONG_NUMBER = re.compile(rb"\d{11,}")
-# numpy turns true/false among integers into 1/0 without a word.
-BOOLEAN = re.compile(rb"true|false")
-JSON_KINDS = {  # what a non-integer array of JSON values held, by numpy dtype kind
-    "f": "numbers with a fraction or exponent (or NaN/Infinity)",
-    "b": "true/false",
-    "U": "strings",
-    "O": "null or objects",
-}
-
 
 class Scored(BaseModel):
     name: str = Field(description="file name for uploads, the batch index otherwise")
@@ -151,59 +139,54 @@ PREDICT_BODY = {
 }
 
 
-class BodyGuard:
-    """ASGI middleware: the whole body, within `limit` bytes and `read_timeout` seconds, or no app.
+class Gate:
+    """ASGI middleware, outermost: the Open Inference Protocol and /metrics go to OipRoutes; a
+    /predict body is admitted (admission.py) and read whole, within the size limit, the read
+    timeout and the body budget, before FastAPI sees it, so the app never reads a partial one.
+    Connections past the server's cap (serve_protocol.py) get 503 unless they ask for health."""
 
-    413 for a declared Content-Length over the limit before reading a byte, and for streamed bytes
-    past it (chunked requests declare none, and a client may lie); 408 for a body still incomplete
-    after `read_timeout` seconds, so a client trickling bytes holds its connection no longer. The
-    app then reads the buffered body as usual and never sees a partial one.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int, read_timeout: float):
-        self.app, self.limit, self.read_timeout = app, limit, read_timeout
+    def __init__(self, app: ASGIApp, service: Service, routes: OipRoutes):
+        self.app, self.service, self.routes = app, service, routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                return await _send_problem(send, 400, "Content-Length is not a number")
-            if int(declared) > self.limit:
-                return await _send_problem(
-                    send, 413, f"body of {int(declared)} bytes exceeds the limit of {self.limit}; "
-                    "send fewer images per request",
-                )
-        body = bytearray()
-        with anyio.move_on_after(self.read_timeout) as clock:
-            connected = await _read_body(receive, body, self.limit)
-        if clock.cancelled_caught:
-            return await _send_problem(
-                send, 408, f"the body was not complete after {self.read_timeout:g} s ({len(body)} bytes arrived); "
-                "send the whole body without pauses",
-            )
-        if not connected:
+        path = scope["path"]
+        if scope.get(OVER_CAPACITY) and path not in HEALTH_PATHS:
+            return await send_json(send, 503, {"error": "the server is at its connection limit; retry later",
+                                               "detail": "the server is at its connection limit; retry later"},
+                                   [(b"retry-after", str(self.service.settings.retry_after).encode())], close=True)
+        if path.startswith("/v2") or path == "/metrics":
+            return await self.routes(scope, receive, send)
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        await self.admitted(scope, receive, send)
+
+    async def admitted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        service, reserved = self.service, [0]
+        try:
+            service.admission.enter()
+        except ServiceError as e:
+            service.stats.failed(service.model.default, e.reason, time.perf_counter_ns())
+            return await self.problem(send, e)
+        try:
+            body = await read_body(scope, receive, service.settings, service.admission, reserved)
+            await self.app(scope, _replay(body, receive), send)
+        except ClientLeft:
             return None  # the client left: there is no one to answer
-        if len(body) > self.limit:
-            return await _send_problem(
-                send, 413, f"body exceeds the limit of {self.limit} bytes; send fewer images per request"
-            )
-        await self.app(scope, _replay(bytes(body), receive), send)
+        except ServiceError as e:
+            if e.status == 503:
+                service.stats.failed(service.model.default, e.reason, time.perf_counter_ns())
+            await self.problem(send, e)
+        finally:
+            service.admission.leave(reserved[0])
+
+    async def problem(self, send: Send, error: ServiceError) -> None:
+        await send_json(send, error.status, {"detail": error.message},
+                        problem_headers(error, self.service.settings), close=True)
 
 
-async def _read_body(receive: Receive, body: bytearray, limit: int) -> bool:
-    """Append the request body to `body` until it ends or passes `limit`; False if the client left."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return False
-        body += message.get("body", b"")
-        if len(body) > limit or not message.get("more_body", False):
-            return True
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
+def _replay(body: bytearray, receive: Receive) -> Receive:
     """A `receive` that hands the app the buffered body, then the connection's own messages."""
     delivered = False
 
@@ -212,42 +195,50 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         if delivered:
             return await receive()  # e.g. http.disconnect, for apps that listen for it
         delivered = True
-        return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
 
     return replayed
 
 
-async def _send_problem(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    # Connection: close, because an unread body would otherwise be parsed as the next request.
-    headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 def create_app(
     predictor: Predictor,
-    max_body_bytes: int = DEFAULT_MAX_BODY,
-    read_timeout: float = DEFAULT_READ_TIMEOUT,
-    decode_slots: int = DECODE_SLOTS,
+    settings: ServeSettings | None = None,
+    model: ServedModel | None = None,
+    **overrides,
 ) -> FastAPI:
-    """The service around one Predictor (onnxruntime sessions are safe to share across threads)."""
+    """The service around one Predictor, the default version of `model` (default: the model
+    folder around the Predictor's file). onnxruntime sessions are safe to share across threads.
+    `overrides` replace single settings (create_app(p, decode_slots=2))."""
+    settings = ServeSettings(**{**(settings or ServeSettings()).__dict__, **overrides})
+    model = model or ServedModel.from_predictor(predictor)
+    service = Service(model, settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        service.offload.close()  # the JSON worker processes go with the app
+
     app = FastAPI(
         title="Fashion-MNIST softmax regression",
         version="1",
-        description="Predictions from the exported ONNX model. For serving at scale use Triton "
-        "with the models/ repository.",
+        description="Predictions from the exported ONNX model. The Open Inference Protocol (the API "
+        "Triton and its clients speak) is served under /v2, beside this API; metrics at /metrics.",
+        lifespan=lifespan,
     )
-    app.add_middleware(BodyGuard, limit=max_body_bytes, read_timeout=read_timeout)
-    # Its own limiter, not the default thread pool's: a flood of slow decodes waits here while
-    # the default pool's threads stay free for everything else.
-    slots = anyio.CapacityLimiter(decode_slots)
+    app.add_middleware(Gate, service=service, routes=OipRoutes(service))
+    app.state.service = service
     meta = predictor.metadata
+    version = model.default
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=dict(
+            (k.decode(), v.decode()) for k, v in problem_headers(exc, settings)))
+
 
     # async: answered on the event loop itself, so no busy thread pool can delay it.
     @app.get("/health", response_model=Health)
@@ -276,9 +267,10 @@ def create_app(
         summary="Classify images sent as JSON pixels, raw bytes or PNG/JPEG uploads",
     )
     async def predict(request: Request) -> Response:
+        start = time.perf_counter_ns()
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "application/json":
-            decode = partial(_from_json, await request.body())
+            decode = partial(_from_json, service, await request.body())
         elif kind == "application/octet-stream":
             decode = partial(_from_bytes, await request.body())
         elif kind == "multipart/form-data":
@@ -288,7 +280,22 @@ def create_app(
                 415, f"Content-Type {kind or '(none)'} is not supported; send application/json, "
                 "application/octet-stream or multipart/form-data"
             )
-        answer = await anyio.to_thread.run_sync(_score, predictor, decode, limiter=slots)
+        timing, waiting = Timing(start), [True]
+        service.stats.pending(version, +1)
+        try:
+            answer, count = await anyio.to_thread.run_sync(
+                _score, service, predictor, decode, timing, waiting, limiter=service.slots
+            )
+        except ModelError as e:
+            service.stats.failed(version, "BACKEND", start)
+            return JSONResponse({"detail": f"the model failed: {e}"}, status_code=500)
+        except (InputError, ServiceError, HTTPException):
+            service.stats.failed(version, "OTHER", start)
+            raise
+        finally:
+            if waiting[0]:  # cancelled before a slot came free
+                service.stats.pending(version, -1)
+        service.stats.succeeded(version, count, timing)
         return Response(answer, media_type="application/json")
 
     return app
@@ -298,55 +305,38 @@ def create_app(
 Decoded = tuple[np.ndarray, list[str], list[Skipped]]
 
 
-def _score(predictor: Predictor, decode: Callable[[], Decoded]) -> str:
+def _score(service: Service, predictor: Predictor, decode: Callable[[], Decoded], timing: Timing,
+           waiting: list[bool]) -> tuple[str, int]:
     """On a worker thread: decode the request's images, score them, and write the answer's JSON."""
+    waiting[0] = False
+    service.stats.pending(service.model.default, -1)
+    t0 = time.perf_counter_ns()
+    timing.queue = t0 - timing.start
     images, names, errors = decode()
+    timing.compute_input = time.perf_counter_ns() - t0
     result = predictor.predict(images)
-    scored = [
+    probs = result.probabilities
+    if not np.isfinite(probs).all():  # JSON has no NaN, and no client should read one as a probability
+        raise ModelError(f"{predictor.path} gave NaN or infinity for some images; export the model again")
+    t1 = time.perf_counter_ns()
+    timing.compute_infer = t1 - t0 - timing.compute_input
+    scored_rows = [
         Scored(name=n, label=lab, class_name=c, confidence=conf, probabilities=p)
         for n, lab, c, conf, p in zip(
-            names, result.labels.tolist(), result.class_names, result.confidence.tolist(),
-            result.probabilities.tolist(),
+            names, result.labels.tolist(), result.class_names, result.confidence.tolist(), probs.tolist()
         )
     ]
-    return PredictResponse(model_sha256=predictor.sha256, predictions=scored, errors=errors).model_dump_json()
+    answer = PredictResponse(model_sha256=predictor.sha256, predictions=scored_rows, errors=errors).model_dump_json()
+    timing.compute_output = time.perf_counter_ns() - t1
+    return answer, len(images)
 
 
 def _numbered(images: np.ndarray) -> Decoded:
     return images, [str(i) for i in range(len(images))], []
 
 
-def _from_json(body: bytes) -> Decoded:
-    _refuse_what_json_mishandles(body)
-    try:
-        # UTF-8 only (RFC 8259), which json.loads would not insist on: in UTF-16 the checks above
-        # would not see the digits and words they look for.
-        document = json.loads(body.decode("utf-8"))
-    except ValueError as e:  # UnicodeDecodeError included
-        raise HTTPException(400, f"body is not valid JSON in UTF-8: {e}; expected {JSON_EXPECTED}") from e
-    if not isinstance(document, dict) or set(document) != {"images"}:
-        raise InputError(f"expected a JSON object with one key, {JSON_EXPECTED}")
-    try:
-        array = np.asarray(document["images"])
-    except (ValueError, TypeError) as e:  # ragged lists and the like
-        raise InputError(f"images must be a rectangular list of lists of integers: {e}") from e
-    if array.size == 0:  # [] parses as float64: say what is wrong, not what dtype it defaulted to
-        raise InputError(f"images is an empty batch; expected {JSON_EXPECTED}")
-    if array.dtype.kind not in "iu":
-        raise InputError(f"images must hold integers 0..255, got {JSON_KINDS.get(array.dtype.kind, array.dtype)}")
-    if array.ndim == 1 and array.size == PIXELS:
-        array = array[None]  # one flat image
-    return _numbered(as_uint8_batch(array))
-
-
-def _refuse_what_json_mishandles(body: bytes) -> None:
-    """422 for what json.loads or numpy would turn into a 500 or a silent 1 (see JSON_MAX_DEPTH)."""
-    if json_depth(body.decode("utf-8", errors="replace")) > JSON_MAX_DEPTH:
-        raise InputError(f"JSON nested more than {JSON_MAX_DEPTH} levels deep; expected {JSON_EXPECTED}")
-    if number := LONG_NUMBER.search(body):
-        raise InputError(f"images hold a number of {len(number[0])} digits; pixels are integers 0..255")
-    if word := BOOLEAN.search(body):
-        raise InputError(f"images must hold integers 0..255, got {word[0].decode()}")
+def _from_json(service: Service, body: bytes) -> Decoded:
+    return _numbered(service.offload.parse(images_from_json, body))
 
 
 def _from_bytes(body: bytes) -> Decoded:
