@@ -59,6 +59,9 @@ class Admission:
     async def reserve(self, size: int, wait: bool) -> None:
         """Count `size` body bytes against the budget, waiting up to budget_wait for room."""
         budget = self.settings.body_budget_bytes
+        if self.reserved + size <= budget:  # the usual case, without a cancel scope
+            self.reserved += size
+            return
         if size > budget:
             raise Overloaded(f"a body of {size} bytes is larger than the server's body budget "
                              f"({budget} bytes); send fewer images per request")

@@ -139,8 +139,21 @@ PREDICT_BODY = {
 }
 
 
+class ServiceApp(FastAPI):
+    """FastAPI, with the Gate in front of all of it: /v2 requests never pass through FastAPI's
+    middleware stack and per-request telemetry check (a tenth of a batch-1 request's time)."""
+
+    gate: Gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.gate(scope, receive, send)
+
+    async def fastapi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
 class Gate:
-    """ASGI middleware, outermost: the Open Inference Protocol and /metrics go to OipRoutes; a
+    """In front of the FastAPI app: the Open Inference Protocol and /metrics go to OipRoutes; a
     /predict body is admitted (admission.py) and read whole, within the size limit, the read
     timeout and the body budget, before FastAPI sees it, so the app never reads a partial one.
     Connections past the server's cap (serve_protocol.py) get 503 unless they ask for health."""
@@ -218,14 +231,14 @@ def create_app(
         yield
         service.offload.close()  # the JSON worker processes go with the app
 
-    app = FastAPI(
+    app = ServiceApp(
         title="Fashion-MNIST softmax regression",
         version="1",
         description="Predictions from the exported ONNX model. The Open Inference Protocol (the API "
         "Triton and its clients speak) is served under /v2, beside this API; metrics at /metrics.",
         lifespan=lifespan,
     )
-    app.add_middleware(Gate, service=service, routes=OipRoutes(service))
+    app.gate = Gate(app.fastapi, service, OipRoutes(service))
     app.state.service = service
     meta = predictor.metadata
     version = model.default

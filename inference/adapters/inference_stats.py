@@ -79,7 +79,9 @@ class InferenceStats:
             s.request_ns += now - t.start
             for phase in ("queue", "compute_input", "compute_infer", "compute_output"):
                 s.phases[phase].add(getattr(t, phase))
-            batch = s.batches.setdefault(images, {p: Duration() for p in ("compute_input", "compute_infer", "compute_output")})
+            batch = s.batches.get(images)
+            if batch is None:
+                batch = s.batches[images] = {p: Duration() for p in ("compute_input", "compute_infer", "compute_output")}
             for phase, d in batch.items():
                 d.add(getattr(t, phase))
 

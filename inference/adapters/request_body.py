@@ -33,7 +33,7 @@ def declared_length(scope: Scope) -> int | None:
 
 
 async def read_body(scope: Scope, receive: Receive, settings: ServeSettings, admission: Admission,
-                    reserved: list[int]) -> bytearray:
+                    reserved: list[int]) -> bytes | bytearray:
     """The whole body. Bytes reserved against the budget are added to `reserved[0]`; the caller
     releases them (Admission.leave) once the answer is sent."""
     limit = settings.max_body_bytes
@@ -43,10 +43,16 @@ async def read_body(scope: Scope, receive: Receive, settings: ServeSettings, adm
     if declared:
         await admission.reserve(declared, wait=True)
         reserved[0] += declared
+    first = await receive()  # usually the whole body: it came in with the headers
+    if first["type"] == "http.disconnect":
+        raise ClientLeft()
+    if not first.get("more_body", False) and len(first.get("body", b"")) == (declared or 0) <= limit:
+        return first.get("body", b"")
     body = bytearray()
+    pending = [first]
     with anyio.move_on_after(settings.read_timeout) as clock:
         while True:
-            message = await receive()
+            message = pending.pop() if pending else await receive()
             if message["type"] == "http.disconnect":
                 raise ClientLeft()
             chunk = message.get("body", b"")
