@@ -38,9 +38,7 @@ ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\"}
 def parse_config(text: str, where: str = "config.pbtxt") -> dict:
     """The model configuration as a dict; ModelError naming the place of a syntax it cannot read."""
     tokens = _tokens(text, where)
-    reader = _Reader(tokens, where)
-    config = reader.message(end=None)
-    return config
+    return _Reader(tokens, where).message(end=None)
 
 
 def _tokens(text: str, where: str) -> list[tuple[str, str, int]]:
@@ -51,9 +49,10 @@ def _tokens(text: str, where: str) -> list[tuple[str, str, int]]:
             break
         match = TOKEN.match(text, pos)
         if match is None:
-            line = text.count("\n", 0, pos) + 1
-            raise ModelError(f"{where}, line {line}: cannot read {text[pos:pos + 20].strip()!r}; "
-                             "expected protobuf text format (name: value, name {{ ... }}, name [ ... ])")
+            start = len(text) - len(text[pos:].lstrip())
+            line = text.count("\n", 0, start) + 1
+            raise ModelError(f"{where}, line {line}: cannot read {text[start:start + 20].strip()!r}; "
+                             "expected protobuf text format (name: value, name { ... }, name [ ... ])")
         kind = match.lastgroup
         if kind != "comment":
             out.append((kind, match.group(kind), text.count("\n", 0, match.start(kind)) + 1))
