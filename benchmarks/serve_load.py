@@ -4,8 +4,12 @@
 
 Starts the service on a free 127.0.0.1 port, then a second process sends a fixed number of
 requests (one image each, as raw bytes, JSON and a PNG upload, plus a 64-image raw batch) over
-keep-alive connections and reports requests/s and p50/p99 latency. Stops the server when done
-or after --timeout seconds, whichever comes first; nothing leaves this machine.
+keep-alive connections and reports requests/s and p50/p99 latency. Then the memory case:
+--big-clients (16) clients at once each sending --big-requests JSON bodies of just under
+8 MiB. Throughout each case a probe in this process asks /health every 0.1 s and reports its
+latency, and the server's peak RSS (its JSON worker processes included) is sampled from /proc.
+Stops the server when done or after --timeout seconds, whichever comes first; nothing leaves
+this machine.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from pathlib import Path
 
 HOST = "127.0.0.1"
 
@@ -42,14 +48,17 @@ def client(port: int, kind: str, count: int, concurrency: int) -> dict:
     images = load_split("test").images
     buffer = io.BytesIO()
     Image.fromarray(images[0]).save(buffer, format="PNG")
-    bodies = {
-        "raw, 1 image": {"content": images[0].tobytes(), "headers": {"content-type": "application/octet-stream"}},
-        "json, 1 image": {"content": json.dumps({"images": [images[0].ravel().tolist()]}).encode(),
-                          "headers": {"content-type": "application/json"}},
-        "png upload, 1 image": {"files": {"file": ("x.png", buffer.getvalue(), "image/png")}},
-        "raw, 64 images": {"content": images[:64].tobytes(), "headers": {"content-type": "application/octet-stream"}},
+    raw = {"content-type": "application/octet-stream"}
+    as_json = {"content-type": "application/json"}
+    bodies = {  # built on demand: the 8 MiB one takes a while
+        "raw, 1 image": lambda: {"content": images[0].tobytes(), "headers": raw},
+        "json, 1 image": lambda: {"content": json.dumps({"images": [images[0].ravel().tolist()]}).encode(),
+                                  "headers": as_json},
+        "png upload, 1 image": lambda: {"files": {"file": ("x.png", buffer.getvalue(), "image/png")}},
+        "raw, 64 images": lambda: {"content": images[:64].tobytes(), "headers": raw},
+        "json, 8 MiB body": lambda: {"content": big_json_body(images), "headers": as_json},
     }
-    request = bodies[kind]
+    request = bodies[kind]()
     latencies: list[float] = []
     failures = [0]
     lock = threading.Lock()
@@ -83,6 +92,80 @@ def client(port: int, kind: str, count: int, concurrency: int) -> dict:
             "p50_ms": float(np.median(lat) * 1e3), "p99_ms": float(np.percentile(lat, 99) * 1e3)}
 
 
+def big_json_body(images, limit: int = 8 * 1024 * 1024) -> bytes:
+    """The largest JSON batch of whole test images that fits the server's default body limit."""
+    n = 2800
+    while True:
+        body = json.dumps({"images": images[:n].reshape(n, -1).tolist()}).encode()
+        if len(body) <= limit:
+            return body
+        n = int(n * limit / len(body)) - 1
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and its children (the JSON worker processes)."""
+    total = 0
+    for p in [pid, *children(pid)]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def children(pid: int) -> list[int]:
+    try:
+        found = [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
+                 for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
+    return found + [g for c in found for g in children(c)]
+
+
+class Watch:
+    """While a case runs: /health latency every 0.1 s, and the server's peak RSS every 0.05 s."""
+
+    def __init__(self, port: int, pid: int):
+        self.port, self.pid = port, pid
+        self.latencies: list[float] = []
+        self.failed = 0
+        self.peak = 0
+        self.done = threading.Event()
+        self.threads = [threading.Thread(target=self.probe), threading.Thread(target=self.sample)]
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        for t in self.threads:
+            t.join()
+
+    def probe(self) -> None:
+        while not self.done.wait(0.1):
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{self.port}/health", timeout=10):
+                    self.latencies.append(time.perf_counter() - t0)
+            except OSError:
+                self.failed += 1
+
+    def sample(self) -> None:
+        while not self.done.wait(0.05):
+            self.peak = max(self.peak, tree_rss(self.pid))
+
+    def summary(self) -> str:
+        if not self.latencies:
+            return f"/health: no answer ({self.failed} failed)"
+        lat = sorted(self.latencies)
+        return (f"/health p50 {lat[len(lat) // 2] * 1e3:.1f} ms, max {lat[-1] * 1e3:.0f} ms"
+                f"{f', {self.failed} failed' if self.failed else ''}; peak RSS {self.peak / 2**20:.0f} MB")
+
+
 def wait_until_up(port: int, server: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -101,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="models")
     parser.add_argument("--requests", type=int, default=2000, help="per request kind")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads (keep-alive connections)")
+    parser.add_argument("--big-clients", type=int, default=16, help="clients sending 8 MiB JSON bodies at once")
+    parser.add_argument("--big-requests", type=int, default=48, help="8 MiB JSON bodies in all")
     parser.add_argument("--timeout", type=float, default=300, help="hard stop, seconds")
     parser.add_argument("--client", nargs=4, help=argparse.SUPPRESS)  # port kind count concurrency
     args = parser.parse_args(argv)
@@ -119,22 +204,28 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_up(port, server, 60)
         print(f"fashion-serve on {HOST}:{port}, {args.requests} requests per kind, "
               f"{args.concurrency} keep-alive connections, client in a second process; {os.cpu_count()} CPU(s)")
-        print(f"{'request':<22} {'ok':>6} {'failed':>6} {'req/s':>9} {'p50':>10} {'p99':>10}")
-        for kind in ("raw, 1 image", "json, 1 image", "png upload, 1 image", "raw, 64 images"):
+        print(f"idle: peak RSS {tree_rss(server.pid) / 2**20:.0f} MB")
+        print(f"{'request':<22} {'clients':>7} {'ok':>6} {'non-200':>7} {'req/s':>9} {'p50':>10} {'p99':>10}")
+        cases = [(kind, args.requests, args.concurrency)
+                 for kind in ("raw, 1 image", "json, 1 image", "png upload, 1 image", "raw, 64 images")]
+        cases.append(("json, 8 MiB body", args.big_requests, args.big_clients))
+        for kind, count, clients in cases:
             left = deadline - time.monotonic()
             if left <= 0:
                 print("stopped: --timeout reached")
                 break
-            out = subprocess.run(
-                [sys.executable, __file__, "--client", str(port), kind, str(args.requests), str(args.concurrency)],
-                capture_output=True, text=True, timeout=left,
-            )
+            with Watch(port, server.pid) as watch:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--client", str(port), kind, str(count), str(clients)],
+                    capture_output=True, text=True, timeout=left,
+                )
             if out.returncode != 0:
                 print(f"{kind}: client failed: {out.stderr.strip().splitlines()[-1:]}")
                 continue
             r = json.loads(out.stdout)
-            print(f"{kind:<22} {r['requests'] - r['failures']:>6} {r['failures']:>6} {r['rps']:>9.0f} "
+            print(f"{kind:<22} {clients:>7} {r['requests'] - r['failures']:>6} {r['failures']:>7} {r['rps']:>9.0f} "
                   f"{r['p50_ms']:>8.2f}ms {r['p99_ms']:>8.2f}ms")
+            print(f"{'':<22} {watch.summary()}")
     finally:
         server.terminate()
         try:
