@@ -23,11 +23,15 @@ FORBIDDEN = {
 }
 
 
-# Which adapter each adapter module belongs to: fashion-serve is one adapter in two files.
+# Which adapter each adapter module belongs to: fashion-serve is one adapter in several files.
+HTTP_MODULES = (
+    "serve_command", "http_app", "serve_settings", "serve_protocol", "admission", "request_body",
+    "service", "served_models", "model_config_text", "oip_routes", "oip_tensors", "predict_json",
+    "json_offload", "inference_stats", "serve_metrics",
+)
 ADAPTERS = {
     "inference.adapters.predict_command": "command line",
-    "inference.adapters.serve_command": "http",
-    "inference.adapters.http_app": "http",
+    **{f"inference.adapters.{name}": "http" for name in HTTP_MODULES},
     "inference.adapters.ray_engine": "ray",
 }
 # `fashion-predict --engine ray` is the command line's front door to the Ray engine.
