@@ -8,9 +8,11 @@ backend; PyPI ships no Triton onnxruntime backend), extracts them, and makes a s
 numpy<2 and onnxruntime for the python backend's stub, never touching this project's venv. Then it
 writes a python-backend model (`model.py` running the same model.onnx on onnxruntime) into a temp
 repository, starts tritonserver and fashion-serve on free 127.0.0.1 ports, and times binary-tensor
-`infer` calls at batch 1 and 256, one client after another and 8 clients at once, alternating the
-two servers case by case. Prints images/s and the ratios. Bounded: --seconds per case and server
-(two rounds, the better kept), --timeout for the whole run; both servers are stopped at the end.
+`infer` calls at batch 1 and 256, one client after another and 8 clients at once, the two servers
+taking turns in short rounds so that a busy machine slows both alike. Prints images/s, the
+ratios, and each server's CPU time per request (all its processes: Triton's python-backend stub
+included), which depends less on what else the machine runs. Bounded: --rounds x --seconds per
+case and server, --timeout for the whole run; both servers are stopped at the end.
 """
 
 from __future__ import annotations
@@ -172,7 +174,7 @@ def one_client(port: int, images: np.ndarray, until: float, most: int, counts: l
     request = httpclient.InferInput("images", list(images.shape), "UINT8")
     request.set_data_from_numpy(images, binary_data=True)
     outputs = [httpclient.InferRequestedOutput("probabilities", binary_data=True)]
-    client.infer(MODEL, [request], outputs=outputs)  # warm the connection
+    client.infer(MODEL, [request], outputs=outputs)  # warm the connection (not counted)
     done = 0
     while done < most and time.perf_counter() < until:
         client.infer(MODEL, [request], outputs=outputs).as_numpy("probabilities")
@@ -181,17 +183,33 @@ def one_client(port: int, images: np.ndarray, until: float, most: int, counts: l
     client.close()
 
 
-def measure(port: int, images: np.ndarray, clients: int, seconds: float, most: int) -> float:
-    """images/s over `clients` threads, each with its own tritonclient.http client."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants (Triton's python-backend stub is one)."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            stack += [int(c) for t in Path(f"/proc/{p}/task").iterdir() for c in (t / "children").read_text().split()]
+        except OSError:
+            continue
+    return total
+
+
+def measure(port: int, pid: int, images: np.ndarray, clients: int, seconds: float) -> tuple[int, float, float]:
+    """(requests, wall seconds, server CPU seconds) over `clients` threads, each with its own
+    tritonclient.http client."""
     counts = [0] * clients
-    start = time.perf_counter()
+    cpu0, start = cpu_seconds(pid), time.perf_counter()
     until = start + seconds
-    threads = [threading.Thread(target=one_client, args=(port, images, until, most, counts, i)) for i in range(clients)]
+    threads = [threading.Thread(target=one_client, args=(port, images, until, 10**9, counts, i)) for i in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return sum(counts) * len(images) / (time.perf_counter() - start)
+    return sum(counts), time.perf_counter() - start, cpu_seconds(pid) - cpu0
 
 
 def same_answers(ports: dict[str, int], images: np.ndarray) -> float:
@@ -210,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="models", help="model.onnx or the repository (default models/)")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "fashion-bench"))
-    parser.add_argument("--seconds", type=float, default=6.0, help="per case, server and round")
+    parser.add_argument("--seconds", type=float, default=2.0, help="per case, server and round")
+    parser.add_argument("--rounds", type=int, default=4, help="turns each server takes per case")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=900, help="hard stop for the whole run, seconds")
     args = parser.parse_args(argv)
@@ -234,21 +253,29 @@ def main(argv: list[str] | None = None) -> int:
             processes.append(serve)
             wait_ready(triton_port, triton, "tritonserver", 120)
             wait_ready(serve_port, serve, "fashion-serve", 60)
-            ports = {"fashion-serve": serve_port, "triton": triton_port}
+            servers = {"fashion-serve": (serve_port, serve.pid), "triton": (triton_port, triton.pid)}
             print(f"model {model_file}; tritonserver 2.51 (python backend + onnxruntime) vs fashion-serve; "
                   f"client tritonclient.http, binary tensors; {os.cpu_count()} CPU(s), shared with whatever else runs")
-            print(f"largest difference in probabilities between the two servers: {same_answers(ports, images[:256]):.2e}")
-            print(f"{'case':<34} {'fashion-serve':>14} {'triton':>12} {'ratio':>7}")
+            print(f"largest difference in probabilities between the two servers: "
+                  f"{same_answers({n: p for n, (p, _) in servers.items()}, images[:256]):.2e}")
+            print(f"{args.rounds} rounds of {args.seconds:g} s per server and case, the servers taking turns; "
+                  "images/s over all rounds, and the server's CPU (all its processes) per request")
+            print(f"{'case':<30} {'fashion-serve':>13} {'triton':>10} {'ratio':>6}   {'CPU ms/request':>22}")
             for batch in (1, 256):
                 for clients in (1, args.clients):
-                    best = dict.fromkeys(ports, 0.0)
-                    for _ in range(2):
-                        for name, port in ports.items():
-                            rate = measure(port, images[:batch], clients, args.seconds, most=1_000_000)
-                            best[name] = max(best[name], rate)
-                    case = f"batch {batch}, {'sequential' if clients == 1 else f'{clients} concurrent clients'}"
-                    print(f"{case:<34} {best['fashion-serve']:>10.0f} i/s {best['triton']:>8.0f} i/s "
-                          f"{best['fashion-serve'] / best['triton']:>6.2f}x", flush=True)
+                    totals = {name: [0, 0.0, 0.0] for name in servers}
+                    for round_ in range(args.rounds):
+                        order = list(servers) if round_ % 2 == 0 else list(servers)[::-1]
+                        for name in order:
+                            port, pid = servers[name]
+                            for i, value in enumerate(measure(port, pid, images[:batch], clients, args.seconds)):
+                                totals[name][i] += value
+                    rate = {n: t[0] * batch / t[1] for n, t in totals.items()}
+                    cpu = {n: t[2] / max(t[0], 1) * 1e3 for n, t in totals.items()}
+                    case = f"batch {batch}, {'sequential' if clients == 1 else f'{clients} clients at once'}"
+                    print(f"{case:<30} {rate['fashion-serve']:>9.0f} i/s {rate['triton']:>6.0f} i/s "
+                          f"{rate['fashion-serve'] / rate['triton']:>5.2f}x   "
+                          f"{cpu['fashion-serve']:>6.2f} vs {cpu['triton']:>5.2f} (triton)", flush=True)
         finally:
             for process in processes:
                 stop(process)

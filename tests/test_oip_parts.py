@@ -11,12 +11,14 @@ import pytest
 from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2
 
-from inference.adapters.admission import ServiceError
+from inference.adapters.service_errors import ServiceError
 from inference.adapters.model_config_text import parse_config
 from inference.adapters.oip_tensors import classify, infer_request, parse_header, split_body
+from inference.adapters.serve_command import default_model_file
 from inference.adapters.served_models import default_version
 from inference.core.errors import ModelError
-from inference.core.model_repository import triton_config
+from inference.core.model_repository import MODEL_NAME, triton_config, write_model
+from tiny_models import tiny_model
 
 HAND_EDITED = """
 # a config as people write them by hand
@@ -136,3 +138,18 @@ def test_the_binary_part_is_split_off_where_the_header_says():
         split_body(b"{}", b"99")
     with pytest.raises(ServiceError):
         split_body(b"{}", b"-1")
+
+
+def test_the_served_default_is_the_version_the_policy_names(tmp_path):
+    for _ in range(3):
+        write_model(tmp_path, tiny_model().SerializeToString())
+    config = tmp_path / MODEL_NAME / "config.pbtxt"
+    assert default_model_file(str(tmp_path)) == tmp_path / MODEL_NAME / "3" / "model.onnx"
+    config.write_text(config.read_text().replace("latest: { num_versions: 1 }", "specific: { versions: [1, 2] }"))
+    assert default_model_file(str(tmp_path)) == tmp_path / MODEL_NAME / "2" / "model.onnx"
+    assert default_model_file(str(tmp_path / MODEL_NAME)) == tmp_path / MODEL_NAME / "2" / "model.onnx"
+    config.write_text(config.read_text().replace("versions: [1, 2]", "versions: [7]"))
+    with pytest.raises(ModelError, match="names no version"):
+        default_model_file(str(tmp_path))
+    lone = tmp_path / MODEL_NAME / "1" / "model.onnx"
+    assert default_model_file(str(lone)) == lone  # a file is served as given

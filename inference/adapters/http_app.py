@@ -30,7 +30,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inference.adapters.admission import ServiceError
+from inference.adapters.service_errors import ServiceError
 from inference.adapters.inference_stats import Timing
 from inference.adapters.oip_routes import OipRoutes
 from inference.adapters.predict_json import images_from_json
@@ -91,6 +91,8 @@ PROBLEMS = {code: {"model": Problem, "description": why} for code, why in {
     413: "the body is larger than the server's limit",
     415: "unsupported Content-Type",
     422: "the images have the wrong size, type or values",
+    500: "the model failed while scoring (the reason in detail; never NaN scores)",
+    503: "the server is shedding load (queue, body budget or connection cap): retry after Retry-After seconds",
 }.items()}
 
 # /predict reads its body itself (three content types on one route), so its request body is

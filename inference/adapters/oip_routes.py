@@ -20,7 +20,7 @@ from importlib import metadata as package_metadata
 import anyio
 from starlette.types import Receive, Scope, Send
 
-from inference.adapters.admission import ServiceError
+from inference.adapters.service_errors import ServiceError
 from inference.adapters.inference_stats import Timing
 from inference.adapters.json_offload import OFFLOAD_FROM
 from inference.adapters.oip_tensors import InferRequest, infer_request, parse_header, response, split_body

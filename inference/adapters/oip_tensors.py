@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inference.adapters.admission import ServiceError
+from inference.adapters.service_errors import ServiceError
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
 from inference.core.predictor import INPUT, OUTPUTS
 

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from inference.adapters.admission import ServiceError
+from inference.adapters.service_errors import ServiceError
 from inference.core.arrays import PIXELS, as_uint8_batch
 from inference.core.errors import InputError
 from inference.core.json_limits import json_depth

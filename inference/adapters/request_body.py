@@ -15,7 +15,8 @@ import json
 import anyio
 from starlette.types import Receive, Scope, Send
 
-from inference.adapters.admission import Admission, ServiceError
+from inference.adapters.admission import Admission
+from inference.adapters.service_errors import ServiceError
 from inference.adapters.serve_settings import ServeSettings
 
 

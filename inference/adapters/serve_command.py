@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from inference.adapters.serve_settings import DEFAULT_HOST, DEFAULT_PORT, ServeSettings
-from inference.adapters.served_models import default_version, read_config
+from inference.adapters.served_models import ServedModel, default_version, read_config
 from inference.core.command_line import OneLineParser, finite_float, int_in
 from inference.core.errors import InferenceError, ModelError
 from inference.core.model_repository import MODEL_FILE, MODEL_NAME, resolve_model_path, versions
@@ -106,8 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         decode_slots=args.decode_slots, max_queue=args.max_queue, body_budget_bytes=args.body_budget_bytes,
         max_connections=args.max_connections, json_workers=args.json_workers, graceful_timeout=args.graceful_timeout,
     )
+    given = Path(args.model) if args.model is not None else None
     try:
-        app = create_app(predictor, settings)
+        # A folder serves every version in it; a file is served alone.
+        served = ServedModel.from_predictor(predictor, whole_folder=given is None or given.is_dir())
+        app = create_app(predictor, settings, served)
     except ModelError as e:  # an unreadable config.pbtxt
         print(f"fashion-serve: error: {e}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from inference.adapters.admission import ServiceError
+from inference.adapters.service_errors import ServiceError
 from inference.adapters.model_config_text import parse_config
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
 from inference.core.errors import ModelError
