@@ -22,16 +22,22 @@ from starlette.types import Receive, Scope, Send
 
 from inference.adapters.service_errors import ServiceError
 from inference.adapters.inference_stats import Timing
-from inference.adapters.json_offload import OFFLOAD_FROM
 from inference.adapters.oip_tensors import InferRequest, infer_request, parse_header, response, split_body
 from inference.adapters.request_body import ClientLeft, problem_headers, read_body, send_bytes, send_json
 from inference.adapters.serve_metrics import CONTENT_TYPE as METRICS_TYPE
 from inference.adapters.service import Service, scored
 from inference.core.errors import ModelError
 
-# Images scored on the event loop itself: up to 256 take ~0.1 ms in onnxruntime, about what the
-# hop to a worker thread and back costs; larger batches use the worker slots and other cores.
+# Images scored on the event loop itself when no other request is in flight: up to 256 take
+# ~0.1-0.4 ms in onnxruntime, about what the hop to a worker thread and back costs; larger batches
+# use the worker slots and other cores.
 INLINE_IMAGES = 256
+# Images always scored on the event loop, other requests in flight or not: a thread hop costs
+# more than scoring them.
+INLINE_ALWAYS = 16
+# A JSON header parsed on the event loop: up to ~4 images of JSON pixels, ~0.2 ms. Larger ones go
+# to a worker slot (and from OFFLOAD_FROM to a JSON worker process), off the loop.
+INLINE_JSON_BYTES = 16 * 1024
 EXTENSIONS = ["classification", "binary_tensor_data", "model_configuration", "statistics", "model_repository"]
 JSON = [(b"content-type", b"application/json")]
 
@@ -55,6 +61,8 @@ class OipRoutes:
         method, parts = scope["method"], scope["path"].rstrip("/").split("/")[1:]
         try:
             await self.route(method, parts, scope, receive, send)
+        except ClientLeft:
+            return None  # no one to answer
         except ServiceError as e:
             await send_json(send, e.status, {"error": e.message}, problem_headers(e, self.service.settings),
                             close=method == "POST")
@@ -88,12 +96,12 @@ class OipRoutes:
         name, rest = rest[0], rest[1:]
         if name != model.name:
             raise ServiceError(404, f"Request for unknown model: '{name}' is not found; this server serves '{model.name}'")
-        version = None
+        asked = None
         if rest[:1] == ["versions"]:
             if len(rest) < 2:
                 raise ServiceError(404, "Not Found: expected /versions/<number>")
-            version, rest = rest[1], rest[2:]
-        version = model.version_of(version)
+            asked, rest = rest[1], rest[2:]
+        version = model.version_of(asked)
         action = rest[0] if len(rest) == 1 else None if not rest else "?"
         if action == "infer":
             self.expect(method, "POST")
@@ -108,7 +116,7 @@ class OipRoutes:
         if action == "config":
             return await send_bytes(send, 200, self.model_config, JSON)
         if action == "stats":
-            return await send_json(send, 200, self.service.stats.as_json(version if "versions" in scope["path"] else None))
+            return await send_json(send, 200, self.service.stats.as_json(None if asked is None else version))
         raise ServiceError(404, f"Not Found: no route {scope['path']!r}")
 
     async def repository_index(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -147,7 +155,11 @@ class OipRoutes:
             header_length = next((v for k, v in scope["headers"] if k == b"inference-header-content-length"), None)
             head, binary = split_body(body, header_length)
             predictor = service.model.loaded(version)
-            if predictor is not None and len(head) < OFFLOAD_FROM and len(binary) <= INLINE_IMAGES * 784:
+            # Alone, a small request is scored right here; beside others, on a worker slot, so that
+            # onnxruntime (which releases the GIL) runs while the loop reads the next request.
+            alone = service.admission.admitted == 1
+            if (predictor is not None and len(head) <= INLINE_JSON_BYTES and len(binary) <= INLINE_IMAGES * 784
+                    and (alone or len(binary) <= INLINE_ALWAYS * 784)):
                 started()
                 out, request = self.run(version, head, binary, timing)
             else:
