@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from gui.confusion import ConfusionModel, make_confusion_view
 from gui.detail_panel import DetailPanel
+from gui.review import model_name
 from gui.png_export import MAX_TILES, render_tiles, with_png_suffix
 from gui.filter_bar import FilterBar
 from gui.menus import WindowMenus
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
         self.filter_bar.set_class_names(scored.class_names)
         self.filter_bar.set_report_available(scored.review is not None)
         self.detail.why.set_weights(scored.weights, scored.weights_note)  # before the rows: they select one
+        self.detail.set_sources(model_name(scored.model_path), scored.review)
         self.tiles.set_scored(scored)
         self.menus.show_split(scored.split.name, scored.class_names)
         self._show_writable()
