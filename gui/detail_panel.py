@@ -13,9 +13,9 @@ from gui.review import Review
 from gui.why_view import WhyView, runner_up
 from gui.palette import CONFIRMED, CORRECT_BAR, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, OTHER_BAR, TRACK, coloured
 from gui.tile_model import (CLASS_NAMES_ROLE, CONFIDENCE_ROLE, DATASET_INDEX_ROLE, IS_CORRECTED_ROLE, IS_FLAGGED_ROLE,
-                            LOSS_ROLE, ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE,
-                            PIXELS_ROLE, PROBABILITIES_ROLE, REPORT_RANK_ROLE, SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE,
-                            TRUE_LABEL_ROLE, VERDICT_ROLE)
+                            LOSS_ROLE, ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE, PIXELS_ROLE, PROBABILITIES_ROLE,
+                            REPORT_RANK_ROLE, SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE, TRUE_LABEL_ROLE,
+                            VERDICT_ROLE)
 
 ENLARGE = 7  # 28 px -> 196 px: the panel still fits beside the grid in a 1024-wide window
 VERDICT_TEXT = {None: ("none yet", ""), "relabel": ("relabelled", CORRECTED.name()),
@@ -120,8 +120,9 @@ class DetailPanel(QWidget):
         "version 2") and the report's suggestion (the auditor's, out-of-fold, on the train split)."""
         self.review = review
         self.bars_title.setText(f"Deployed model's probabilities ({model_name}; key, class):")
+        source = (review.source or "unknown") if review is not None else ""
         self.suggestion.setToolTip("no label-issue report for this model" if review is None else
-                                   f"the report's most probable class and its probability: {review.source or 'unknown'}")
+                                   f"the report's most probable class and its probability: {source}")
 
     def show_index(self, index) -> None:
         """Fill the panel from a model index of the grid (invalid: clear it)."""

@@ -112,7 +112,8 @@ def read_report(folder: str | Path, split: str, dataset_sha256: str, model_sha25
     folder = Path(folder)
     sidecar = _read_sidecar(folder / SIDECAR)
     if sidecar.get("dataset_sha256") != dataset_sha256:
-        raise ReportError(f"the label-issue report in {folder} was made from other data; make a new one: {how_to_make(folder)}")
+        raise ReportError(f"the label-issue report in {folder} was made from other data; make a new one: "
+                          f"{how_to_make(folder)}")
     if sidecar.get("model_sha256") != model_sha256:
         raise ReportError(
             f"the label-issue report in {folder} was made with another model than the one shown; "
@@ -120,11 +121,13 @@ def read_report(folder: str | Path, split: str, dataset_sha256: str, model_sha25
         )
     entry = sidecar.get("splits", {}).get(split)
     if entry is None:
-        raise ReportError(f"the label-issue report in {folder} has no {split} split; make a new one: {how_to_make(folder)}")
+        raise ReportError(f"the label-issue report in {folder} has no {split} split; make a new one: "
+                          f"{how_to_make(folder)}")
     path = folder / csv_name(split)
     data = _read_limited(path, MAX_CSV_BYTES)
     if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
-        raise ReportError(f"{path} was changed after {SIDECAR} was written; make a new report: {how_to_make(path.parent)}")
+        raise ReportError(f"{path} was changed after {SIDECAR} was written; make a new report: "
+                          f"{how_to_make(path.parent)}")
     report = _parse_csv(path, data, split, size, sidecar.get("method", "unknown"))
     auditor = sidecar.get("auditor", {}).get("name", LINEAR)
     return replace(report, auditor=auditor, source=str(sidecar.get("probabilities", {}).get(split, "")))
@@ -140,11 +143,13 @@ def _read_limited(path: Path, limit: int) -> bytes:
         with open(path, "rb") as f:
             data = f.read(limit + 1)
     except FileNotFoundError:
-        raise ReportError(f"no label-issue report ({path.name} is missing); make one: {how_to_make(path.parent)}") from None
+        raise ReportError(f"no label-issue report ({path.name} is missing); make one: "
+                          f"{how_to_make(path.parent)}") from None
     except OSError as e:
         raise ReportError(f"cannot read {path}: {e.strerror}") from e
     if len(data) > limit:
-        raise ReportError(f"{path} is over {limit // 2**20} MiB, not a label-issue report; make a new one: {how_to_make(path.parent)}")
+        raise ReportError(f"{path} is over {limit // 2**20} MiB, not a label-issue report; make a new one: "
+                          f"{how_to_make(path.parent)}")
     return data
 
 
@@ -155,7 +160,8 @@ def _read_sidecar(path: Path) -> dict:
     except (ValueError, RecursionError) as e:
         raise ReportError(f"{path} is damaged ({e}); make a new report: {how_to_make(path.parent)}") from e
     if not isinstance(sidecar, dict):
-        raise ReportError(f"{path} is not a label-issue report's sidecar; make a new report: {how_to_make(path.parent)}")
+        raise ReportError(f"{path} is not a label-issue report's sidecar; make a new report: "
+                          f"{how_to_make(path.parent)}")
     _check_types(path, "", sidecar, SIDECAR_TYPES)
     for split, entry in sidecar.get("splits", {}).items():
         if not isinstance(entry, dict):
@@ -193,7 +199,8 @@ def _wrong_type(path: Path, field: str, expected: str, value) -> None:
 def _parse_csv(path: Path, data: bytes, split: str, size: int, method: str) -> LabelIssueReport:
     lines = data.decode("utf-8", errors="replace").splitlines()
     if not lines or tuple(lines[0].split(",")) != COLUMNS:
-        raise ReportError(f"{path} does not start with the header {','.join(COLUMNS)}; make a new report: {how_to_make(path.parent)}")
+        raise ReportError(f"{path} does not start with the header {','.join(COLUMNS)}; make a new report: "
+                          f"{how_to_make(path.parent)}")
     rows = [line for line in lines[1:] if line]
     try:
         if any(line.count(",") != len(COLUMNS) - 1 for line in rows):
