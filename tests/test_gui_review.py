@@ -201,7 +201,7 @@ def test_without_a_report_the_status_line_says_how_to_make_one(qtbot, fashion_di
     items = window.filter_bar.show_filter.model()
     assert not items.item(window.filter_bar.show_filter.findData("issues")).isEnabled()
     assert not window.accept_suggestion()  # Enter has nothing to accept
-    assert "train-and-export" in window.status_line.currentMessage()
+    assert report_command(repo_dir) in window.status_line.currentMessage()  # this repository, no verdicts yet
     window.grid.setCurrentIndex(window.view_model.index(0))
     assert window.give_verdict("exclude")  # the rest works as without a review
     assert store_verdicts(tmp_path / "c.sqlite", test_split) == {0: ("exclude", None)}

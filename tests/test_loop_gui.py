@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import pytest
 from gui_helpers import SCORE_TIMEOUT_MS, open_window
+from label_issue_files import write_report
 from PySide6.QtCore import QSettings
 from tiny_models import write_tiny_model
 
 from gui.main_window import MainWindow
 from gui.scoring import ScoringRequest
-from inference.core.label_issues import read_report
+from inference.core.label_issues import SIDECAR, read_report
 from inference.core.model_repository import onnx_path, version_dir
 from inference.core.next_steps import report_command
 from training import train_command as cli
@@ -69,6 +71,22 @@ def test_a_remembered_label_issues_filter_opens_on_every_image(qtbot, bare_repo,
     assert window.filter_bar.show_filter.currentData() == "issues"
     assert window.view_model.rowCount() == 10_000 and window.report_banner.isVisible()
     assert "Showing 10,000 of 10,000 images" == window.filter_bar.shown_label.text()
+
+
+def test_a_sidecar_of_the_wrong_shape_is_no_report_and_the_status_line_says_why(qtbot, bare_repo, fashion_dir,
+                                                                                 tmp_path, test_split):
+    model = onnx_path(bare_repo, 1)
+    model_sha256 = hashlib.sha256(model.read_bytes()).hexdigest()
+    write_report(version_dir(bare_repo, 1), "test", test_split.labels, np.full((10_000, 10), 0.1, np.float32),
+                 dataset_sha256=test_split.digest, model_sha256=model_sha256, flag=5)
+    sidecar = version_dir(bare_repo, 1) / SIDECAR
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "splits": ["test"]}))
+    window = open_window(qtbot, bare_repo, fashion_dir, tmp_path / "c.sqlite")
+    assert window.tiles.review is None
+    assert "is not a usable label-issue report" in window.status_line.review_label.text()
+    assert "its field 'splits' should be an object, got list" in window.status_line.review_label.toolTip()
+    choose(window.filter_bar.show_filter, "issues")
+    assert window.view_model.rowCount() == 10_000 and window.report_banner.isVisible()
 
 
 # --- the loop, for real ---------------------------------------------------------------------------
@@ -132,6 +150,13 @@ def test_after_corrections_and_cross_val_the_reviewed_images_are_not_on_top(qtbo
     assert not window.tiles.verdict[rows[:unreviewed]].any()  # what is left to review comes first
     assert sorted(rows[unreviewed:].tolist()) == sorted(still_flagged)
     assert f"{unreviewed:,} of {int(flagged.sum()):,} flagged left to review" in window.status_line.review_label.text()
+    # Whose probabilities are which: the deployed version's bars, the auditor's suggestion.
+    window.grid.setCurrentIndex(window.view_model.index(0))
+    assert window.detail.bars_title.text().startswith("Deployed model's probabilities (version 2")
+    assert "(out-of-fold, 2 folds, linear auditor)" in window.detail.suggestion.text()
+    # Its place among all flagged images: behind the reviewed images that rank above it.
+    place = 1 + int(np.count_nonzero(window.tiles.review.rank[still_flagged] < window.tiles.review.rank[rows[0]]))
+    assert window.detail.quality.text() == f"#{place} of {int(flagged.sum()):,} flagged"
     window.close()
 
     # Version 1 can still be reviewed, with its own report.
