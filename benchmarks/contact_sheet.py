@@ -23,6 +23,7 @@ from inference.core.classes import CLASS_NAMES
 from inference.core.fashion_mnist import load_split
 
 CAPTION = 34  # px under each tile: two lines of a 12 px font
+GAP = 12  # px between tiles: "Sneaker > Ankle boot" is ~120 px wide at 12 px
 
 
 def ranking_from_csv(path: Path, top: int) -> list[tuple[int, int, int]]:
@@ -57,10 +58,10 @@ def contact_sheet(images: np.ndarray, rows: list[tuple[int, int, int]], tile: in
     """One PNG-ready image: a grid of (N, 28, 28) `images[index]` tiles, each with its caption."""
     font = ImageFont.load_default(size=12)
     n_rows = max(1, -(-len(rows) // columns))
-    sheet = Image.new("L", (columns * (tile + 4) + 4, n_rows * (tile + CAPTION + 4) + 4), color=255)
+    sheet = Image.new("L", (columns * (tile + GAP) + GAP, n_rows * (tile + CAPTION + GAP) + GAP), color=255)
     draw = ImageDraw.Draw(sheet)
     for rank, (index, given, suggested) in enumerate(rows):
-        x, y = 4 + (rank % columns) * (tile + 4), 4 + (rank // columns) * (tile + CAPTION + 4)
+        x, y = GAP + (rank % columns) * (tile + GAP), GAP + (rank // columns) * (tile + CAPTION + GAP)
         sheet.paste(Image.fromarray(images[index]).resize((tile, tile), Image.Resampling.NEAREST), (x, y))
         draw.text((x, y + tile + 2), f"#{rank + 1}  idx {index}", fill=0, font=font)
         draw.text((x, y + tile + 17), f"{CLASS_NAMES[given]} > {CLASS_NAMES[suggested]}", fill=0, font=font)
