@@ -92,6 +92,7 @@ class DetailPanel(QWidget):
         self.quality.setToolTip("the image's place in the label-issue report, most suspect first "
                                 "(cleanlab's label quality, lower: more likely wrong)")
         self.bars_title = QLabel("Class probabilities (key, class):")
+        self.bars_title.setWordWrap(True)  # "Deployed model's probabilities (version 12; ...)" in a narrow pane
         self.review: Review | None = None
         self.bars = ProbabilityBars()
         for label in self._fields:  # "Shirt (6), was T-shirt/top (0)" wraps in a narrow pane instead of clipping
