@@ -19,6 +19,7 @@ half-written file left behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import sys
@@ -246,9 +247,12 @@ def export_concise(cfg: TrainConfig, data: Data, result: Result) -> tuple[Path, 
     try:
         return *write_model(cfg.out, model.SerializeToString()), diff
     except OSError as e:  # a full disk, or a folder that changed since the check before training
+        advice = ("free some space or choose another --out" if e.errno in (errno.ENOSPC, errno.EDQUOT)
+                  else f"check what is in {model_dir(cfg.out)} (another program may have changed it) "
+                       "or choose another --out")
         raise TrainingError(
             f"could not write the model ({os_error_text(e)}); the earlier versions in {model_dir(cfg.out)} "
-            f"are unchanged — free some space or choose another --out"
+            f"are unchanged — {advice}"
         ) from None
 
 
@@ -312,9 +316,18 @@ def run(cfg: TrainConfig) -> list[Result]:
               f"max |Δp| = {diff:.1e}, same predictions)")
     try:
         folder = run_folder_of(model_file) if model_file else unexported_run_dir(cfg.out)
-        save_outputs(cfg, data, results, folder, model_file)
     except OSError as e:
-        raise TrainingError(f"could not write the weights, history and curves ({os_error_text(e)})") from None
+        raise TrainingError(f"could not make a folder for the run's weights, history and curves "
+                            f"({os_error_text(e)})") from None
+    try:
+        save_outputs(cfg, data, results, folder, model_file)
+    except BaseException as e:  # Ctrl-C and SIGTERM too: an unexported run leaves no empty folder behind
+        if model_file is None:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty: whatever was completed stays
+        if isinstance(e, OSError):
+            raise TrainingError(f"could not write the weights, history and curves ({os_error_text(e)})") from None
+        raise
     print(f"weights, history and curves: {folder}/ ({HISTORY_FILE}, {CURVES_FILE})")
     if cfg.cross_val or user:
         chosen = concise or results[-1]
