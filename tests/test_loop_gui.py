@@ -20,9 +20,10 @@ from PySide6.QtCore import QSettings
 from tiny_models import write_tiny_model
 
 from gui.main_window import MainWindow
+from gui.review import load_review
 from gui.scoring import ScoringRequest
 from inference.core.label_issues import SIDECAR, read_report
-from inference.core.model_repository import onnx_path, version_dir
+from inference.core.model_repository import model_dir, onnx_path, version_dir
 from inference.core.next_steps import report_command
 from training import train_command as cli
 
@@ -87,6 +88,20 @@ def test_a_sidecar_of_the_wrong_shape_is_no_report_and_the_status_line_says_why(
     assert "its field 'splits' should be an object, got list" in window.status_line.review_label.toolTip()
     choose(window.filter_bar.show_filter, "issues")
     assert window.view_model.rowCount() == 10_000 and window.report_banner.isVisible()
+
+
+def test_a_report_beside_the_config_from_an_older_repository_is_still_read(bare_repo, test_split):
+    model = onnx_path(bare_repo, 1)
+    model_sha256 = hashlib.sha256(model.read_bytes()).hexdigest()
+    uniform = np.full((10_000, 10), 0.1, np.float32)
+    write_report(model_dir(bare_repo), "test", test_split.labels, uniform, dataset_sha256=test_split.digest,
+                 model_sha256=model_sha256, flag=5)
+    review, _ = load_review(model, model_sha256, test_split)
+    assert review.folder == model_dir(bare_repo) and review.flagged_count == 5
+    write_report(version_dir(bare_repo, 1), "test", test_split.labels, uniform, dataset_sha256=test_split.digest,
+                 model_sha256=model_sha256, flag=7)
+    review, _ = load_review(model, model_sha256, test_split)  # the version's own report comes first
+    assert review.folder == version_dir(bare_repo, 1) and review.flagged_count == 7
 
 
 # --- the loop, for real ---------------------------------------------------------------------------
