@@ -179,3 +179,22 @@ def test_a_run_that_exports_nothing_keeps_its_files_in_a_folder_of_its_own(fashi
     assert sorted(p.name for p in run.iterdir()) == ["curves.png", "history.json", "scratch.pt"]
     assert json.loads((run / "history.json").read_text())["model"] is None
     assert log.strip().splitlines()[-1].endswith(f"train-and-export --out {out} --cross-val 5")
+
+
+def test_two_runs_into_one_repository_at_once_keep_their_files_apart(fashion_dir, tmp_path, monkeypatch):
+    """Run B starts and finishes while run A is between its export and writing its files."""
+    out = tmp_path / "models"
+    real_save, seen = cli.save_outputs, []
+
+    def b_runs_meanwhile(cfg, data, results, folder, model_file):
+        seen.append(model_file)
+        if len(seen) == 1:  # run A, just exported: run B now, with another seed
+            train_and_export([*ONE_EPOCH, "--data-dir", str(fashion_dir), "--out", str(out), "--seed", "2"])
+        real_save(cfg, data, results, folder, model_file)
+
+    monkeypatch.setattr(cli, "save_outputs", b_runs_meanwhile)
+    train_and_export([*ONE_EPOCH, "--data-dir", str(fashion_dir), "--out", str(out), "--seed", "1"])
+    assert seen == [onnx_path(out, 1), onnx_path(out, 2)]  # A exported version 1, B version 2
+    for version, seed in ((1, 1), (2, 2)):
+        history = json.loads((version_dir(out, version) / "history.json").read_text())
+        assert (history["model"], history["recipe"]["seed"]) == (f"{version}/model.onnx", seed)
