@@ -76,9 +76,11 @@ def worker(model: str, threads: int | None, budget: float) -> dict:
     train = load_split("train").images
 
     # PyTorch eager runs the model as it was trained and as a PyTorch user would run it:
-    # pixels / 255 -> nn.Linear -> softmax. The trained weights sit beside the Triton model
+    # pixels / 255 -> nn.Linear -> softmax. The trained weights sit in the model's version folder
     # (concise.pt); without them, W is rebuilt from the graph (the export folds 1/255 into it).
-    trained = predictor.path.parent.parent / "concise.pt"
+    from inference.core.model_repository import run_folder_of, weights_file
+
+    trained = weights_file(run_folder_of(predictor.path), "concise")
     linear = torch.nn.Linear(784, 10)
     with torch.no_grad():
         if trained.is_file():

@@ -1,5 +1,7 @@
 """The selected image up close: enlarged, its labels and verdict, confidence, loss, what the
-label-issue report suggests, and the ten probabilities."""
+label-issue report suggests (and whose probability that is: the auditor's, out-of-fold, on the
+training split), its place in the report ("#12 of 3,528 flagged"), and the deployed model's ten
+probabilities."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPixmap
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from gui.review import Review
 from gui.why_view import WhyView, runner_up
 from gui.palette import CONFIRMED, CORRECT_BAR, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, OTHER_BAR, TRACK, coloured
 from gui.tile_model import (CLASS_NAMES_ROLE, CONFIDENCE_ROLE, DATASET_INDEX_ROLE, IS_CORRECTED_ROLE, IS_FLAGGED_ROLE,
-                            LABEL_QUALITY_ROLE, LOSS_ROLE, ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE,
-                            PIXELS_ROLE, PROBABILITIES_ROLE, REPORT_RANK_ROLE, SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE,
-                            TRUE_LABEL_ROLE, VERDICT_ROLE)
+                            LOSS_ROLE, ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE, PIXELS_ROLE, PROBABILITIES_ROLE,
+                            REPORT_RANK_ROLE, SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE, TRUE_LABEL_ROLE,
+                            VERDICT_ROLE)
 
 ENLARGE = 7  # 28 px -> 196 px: the panel still fits beside the grid in a 1024-wide window
 VERDICT_TEXT = {None: ("none yet", ""), "relabel": ("relabelled", CORRECTED.name()),
@@ -86,6 +89,11 @@ class DetailPanel(QWidget):
         self.suggestion.setToolTip("the label-issue report's most probable class and its probability "
                                    "(out-of-fold on the train split, the final model's on the test split)")
         self.quality = QLabel()
+        self.quality.setToolTip("the image's place in the label-issue report, most suspect first "
+                                "(cleanlab's label quality, lower: more likely wrong)")
+        self.bars_title = QLabel("Class probabilities (key, class):")
+        self.bars_title.setWordWrap(True)  # "Deployed model's probabilities (version 12; ...)" in a narrow pane
+        self.review: Review | None = None
         self.bars = ProbabilityBars()
         for label in self._fields:  # "Shirt (6), was T-shirt/top (0)" wraps in a narrow pane instead of clipping
             label.setWordWrap(True)
@@ -97,16 +105,25 @@ class DetailPanel(QWidget):
         form.addRow("Loss −log p(true):", self.loss)
         form.addRow("Verdict:", self.verdict)
         form.addRow("Report suggests:", self.suggestion)
-        form.addRow("Label quality:", self.quality)
+        form.addRow("Report rank:", self.quality)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.image, alignment=Qt.AlignmentFlag.AlignHCenter)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Class probabilities (key, class):"))
+        layout.addWidget(self.bars_title)
         layout.addWidget(self.bars)
         self.why = WhyView()  # exactly why this class and not the true (or runner-up) one
         layout.addWidget(self.why)
         layout.addStretch(1)
+
+    def set_sources(self, model_name: str, review: Review | None) -> None:
+        """Name whose probabilities are shown: the deployed model's bars (`model_name`, e.g.
+        "version 2") and the report's suggestion (the auditor's, out-of-fold, on the train split)."""
+        self.review = review
+        self.bars_title.setText(f"Deployed model's probabilities ({model_name}; key, class):")
+        source = (review.source or "unknown") if review is not None else ""
+        self.suggestion.setToolTip("no label-issue report for this model" if review is None else
+                                   f"the report's most probable class and its probability: {source}")
 
     def show_index(self, index) -> None:
         """Fill the panel from a model index of the grid (invalid: clear it)."""
@@ -158,8 +175,20 @@ class DetailPanel(QWidget):
             self.quality.clear()
             return
         flagged = index.data(IS_FLAGGED_ROLE)
-        self.suggestion.setText(f"{names[suggested]} ({suggested}), p {index.data(SUGGESTED_PROBABILITY_ROLE):.1%}")
+        source = f" ({self.review.source})" if self.review is not None and self.review.source else ""
+        self.suggestion.setText(f"{names[suggested]} ({suggested}), p {index.data(SUGGESTED_PROBABILITY_ROLE):.1%}"
+                                f"{source}")
         self.suggestion.setStyleSheet(f"color: {FLAGGED.name()}; font-weight: bold" if flagged else "")
-        self.quality.setText(f"{index.data(LABEL_QUALITY_ROLE):.3g} (rank {index.data(REPORT_RANK_ROLE) + 1:,})")
+        self.quality.setText(self._rank_text(index.data(DATASET_INDEX_ROLE), index.data(REPORT_RANK_ROLE)))
         if flagged:
             self.title.setText(f"{self.title.text()} · {coloured('flagged', FLAGGED)}")
+
+    def _rank_text(self, row: int, rank: int) -> str:
+        """"#12 of 3,528 flagged", or "not flagged: #4,100 of 59,999 ranked": a place, not a score
+        like 4.03e-09 that says nothing without the others."""
+        review = self.review
+        if review is None or review.flag_rank is None:
+            return f"#{rank + 1:,}"
+        if review.flag_rank[row] >= 0:
+            return f"#{review.flag_rank[row] + 1:,} of {review.flagged_count:,} flagged"
+        return f"not flagged: #{rank + 1:,} of {review.ranked:,} ranked"

@@ -143,7 +143,8 @@ class FilterBar(QWidget):
             return
         counts = self.view_model.counts()
         for i, (key, text) in enumerate(SHOW_CHOICES):
-            self.show_filter.setItemText(i, f"{text} ({counts['show'][key]:,})")
+            count = "no report" if key == "issues" and tiles.review is None else f"{counts['show'][key]:,}"
+            self.show_filter.setItemText(i, f"{text} ({count})")
         for combo, key in ((self.true_filter, "true"), (self.predicted_filter, "predicted")):
             for k, name in enumerate(tiles.class_names):
                 combo.setItemText(k + 1, f"{k} {name} ({counts[key][k]:,})")

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from gui.confusion import ConfusionModel, make_confusion_view
 from gui.detail_panel import DetailPanel
+from gui.report_banner import make_report_command
+from gui.review import model_name
 from gui.png_export import MAX_TILES, render_tiles, with_png_suffix
 from gui.filter_bar import FilterBar
 from gui.menus import WindowMenus
@@ -129,6 +131,7 @@ class MainWindow(QMainWindow):
         self.filter_bar.set_class_names(scored.class_names)
         self.filter_bar.set_report_available(scored.review is not None)
         self.detail.why.set_weights(scored.weights, scored.weights_note)  # before the rows: they select one
+        self.detail.set_sources(model_name(scored.model_path), scored.review)
         self.tiles.set_scored(scored)
         self.menus.show_split(scored.split.name, scored.class_names)
         self._show_writable()
@@ -294,8 +297,9 @@ class MainWindow(QMainWindow):
     def accept_suggestion(self) -> bool:
         """Enter: relabel the selected images to the report's suggestion (confirmed where it is the given label)."""
         if self.tiles.review is None:
-            self.status_line.showMessage(f"no label-issue report to take suggestions from; make one: {HOW_TO_MAKE}",
-                                         6000)
+            command = (make_report_command(self.tiles.scored.model_path, self.tiles.corrections_path,
+                                           bool(self.tiles.verdict.any())) if self.tiles.scored else HOW_TO_MAKE)
+            self.status_line.showMessage(f"no label-issue report to take suggestions from; make one: {command}", 6000)
             return False
         rows = self.selected_rows()
         rows = rows[self.tiles.review.suggested[rows] >= 0]

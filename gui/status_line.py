@@ -1,5 +1,5 @@
 """The status bar: the model's accuracy (against the dataset's and the corrected labels), the
-review's progress ("reviewed 37 of 512 flagged") or how to get a label-issue report, how many
+review's progress ("475 of 512 flagged left to review") or how to get a label-issue report, how many
 tiles are selected, which corrections store is in use and when this split was last saved in it,
 and a busy bar while scoring (a percentage would sit at 0 while the file is read, then jump)."""
 
@@ -85,12 +85,12 @@ class StatusLine(QStatusBar):
         self._show_corrections_state()
 
     def review_text(self) -> str:
-        """"reviewed 37 of 512 flagged", or why there is no report and how to make one."""
+        """"475 of 512 flagged left to review", or why there is no report and how to make one."""
         tiles = self.tiles
         if tiles.review is None:
             return f"   ·   {coloured('no review', MISTAKE)}: {html.escape(tiles.scored.review_note)}"
         reviewed, flagged = tiles.review_progress()
-        return f"   ·   reviewed {reviewed:,} of {flagged:,} flagged"
+        return f"   ·   {flagged - reviewed:,} of {flagged:,} flagged left to review"
 
     @Slot(int)
     def _on_saved(self, count: int) -> None:

@@ -11,8 +11,10 @@ from PySide6.QtCore import QAbstractProxyModel, QModelIndex, Qt, Signal, Slot
 
 from gui.tile_model import TileModel
 
-# correct: the prediction is right; issues: flagged by the label-issue report; reviewed /
-# not_reviewed: with any verdict / none; corrected: relabelled by a person.
+# correct: the prediction is right; issues: flagged by the label-issue report, those without a
+# verdict first (every image when there is no report: an empty grid would hide the split, and the
+# report banner says how to make one); reviewed / not_reviewed: with any verdict / none;
+# corrected: relabelled by a person.
 SHOW = ("all", "mistakes", "correct", "issues", "reviewed", "not_reviewed", "corrected")
 # confidence: least sure first; loss: most confident mistakes first; quality: the report's order,
 # most suspect label first, images the report lacks last.
@@ -74,7 +76,7 @@ class TileFilterModel(QAbstractProxyModel):
             mask &= m.mistakes
         elif show == "correct":
             mask &= ~m.mistakes
-        elif show == "issues":
+        elif show == "issues" and m.review is not None:
             mask &= m.flagged
         elif show == "reviewed":
             mask &= m.verdict != 0
@@ -98,6 +100,8 @@ class TileFilterModel(QAbstractProxyModel):
         elif self.sort_key == "quality" and m.review is not None:
             rank = m.review.rank[rows]
             rows = rows[np.argsort(np.where(rank < 0, len(m.labels), rank), kind="stable")]
+        if self.show_mode == "issues":  # what is left to review first; a verdict moves its tile at the next refresh
+            rows = rows[np.argsort(m.verdict[rows] != 0, kind="stable")]
         self._order = rows
         self._count = len(rows)
         self._position = np.full(len(m.labels), -1, np.int64)

@@ -1,4 +1,5 @@
-"""The window's panes: the grid in the middle (under the filter bar and the read-only banner),
+"""The window's panes: the grid in the middle (under the filter bar, the read-only banner and the
+banner that says how to make a missing label-issue report),
 the confusion matrix, the legend and the selected image in dock widgets a person can move,
 hide (View menu) and bring back; their sizes and places are saved with the window's state.
 
@@ -12,6 +13,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from gui.palette import CONFIRMED, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, coloured
+from gui.report_banner import ReportBanner
 
 LEGEND = (f"Each tile: true label above predicted label, its dataset index in the corner. "
           f"{coloured('Red', MISTAKE)}: mistake. "
@@ -67,12 +69,15 @@ def read_only_banner() -> QLabel:
 
 
 def build_panes(window) -> None:
-    """Lay out `window`'s widgets; sets window.banner and window.docks (name -> QDockWidget)."""
+    """Lay out `window`'s widgets; sets window.banner, window.report_banner and window.docks
+    (name -> QDockWidget)."""
     centre = QWidget()
     layout = QVBoxLayout(centre)
     layout.setContentsMargins(4, 0, 4, 0)
     window.banner = read_only_banner()
     layout.addWidget(window.banner)
+    window.report_banner = ReportBanner(window.view_model)
+    layout.addWidget(window.report_banner)
     layout.addWidget(window.filter_bar)
     layout.addWidget(window.grid, 1)
     window.setCentralWidget(centre)

@@ -33,7 +33,7 @@ def train_and_export(flags: list[str]) -> None:
 def test_review_in_the_labeler_then_retrain(qtbot, fashion_dir, tmp_path, monkeypatch):
     out, store = tmp_path / "models", tmp_path / "corrections.sqlite"
     common = [*ONE_EPOCH, "--data-dir", str(fashion_dir), "--out", str(out)]
-    train_and_export([*common, "--cross-val", "2"])  # 1. out-of-fold ranking for version 1
+    train_and_export([*common, "--cross-val", "2", "--auditor", "linear"])  # 1. out-of-fold ranking for version 1
 
     # 2. The labeler on the training split reads that report, and a person gives verdicts.
     window = MainWindow(ScoringRequest(str(out), str(fashion_dir), "train", str(store)))

@@ -21,7 +21,7 @@ import pytest
 from inference.core.corrections_store import CorrectionsStore
 from inference.core.fashion_mnist import load_split
 from inference.core.label_issues import read_report
-from inference.core.model_repository import latest_model, model_dir, onnx_path, resolve_model_path
+from inference.core.model_repository import latest_model, model_dir, onnx_path, resolve_model_path, version_dir
 from training import train_command as cli
 from training.onnx_export import recorded_accuracy
 
@@ -76,7 +76,7 @@ def retrained(fashion_dir, tmp_path_factory, torch_one_thread):
     real_fit = cli.fit
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(cli, "fit", spy_fit)
-        log = train_and_export([*common, "--cross-val", "2", "--corrections", str(store_path)])
+        log = train_and_export([*common, "--cross-val", "2", "--auditor", "linear", "--corrections", str(store_path)])
     return SimpleNamespace(out=out, folder=model_dir(out), first=first, first_log=first_log, log=log, seen=seen,
                            train=train, test=test, decided=decided)
 
@@ -90,12 +90,13 @@ def metadata(path) -> dict[str, str]:
 def test_the_second_export_is_version_2_and_version_1_is_untouched(retrained):
     r = retrained
     assert sorted(p.name for p in r.folder.iterdir() if p.is_dir()) == ["1", "2"]
+    assert not (version_dir(r.out, 1) / "label_issues.json").exists()  # version 1 was trained without a report
     assert onnx_path(r.out, 1).read_bytes() == r.first
     assert resolve_model_path(r.out) == onnx_path(r.out, 2) == latest_model(r.out)[0]
     assert "as version 1" in r.first_log and "the first version" in r.first_log
     assert f"exported {onnx_path(r.out, 2)} as version 2" in r.log
-    history = json.loads((r.folder / "history.json").read_text())
-    assert history["model"] == "2/model.onnx"  # the files beside the config describe the newest run
+    history = json.loads((version_dir(r.out, 2) / "history.json").read_text())
+    assert history["model"] == "2/model.onnx"  # each run's files live with the version it made
 
 
 def test_the_summary_shows_version_1s_accuracy_beside_the_new_one(retrained):
@@ -127,7 +128,7 @@ def test_the_model_records_which_corrections_made_it(retrained):
     assert json.loads(meta["corrections_test"]) == {"relabel": 1, "confirmed": 0, "exclude": 1}
     assert (meta["corrections_digest"], meta["corrections_test_digest"]) == d.digests
     assert not {k for k in metadata(onnx_path(r.out, 1)) if k.startswith("corrections")}
-    history = json.loads((r.folder / "history.json").read_text())
+    history = json.loads((version_dir(r.out, 2) / "history.json").read_text())
     assert history["corrections"]["train"] == json.loads(meta["corrections_train"])
     assert history["corrections"]["digest"] == d.digests[0]
     assert "train 3 relabelled, 1 excluded, 1 confirmed; test 1 relabelled, 1 excluded" in r.log
@@ -150,7 +151,7 @@ def test_test_accuracy_is_reported_against_both_label_sets(retrained):
     meta = metadata(path)
     assert float(meta["test_accuracy"]) == pytest.approx(original_acc, abs=1e-6)
     assert float(meta["test_accuracy_corrected"]) == pytest.approx(corrected_acc, abs=1e-6)
-    concise = json.loads((r.folder / "history.json").read_text())["variants"]["concise"]
+    concise = json.loads((version_dir(r.out, 2) / "history.json").read_text())["variants"]["concise"]
     assert (concise["test_acc"], concise["test_acc_corrected"]) == pytest.approx((original_acc, corrected_acc))
     table = r.log.splitlines()
     (head,) = [line for line in table if line.startswith("variant")]
@@ -163,15 +164,15 @@ def test_test_accuracy_is_reported_against_both_label_sets(retrained):
 
 def test_the_report_is_tied_to_version_2_and_reads_back_without_cleanlab(retrained):
     r = retrained
-    sidecar = json.loads((r.folder / "label_issues.json").read_text())
+    sidecar = json.loads((version_dir(r.out, 2) / "label_issues.json").read_text())
     model = onnx_path(r.out, 2)
     assert sidecar["model"] == "2/model.onnx"
     assert sidecar["model_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     assert sidecar["cross_val_folds"] == 2 and sidecar["dataset_sha256"] == r.train.digest
     assert sidecar["corrections_digest"] == dict(zip(("train", "test"), r.decided.digests))
     # The torch-free reader the labeler uses accepts it for version 2's model.
-    train = read_report(r.folder, "train", r.train.digest, sidecar["model_sha256"], len(r.train.labels))
-    test = read_report(r.folder, "test", r.test.digest, sidecar["model_sha256"], len(r.test.labels))
+    train = read_report(version_dir(r.out, 2), "train", r.train.digest, sidecar["model_sha256"], len(r.train.labels))
+    test = read_report(version_dir(r.out, 2), "test", r.test.digest, sidecar["model_sha256"], len(r.test.labels))
     assert (len(train.index), len(test.index)) == (len(r.train.labels) - 1, len(r.test.labels) - 1)
     assert "label issues flagged by cleanlab" in r.log and "top class pairs" in r.log
     assert "2-fold out-of-fold probabilities" in r.log
@@ -179,13 +180,13 @@ def test_the_report_is_tied_to_version_2_and_reads_back_without_cleanlab(retrain
 
 def test_the_report_ranks_the_corrected_labels_at_their_file_positions(retrained):
     r, d = retrained, retrained.decided
-    sha = json.loads((r.folder / "label_issues.json").read_text())["model_sha256"]
-    train = read_report(r.folder, "train", r.train.digest, sha, len(r.train.labels))
+    sha = json.loads((version_dir(r.out, 2) / "label_issues.json").read_text())["model_sha256"]
+    train = read_report(version_dir(r.out, 2), "train", r.train.digest, sha, len(r.train.labels))
     assert d.excluded not in set(train.index.tolist())  # an excluded image has no row
     given = dict(zip(train.index.tolist(), train.given_label.tolist()))
     assert [given[i] for i in d.relabelled] == [SHIRT] * 3
     others = np.setdiff1d(train.index, d.relabelled)
     np.testing.assert_array_equal([given[i] for i in others], r.train.labels[others])
-    test = read_report(r.folder, "test", r.test.digest, sha, len(r.test.labels))
+    test = read_report(version_dir(r.out, 2), "test", r.test.digest, sha, len(r.test.labels))
     assert d.test_excluded not in set(test.index.tolist())
     assert dict(zip(test.index.tolist(), test.given_label.tolist()))[d.test_relabel] == SHIRT

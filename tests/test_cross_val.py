@@ -9,7 +9,10 @@ import torch
 
 from training import cross_val, softmax_concise, softmax_scratch
 from training.config import TrainConfig
-from training.cross_val import out_of_fold, stratified_folds
+from training.auditors import AUDITORS
+from training.auditors.cnn import CNNRecipe
+from training.auditors.linear import LinearRecipe
+from training.cross_val import audit_out_of_fold, out_of_fold, stratified_folds
 from training.errors import TrainingError
 
 
@@ -115,3 +118,84 @@ def test_a_diverging_fold_names_the_fold():
     with pytest.raises(TrainingError, match=r"^cross-validation fold 1 of 2: .*lower --lr"):
         out_of_fold(softmax_concise.build, TrainConfig(epochs=2, batch_size=16, lr=1e30), images,
                     torch.from_numpy(np.arange(200) % 10), k=2, progress=False)
+
+
+# One epoch on a few hundred images: enough to check where every image went, not how well.
+TINY_RECIPES = {"linear": LinearRecipe(epochs=1, batch_size=64), "cnn": CNNRecipe(epochs=1, batch_size=64)}
+
+
+@pytest.mark.parametrize("auditor", sorted(AUDITORS))
+def test_no_image_is_scored_by_an_auditor_that_trained_on_it(monkeypatch, auditor):
+    """The same spy as above on audit_out_of_fold's seams: what each fold's auditor trains on
+    (train_fold) and what it scores (predict_probabilities)."""
+    trained_on, scored = {}, {}
+    real_train, real_predict = cross_val.train_fold, cross_val.predict_probabilities
+
+    def spy_train(chosen, model, split, recipe, on_epoch):
+        trained_on[model] = indices_of(split.train_images)
+        return real_train(chosen, model, split, recipe, on_epoch)
+
+    def spy_predict(model, images):
+        probs = real_predict(model, images)
+        scored[model] = (sorted(indices_of(images)), probs)
+        return probs
+
+    monkeypatch.setattr(cross_val, "train_fold", spy_train)
+    monkeypatch.setattr(cross_val, "predict_probabilities", spy_predict)
+    n, labels = 400, torch.from_numpy(np.arange(400) % 10)
+    oof = audit_out_of_fold(auditor, TrainConfig(), index_images(n), labels, k=4, progress=False,
+                            recipe=TINY_RECIPES[auditor])
+
+    assert len(trained_on) == len(scored) == 4
+    seen = []
+    for model, (indices, probs) in scored.items():
+        assert not set(indices) & trained_on[model], "a fold's auditor scored an image it trained on"
+        assert len(trained_on[model]) + len(indices) == n
+        np.testing.assert_array_equal(oof.probabilities[indices], probs)
+        assert len(set(oof.folds[indices])) == 1
+        seen += indices
+    assert sorted(seen) == list(range(n))  # every image scored exactly once
+    np.testing.assert_allclose(oof.probabilities.sum(axis=1), 1, rtol=1e-5)
+    assert oof.auditor == auditor and oof.recipe["epochs"] == 1 and len(oof.fold_accuracy) == 4
+    expected = (oof.probabilities.argmax(axis=1) == labels.numpy()).mean()
+    assert oof.accuracy == pytest.approx(expected)
+
+
+def test_the_linear_auditor_is_what_out_of_fold_trained():
+    """linear audits with the run's recipe: the same probabilities the concise variant's folds gave."""
+    images, labels = index_images(300, seed=2), torch.from_numpy(np.arange(300) % 10)
+    cfg = TrainConfig(epochs=2, batch_size=32, lr=0.05, momentum=0.5, schedule="one-cycle", seed=3)
+    audited = audit_out_of_fold("linear", cfg, images, labels, k=3, progress=False)
+    before = out_of_fold(softmax_concise.build, cfg, images, labels, k=3, progress=False)
+    np.testing.assert_allclose(audited.probabilities, before.probabilities, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(audited.folds, before.folds)
+    assert audited.recipe["lr"] == 0.05 and audited.recipe["seed"] == 3
+
+
+def test_other_auditors_take_their_own_recipe_with_the_runs_seed():
+    images, labels = index_images(200), torch.from_numpy(np.arange(200) % 10)
+    cfg = TrainConfig(epochs=1, batch_size=16, lr=1e30, seed=7)  # the linear recipe would diverge
+    recipe = AUDITORS["cnn"].recipe_for(cfg)
+    assert recipe.seed == 7 and recipe.lr == AUDITORS["cnn"].recipe.lr
+    oof = audit_out_of_fold("cnn", cfg, images, labels, k=2, progress=False, recipe=CNNRecipe(epochs=1, seed=7))
+    assert oof.recipe["seed"] == 7
+    np.testing.assert_array_equal(oof.folds, stratified_folds(labels.numpy(), 2, seed=7))
+
+
+def test_audits_are_reproducible():
+    images, labels = index_images(200), torch.from_numpy(np.arange(200) % 10)
+    runs = [audit_out_of_fold("cnn", TrainConfig(), images, labels, k=2, progress=False,
+                              recipe=CNNRecipe(epochs=1, batch_size=50)) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].probabilities, runs[1].probabilities)
+
+
+def test_an_unknown_auditor_names_the_choices():
+    with pytest.raises(TrainingError, match=r"^unknown auditor 'resnet'; expected one of linear, cnn$"):
+        audit_out_of_fold("resnet", TrainConfig(), index_images(40), torch.from_numpy(np.arange(40) % 10), k=2)
+
+
+def test_a_diverging_auditor_fold_names_the_fold_and_the_auditor():
+    images = index_images(200)
+    with pytest.raises(TrainingError, match=r"^cross-validation fold 1 of 2 \(linear auditor\): .*lower --lr"):
+        audit_out_of_fold("linear", TrainConfig(epochs=2, batch_size=16, lr=1e30), images,
+                          torch.from_numpy(np.arange(200) % 10), k=2, progress=False)

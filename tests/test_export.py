@@ -1,5 +1,5 @@
 """The exported model: its contract (names, dtypes, dynamic batch, metadata), its agreement
-with PyTorch on the whole test set, the Triton files beside it, and the saved weights."""
+with PyTorch on the whole test set, the Triton files beside it, and the saved weights in its version folder."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def test_metadata_describes_the_model(exported):
 def test_onnxruntime_agrees_with_pytorch_on_the_test_set(exported, test_split):
     _, path, _, out = exported
     net = make_model()
-    net.load_state_dict(torch.load(model_repository.model_dir(out) / "concise.pt", weights_only=True))
+    net.load_state_dict(torch.load(model_repository.version_dir(out, 1) / "concise.pt", weights_only=True))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     probs, logits = session.run(None, {"images": test_split.images})
     ref_probs, ref_logits = export.reference(net, torch.from_numpy(test_split.images))
@@ -79,7 +79,7 @@ def test_any_batch_size_runs(exported, test_split, batch):
 
 def test_scratch_weights_load_safely_and_reproduce_accuracy(exported, test_split):
     _, _, results, out = exported
-    state = torch.load(model_repository.model_dir(out) / "scratch.pt", weights_only=True)
+    state = torch.load(model_repository.version_dir(out, 1) / "scratch.pt", weights_only=True)
     model = SoftmaxRegressionScratch()
     model.W, model.b = state["W"], state["b"]
     X = torch.from_numpy(test_split.images).float() / 255
@@ -95,11 +95,12 @@ def test_triton_files_match_the_model(exported):
     assert 'name: "images"' in config and "TYPE_UINT8" in config and "dims: [ 28, 28 ]" in config
     assert config.count("TYPE_FP32") == 2 and "dynamic_batching" in config
     assert (folder / "labels.txt").read_text().splitlines() == list(CLASS_NAMES)
-    history = json.loads((folder / "history.json").read_text())
+    run = model_repository.version_dir(out, 1)  # the run's own files live with the version it made
+    history = json.loads((run / "history.json").read_text())
     assert set(history["variants"]) == {"scratch", "concise"}
     assert history["model"] == "1/model.onnx"  # the version this run exported
     assert history["corrections"] is None and history["variants"]["concise"]["test_acc_corrected"] is None
-    assert (folder / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(folder.rglob("*.tmp"))
 
 

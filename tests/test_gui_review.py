@@ -23,21 +23,21 @@ from gui.png_export import render_tiles
 from gui.scoring import ScoringRequest, score_split
 from gui.tile_model import IS_FLAGGED_ROLE, SUGGESTED_LABEL_ROLE, VERDICT_ROLE, TileModel
 from inference.core.corrections_store import CorrectionsStore, legacy_json_path
-from inference.core.label_issues import HOW_TO_MAKE
+from inference.core.next_steps import report_command
 from inference.core.predictor import Predictor
 
 FLAGGED_COUNT = 40
 
 
 def make_repo(folder, test_split, *, seed: int = 0, report: bool = True):
-    """models/fashion_mnist/1/model.onnx, and (report=True) a report for that very model."""
+    """models/fashion_mnist/1/model.onnx, and (report=True) a report for that very model in its version folder."""
     model = write_tiny_model(folder / "fashion_mnist" / "1" / "model.onnx", weights=tiny_weights(seed=seed),
                              metadata={"dataset_sha256": test_split.digest})
     if not report:
         return folder, None
     probabilities = Predictor(model, device="cpu").predict_proba(test_split.images)
     model_sha256 = hashlib.sha256(model.read_bytes()).hexdigest()
-    written = write_report(folder / "fashion_mnist", "test", test_split.labels, probabilities,
+    written = write_report(folder / "fashion_mnist" / "1", "test", test_split.labels, probabilities,
                            dataset_sha256=test_split.digest, model_sha256=model_sha256, flag=FLAGGED_COUNT)
     return folder, written
 
@@ -168,11 +168,11 @@ def test_label_quality_sort_is_the_reports_order(window, repo):
 
 def test_progress_line_counts_reviewed_flagged_images(window, repo):
     _, report = repo
-    assert "reviewed 0 of 40 flagged" in window.status_line.review_label.text()
+    assert "40 of 40 flagged left to review" in window.status_line.review_label.text()
     flagged, unflagged = report.index[report.flagged], report.index[~report.flagged]
     window.tiles.set_verdict(flagged[:2], "confirmed")
     window.tiles.set_verdict(unflagged[:5], "exclude")  # reviewed, but not flagged: not counted
-    assert "reviewed 2 of 40 flagged" in window.status_line.review_label.text()
+    assert "38 of 40 flagged left to review" in window.status_line.review_label.text()
     assert "5 excluded" in window.status_line.accuracy_label.text()
 
 
@@ -182,8 +182,11 @@ def test_detail_panel_shows_the_suggestion_and_its_probability(window, repo):
     window.grid.setCurrentIndex(window.view_model.index(0))
     name = window.tiles.class_names[report.suggested[0]]
     p = report.probabilities[0, report.suggested[0]]
-    assert window.detail.suggestion.text() == f"{name} ({report.suggested[0]}), p {p:.1%}"
-    assert "rank 1" in window.detail.quality.text() and "flagged" in window.detail.title.text()
+    assert window.detail.suggestion.text().startswith(f"{name} ({report.suggested[0]}), p {p:.1%}")
+    assert window.detail.quality.text() == "#1 of 40 flagged" and "flagged" in window.detail.title.text()
+    window.grid.setCurrentIndex(window.view_model.index(FLAGGED_COUNT))  # the first image not flagged
+    assert window.detail.quality.text() == f"not flagged: #{FLAGGED_COUNT + 1} of 10,000 ranked"
+    window.grid.setCurrentIndex(window.view_model.index(0))
     assert window.detail.verdict.text() == "none yet"
     window.give_verdict("exclude")
     window.grid.setCurrentIndex(window.view_model.index(0))
@@ -194,11 +197,11 @@ def test_without_a_report_the_status_line_says_how_to_make_one(qtbot, fashion_di
     repo_dir, _ = make_repo(tmp_path / "models", test_split, report=False)
     window = open_window(qtbot, repo_dir, fashion_dir, tmp_path / "c.sqlite")
     assert window.tiles.review is None
-    assert HOW_TO_MAKE in window.status_line.review_label.text()
+    assert report_command(repo_dir) in window.status_line.review_label.text()
     items = window.filter_bar.show_filter.model()
     assert not items.item(window.filter_bar.show_filter.findData("issues")).isEnabled()
     assert not window.accept_suggestion()  # Enter has nothing to accept
-    assert HOW_TO_MAKE in window.status_line.currentMessage()
+    assert report_command(repo_dir) in window.status_line.currentMessage()  # this repository, no verdicts yet
     window.grid.setCurrentIndex(window.view_model.index(0))
     assert window.give_verdict("exclude")  # the rest works as without a review
     assert store_verdicts(tmp_path / "c.sqlite", test_split) == {0: ("exclude", None)}
@@ -210,7 +213,7 @@ def test_a_report_for_another_model_is_not_used_and_says_why(qtbot, fashion_dir,
     window = open_window(qtbot, repo_dir, fashion_dir, tmp_path / "c.sqlite")
     assert window.tiles.review is None
     text = window.status_line.review_label.text()
-    assert "another model than the one shown" in text and HOW_TO_MAKE in text
+    assert "another model than the one shown" in text and report_command(repo_dir) in text
     assert window.view_model.index(0).data(SUGGESTED_LABEL_ROLE) is None
     assert window.view_model.index(0).data(IS_FLAGGED_ROLE) is False
 

@@ -146,6 +146,43 @@ def test_a_report_with_no_rows_is_empty_not_an_error(tmp_path):
     assert len(read.index) == 0 and read.is_issue.dtype == bool and read.probabilities.shape == (0, 10)
 
 
-def test_sidecar_that_is_not_a_report(tmp_path, report):
-    (tmp_path / SIDECAR).write_text(json.dumps({"dataset_sha256": DATA, "model_sha256": MODEL, "splits": []}))
+def test_sidecar_without_the_split(tmp_path, report):
+    (tmp_path / SIDECAR).write_text(json.dumps({"dataset_sha256": DATA, "model_sha256": MODEL, "splits": {}}))
     assert "has no test split" in refused(tmp_path)
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"splits": []}, "'splits'"),
+    ({"splits": {"test": "label_issues-test.csv"}}, "'splits.test'"),
+    ({"splits": {"test": {"sha256": 7}}}, "'splits.test.sha256'"),
+    ({"dataset_sha256": ["d"]}, "'dataset_sha256'"),
+    ({"model_sha256": None}, "'model_sha256'"),
+    ({"method": 3}, "'method'"),
+    ({"cross_val_folds": "5"}, "'cross_val_folds'"),
+    ({"cross_val_folds": True}, "'cross_val_folds'"),
+    ({"auditor": "cnn"}, "'auditor'"),
+    ({"auditor": {"name": 1}}, "'auditor.name'"),
+    ({"auditor": {"name": "cnn", "accuracy": "high"}}, "'auditor.accuracy'"),
+    ({"probabilities": {"test": 1}}, "'probabilities.test'"),
+], ids=["splits-a-list", "split-not-an-object", "sha256-a-number", "digest-a-list", "model-null", "method-a-number",
+        "folds-text", "folds-a-bool", "auditor-text", "auditor-name-a-number", "accuracy-text", "source-a-number"])
+def test_sidecar_of_the_wrong_shape_is_no_usable_report(tmp_path, report, change, field):
+    """A field of the wrong type is a ReportError naming it, never an AttributeError."""
+    sidecar = json.loads((tmp_path / SIDECAR).read_text())
+    (tmp_path / SIDECAR).write_text(json.dumps({**sidecar, **change}))
+    message = refused(tmp_path)
+    assert "is not a usable label-issue report" in message and field in message
+
+
+def test_the_auditor_and_the_source_of_each_split_read_back(tmp_path, report):
+    sidecar = json.loads((tmp_path / SIDECAR).read_text())
+    sidecar |= {"auditor": {"name": "cnn", "recipe": {"epochs": 3}, "accuracy": 0.91, "seconds": 12.5},
+                "probabilities": {"train": "out-of-fold, 5 folds, cnn auditor", "test": "the exported model"}}
+    (tmp_path / SIDECAR).write_text(json.dumps(sidecar))
+    read = read_report(tmp_path, "test", DATA, MODEL, SIZE)
+    assert (read.auditor, read.source) == ("cnn", "the exported model")
+
+
+def test_a_report_naming_no_auditor_was_made_by_the_linear_one(tmp_path, report):
+    read = read_report(tmp_path, "test", DATA, MODEL, SIZE)
+    assert (read.auditor, read.source) == ("linear", "")

@@ -152,28 +152,28 @@ def test_report_files_are_tied_to_each_other_and_to_their_inputs(planted, tmp_pa
         assert entry["issues"] == int(r.is_issue.sum())
 
 
-def test_end_to_end_report_beside_the_model(fashion_dir, tmp_path):
+def test_end_to_end_report_in_the_versions_folder(fashion_dir, tmp_path):
     """report_label_issues as train-and-export --cross-val will call it, on a small real subset."""
     from inference.core.fashion_mnist import load_split
+    from inference.core.model_repository import onnx_path
 
     train, test = load_split("train", fashion_dir), load_split("test", fashion_dir)
     t = lambda a: torch.from_numpy(a)  # noqa: E731
     data = Data(t(train.images[:1000]), t(train.labels[:1000]), t(test.images[:300]), t(test.labels[:300]),
                 t(test.images[:300]), t(test.labels[:300]), train.digest, fashion_dir, torch.arange(1000), None)
-    cfg = TrainConfig(epochs=2)
+    cfg = TrainConfig(epochs=2, out=str(tmp_path), cross_val=2, auditor="linear")
     torch.manual_seed(0)
     final, _, _ = softmax_concise.build(cfg, torch.device("cpu"))
-    model_file = tmp_path / "1" / "model.onnx"
-    model_file.parent.mkdir()
+    model_file = onnx_path(tmp_path, 1)
+    model_file.parent.mkdir(parents=True)
     model_file.write_bytes(b"stand-in model bytes")
 
-    text = label_report.report_label_issues(softmax_concise.build, cfg, data, final, tmp_path, model_file, k=2,
-                                            progress=False)
-    sidecar = json.loads((tmp_path / "label_issues.json").read_text())
+    text = label_report.report_label_issues(cfg, data, final, model_file.parent, model_file, progress=False)
+    sidecar = json.loads((model_file.parent / "label_issues.json").read_text())
     assert sidecar["dataset_sha256"] == train.digest
     assert sidecar["model"] == "1/model.onnx"
     assert sidecar["model_sha256"] == hashlib.sha256(b"stand-in model bytes").hexdigest()
-    assert sidecar["cross_val_folds"] == 2
+    assert sidecar["cross_val_folds"] == 2 and sidecar["auditor"]["name"] == "linear"
     assert (sidecar["splits"]["train"]["rows"], sidecar["splits"]["test"]["rows"]) == (1000, 300)
     assert "2-fold out-of-fold probabilities" in text and "train " in text and " of 1000" in text
 

@@ -295,3 +295,4 @@ def test_sigterm_while_writing_leaves_no_temporary_or_torn_file(fashion_dir, tmp
     assert err.count("\n") == 1 and "terminated (SIGTERM)" in err and "Traceback" not in err
     assert weights.read_bytes() == b"earlier weights"
     assert files_under(out) == [weights]  # no .tmp beside it, nothing else written
+    assert [p.name for p in model_dir(out).iterdir()] == ["scratch.pt"]  # not even the run's empty folder

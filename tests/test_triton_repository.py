@@ -64,10 +64,15 @@ def test_label_file_lists_one_class_per_output(config, model_repo, model_path):
     assert labels == json.loads(meta["class_names"])
 
 
-def test_version_folder_holds_the_model(model_repo):
+def test_version_folder_holds_the_model_and_its_runs_files(model_repo):
     versions = [p for p in (model_repo / "fashion_mnist").iterdir() if p.is_dir()]
     assert [p.name for p in versions] == ["1"]  # Triton reads numeric folders; nothing else is a folder
-    assert [p.name for p in versions[0].iterdir()] == ["model.onnx"]  # the version holds the model alone
+    # Triton loads model.onnx and ignores the other files; none of them is a folder it could mistake.
+    files = sorted(p.name for p in versions[0].iterdir())
+    assert files == ["concise.pt", "curves.png", "history.json", "model.onnx", "scratch.pt"]
+    assert not [p for p in versions[0].iterdir() if p.is_dir()]
+    assert sorted(p.name for p in (model_repo / "fashion_mnist").iterdir() if not p.is_dir()) == [
+        "config.pbtxt", "labels.txt"]  # nothing of a run lies beside the config
 
 
 def test_config_serves_the_newest_version(config):
@@ -102,8 +107,9 @@ def test_resolving_passes_over_folders_that_hold_no_model(tmp_path):
     (folder / "9").write_bytes(b"a file, not a version folder")
     assert latest_model(tmp_path) == (onnx_path(tmp_path, 1), 1)
     assert resolve_model_path(tmp_path) == onnx_path(tmp_path, 1)
-    assert model_repository.next_version(tmp_path) == 6  # a number once used is never reused
-    assert write_model(tmp_path, b"second")[1] == 6
+    # A number once used is never reused, and one a file holds is skipped: the rename could not take it.
+    assert model_repository.next_version(tmp_path) == 10
+    assert write_model(tmp_path, b"second")[1] == 10
 
 
 def test_the_write_check_makes_no_version_folder(tmp_path):

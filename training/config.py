@@ -26,6 +26,8 @@ class TrainConfig:
     data_dir: str | None = None  # else $FASHION_MNIST_DIR, Debian's package, the cache
     download: bool = False  # fetch with torchvision when no local copy is found
     cross_val: int = 0  # K > 1: rank label issues with K-fold out-of-fold probabilities; 0: off (K copies cost K runs)
+    auditor: str | None = None  # the model trained K times for --cross-val; None: training.auditors.DEFAULT_AUDITOR
+    pred_probs: str | None = None  # a .npy of (60000, 10) training-split probabilities: ranks them instead of K runs
     corrections: str | None = None  # a corrections store to train with; None: the labels as published
     calibrate: bool = False  # fit one temperature on the validation split (needs val_split > 0)
 

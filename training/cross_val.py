@@ -2,14 +2,19 @@
 
 Confident learning (cleanlab) needs probabilities that did not learn the label they judge: a
 model scoring its own training images has partly fitted their labels, wrong ones included, and
-the wrong labels then look plausible. So K copies of a variant, each trained with the same
+the wrong labels then look plausible. So K copies of a model, each trained with the same
 recipe on K-1 folds, score the fold they did not train on.
+
+`audit_out_of_fold` does this with an auditor (training/auditors/: the linear model with the
+run's recipe, or a stronger model that is never exported); `out_of_fold` with any variant's
+`build`, the way the deployed model is trained.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -17,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from inference.core.classes import NUM_CLASSES
+from training.auditors import AUDITORS
 from training.errors import TrainingError
 from training.loop import EVAL_BATCH, fit, scale
 
@@ -36,6 +42,9 @@ class OutOfFold:
     folds: np.ndarray  # (N,) int64: the fold image i was held out in (its model never trained on it)
     fold_accuracy: list[float]  # each fold model's accuracy on the fold it held out
     seconds: float  # training and scoring of all folds, without data loading
+    auditor: str = ""  # the auditor's name (out_of_fold: the variant's module)
+    recipe: dict = field(default_factory=dict)  # what the fold models trained with, JSON-serialisable
+    accuracy: float = float("nan")  # out-of-fold accuracy over all N images against the given labels
 
 
 def stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -109,4 +118,73 @@ def out_of_fold(
         probabilities[held_out] = predict_probabilities(model, split.val_images)
         accuracy.append(history.val_acc[-1])  # fit validates on the held-out fold
         bar.set_postfix(held_out_acc=f"{accuracy[-1]:.3f}")
-    return OutOfFold(probabilities, folds, accuracy, time.perf_counter() - start)
+    return OutOfFold(
+        probabilities, folds, accuracy, time.perf_counter() - start,
+        auditor=getattr(build, "__module__", "").rsplit(".", 1)[-1], recipe=cfg.recipe(),
+        accuracy=overall_accuracy(probabilities, label_array),
+    )
+
+
+def overall_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Share of images whose most probable class is their given label."""
+    return float((probabilities.argmax(axis=1) == labels).mean()) if len(labels) else float("nan")
+
+
+def train_fold(auditor, model, split: FoldSplit, recipe, on_epoch) -> None:
+    """Trains one fold's model on the fold's training part only. A seam of its own, so a test
+    can see what every fold model was given."""
+    auditor.train(model, split.train_images, split.train_labels, recipe, on_epoch)
+
+
+def audit_out_of_fold(
+    auditor: str,
+    cfg,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    k: int,
+    progress: bool | None = None,
+    recipe=None,
+) -> OutOfFold:
+    """Out-of-fold probabilities from the auditor named `auditor` (a key of AUDITORS) for uint8
+    (N, 28, 28) `images` and their (N,) `labels`, on images.device.
+
+    Folds are stratified and seeded by cfg.seed. Every fold model starts from the same seed and
+    trains on its K-1 folds only, then scores the fold it held out. The recipe is the auditor's
+    own seeded by cfg.seed (linear: cfg's recipe, what the run exports), or `recipe` when given.
+    progress=None shows one bar over fold x epoch on a terminal only; False: none.
+    """
+    if auditor not in AUDITORS:
+        raise TrainingError(f"unknown auditor {auditor!r}; expected one of {', '.join(AUDITORS)}")
+    chosen = AUDITORS[auditor]
+    recipe = chosen.recipe_for(cfg) if recipe is None else recipe
+    label_array, labels = labels.cpu().numpy(), labels.to(images.device)
+    folds = stratified_folds(label_array, k, cfg.seed)
+    probabilities = np.empty((len(label_array), NUM_CLASSES), dtype=np.float32)
+    accuracy = []
+    start = time.perf_counter()
+    bar = tqdm(total=k * recipe.epochs, desc=f"{k}-fold {auditor} auditor", unit="epoch",
+               disable=None if progress is None else not progress)
+    try:
+        for fold in range(k):
+            held_out = folds == fold
+            split = fold_split(images, labels, held_out)
+
+            def on_epoch(epoch: int, loss: float, fold: int = fold) -> None:
+                bar.update()
+                bar.set_postfix(fold=f"{fold + 1}/{k}", loss=f"{loss:.3f}")
+
+            torch.manual_seed(recipe.seed)  # every fold model starts from the same init
+            model = chosen.build(images.device)
+            try:
+                train_fold(chosen, model, split, recipe, on_epoch)
+            except TrainingError as e:
+                raise TrainingError(f"cross-validation fold {fold + 1} of {k} ({auditor} auditor): {e}") from None
+            probabilities[held_out] = predict_probabilities(model, split.val_images)
+            accuracy.append(overall_accuracy(probabilities[held_out], label_array[held_out]))
+            bar.set_postfix(fold=f"{fold + 1}/{k}", held_out_acc=f"{accuracy[-1]:.3f}")
+    finally:
+        bar.close()
+    return OutOfFold(
+        probabilities, folds, accuracy, time.perf_counter() - start,
+        auditor=auditor, recipe=dataclasses.asdict(recipe), accuracy=overall_accuracy(probabilities, label_array),
+    )

@@ -1,11 +1,13 @@
-"""Suspected label errors, ranked by cleanlab, written beside history.json for the labeler to review.
+"""Suspected label errors, ranked by cleanlab, written into the version's folder for the labeler to review.
 
 The format (file names, columns, sidecar) is owned by inference/core/label_issues.py, which
-also reads it back for the labeler without cleanlab or torch.
+also reads it back for the labeler without cleanlab or torch; the folder by
+inference/core/model_repository.py (each version keeps its own report; no later run touches it).
 
-    models/fashion_mnist/label_issues-train.csv   training split, out-of-fold probabilities
-    models/fashion_mnist/label_issues-test.csv    test split, the final model's probabilities
-    models/fashion_mnist/label_issues.json        what made them: dataset and model digests, method, K
+    models/fashion_mnist/2/label_issues-train.csv   training split, the auditor's out-of-fold probabilities
+    models/fashion_mnist/2/label_issues-test.csv    test split, the exported model's probabilities
+    models/fashion_mnist/2/label_issues.json        what made them: dataset and model digests, method,
+                                                    the auditor (or the --pred-probs file), K
 
 Each CSV has one header row and one row per image, most suspect first (label_quality ascending):
 index (the image's position in its split's IDX file), given_label, suggested_label (the most
@@ -15,7 +17,7 @@ CSVs: comment lines trip plain CSV readers (csv.DictReader, spreadsheets, pandas
 comment="#"), and the sidecar holds nested data and each CSV's SHA-256, so a CSV swapped in
 without its sidecar is detected. The sidecar is written last: when it is there, the set is complete.
 
-cleanlab is an optional dependency, imported only when a report is asked for (--cross-val).
+cleanlab is an optional dependency, imported only when a report is asked for (--cross-val, --pred-probs).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -34,9 +35,11 @@ import torch
 from inference.core.atomic_write import atomic_write
 from inference.core.classes import CLASS_NAMES
 from inference.core.label_issues import COLUMNS, SIDECAR, csv_name
-from training.cross_val import out_of_fold, predict_probabilities
+from inference.core.model_repository import model_dir
+from training.cross_val import predict_probabilities
 from training.data import Data
 from training.errors import TrainingError
+from training.report_inputs import UserProbabilities, from_auditor, from_user
 
 # Chosen on benchmarks/label_issues.py, not by taste: 5% of the training labels (3000) flipped at
 # random, 5-fold out-of-fold probabilities from the seed recipe, then each option against the flips.
@@ -179,38 +182,38 @@ def report_test_set(data: Data) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]
     return *data.corrected_test, np.flatnonzero(data.corrections.test.keep)
 
 
-def report_label_issues(
-    build: Callable, cfg, data: Data, final_model, folder: Path, model_file: Path, k: int,
-    progress: bool | None = None,
-) -> str:
-    """train-and-export --cross-val K, after the export: out-of-fold probabilities for the training
-    split, the final model's for the test split (it never trained on it), ranked and written into
-    `folder` (beside history.json). `model_file` is the file `final_model` was saved as, the
-    version just exported (its path and SHA-256 tie the report to it). Returns the lines to print."""
+def report_label_issues(cfg, data: Data, final_model, folder: Path, model_file: Path,
+                        user: UserProbabilities | None = None, progress: bool | None = None) -> str:
+    """train-and-export --cross-val K (or --pred-probs), after the export: the auditor's out-of-fold
+    probabilities (or the user's) for the training split, the exported model's for the test split
+    (it never trained on it), ranked against the labels trained on (with --corrections: the
+    corrected ones, excluded images left out) and written into `folder`, the version's own.
+    `model_file` is the file `final_model` was saved as (its path and SHA-256 tie the report to
+    it). Returns the lines to print."""
     require_cleanlab()
     images, labels, index = training_split(data, cfg.val_split)
-    oof = out_of_fold(build, cfg, images, labels, k, progress)
+    train = (from_user(user, index) if user is not None
+             else from_auditor(cfg.auditor, cfg, images, labels, cfg.cross_val, progress))
     test_images, test_labels, test_index = report_test_set(data)
     reports = [
-        find_issues("train", labels.cpu().numpy(), oof.probabilities, index.cpu().numpy()),
+        find_issues("train", labels.cpu().numpy(), train.probabilities, index.cpu().numpy()),
         find_issues("test", test_labels.cpu().numpy(), predict_probabilities(final_model, test_images), test_index),
     ]
     provenance = {
         "dataset_sha256": data.digest,
-        "model": Path(model_file).relative_to(folder).as_posix(),
+        "model": Path(model_file).relative_to(model_dir(cfg.out)).as_posix(),
         "model_sha256": hashlib.sha256(Path(model_file).read_bytes()).hexdigest(),
-        "cross_val_folds": k,
+        "cross_val_folds": cfg.cross_val or None,
         "fold_seed": cfg.seed,
-        "probabilities": {"train": f"out-of-fold, {k} folds", "test": "the final model"},
+        "auditor": train.auditor,
+        "probabilities": {"train": train.source, "test": "the exported model"},
         # given_label is the corrected label, and excluded images have no row, when these are set.
         "corrections_digest": data.corrections and {
             "train": data.corrections.train.digest, "test": data.corrections.test.digest},
     }
     write_report(folder, reports, provenance)
-    accuracy = f"{min(oof.fold_accuracy):.4f}-{max(oof.fold_accuracy):.4f}"
     return "\n".join([
-        f"{k}-fold out-of-fold probabilities: {oof.seconds:.1f} s, held-out accuracy {accuracy}",
+        train.line,
         summary(reports),
         f"label issues: {folder}/{csv_name('train')}, {csv_name('test')}, {SIDECAR}",
     ])
-

@@ -3,9 +3,13 @@
     train-and-export                      # the seed's recipe, both variants, into models/
     train-and-export --val-split 10000 --epochs 30 --momentum 0.9 --schedule one-cycle
     train-and-export --cross-val 5        # also rank suspected label errors for the labeler
-    train-and-export --corrections        # train with the labeler's verdicts applied
+    train-and-export --cross-val 5 --auditor linear        # ... with another auditor
+    train-and-export --pred-probs probs.npy                # ... with your own probabilities
+    train-and-export --corrections --cross-val 5           # train with the labeler's verdicts, rank again
 
 Each export is a new version of the model (models/fashion_mnist/1/, 2/, ...); none is overwritten.
+The run's weights, history, curves and label-issue report go into that version's folder; the
+last line printed is the next step (the labeler command for the version just made).
 Exit codes: 0 trained and exported; 2 a bad flag, missing or corrupt data, an --out that
 cannot be written, a missing corrections store or cleanlab, or a run that diverged (one line on
 stderr, nothing exported); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), with no
@@ -15,6 +19,7 @@ half-written file left behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import sys
@@ -28,13 +33,17 @@ from inference.core.atomic_write import atomic_write
 from inference.core.command_line import OneLineParser, finite_float, int_in, os_error_text, run_command
 from inference.core.corrections_store import default_path
 from inference.core.fashion_mnist import SPLITS
-from inference.core.model_repository import check_writable, latest_model, model_dir, write_model
+from inference.core.model_repository import (CURVES_FILE, HISTORY_FILE, check_writable, latest_model, model_dir,
+                                             repository_of, run_folder_of, unexported_run_dir, weights_file,
+                                             write_model)
+from inference.core.next_steps import report_command, review_command
 from training import softmax_concise, softmax_scratch
 from training.config import DEVICES, SCHEDULES, VARIANTS, TrainConfig
 from training.corrections import open_store
 from training.data import Data, prepare
 from training.errors import TrainingError
 from training.label_report import report_label_issues, require_cleanlab
+from training.report_inputs import UserProbabilities, load_user_probabilities
 from training.calibration import Calibration, calibrate, calibration_line
 from training.loop import History, evaluate, fit
 from training.onnx_export import metadata, recorded_accuracy, to_onnx, verify
@@ -86,6 +95,12 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--download", action="store_true", help="download with torchvision if not found locally")
     p.add_argument("--cross-val", type=int_in(0, MAX_FOLDS), default=d.cross_val, metavar="K",
                    help="also rank suspected label errors from K-fold out-of-fold probabilities (needs cleanlab)")
+    p.add_argument("--auditor", choices=auditor_names(), default=d.auditor,
+                   help="the model --cross-val trains K times to rank label issues (default: "
+                        f"{default_auditor()}); it is never exported")
+    p.add_argument("--pred-probs", default=d.pred_probs, metavar="FILE.npy",
+                   help="rank label issues with your own (60000, 10) training-split probabilities instead of "
+                        "--cross-val's K training runs (needs cleanlab)")
     p.add_argument("--corrections", nargs="?", const=str(default_path()), default=d.corrections, metavar="PATH",
                    help=f"train with the labeler's verdicts applied (PATH left out: {default_path()})")
     p.add_argument("--calibrate", action="store_true",
@@ -98,7 +113,28 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
     if args.cross_val == 1:
         p.error("argument --cross-val: expected 0 (off) or 2 to 100 folds, got 1 "
                 "(each fold model must train on the other folds)")
+    if args.pred_probs is not None and args.cross_val:
+        p.error("argument --pred-probs: replaces --cross-val's out-of-fold step, so give one of them, not both "
+                f"(--pred-probs {args.pred_probs} or --cross-val {args.cross_val})")
+    if args.auditor is not None and args.pred_probs is not None:
+        p.error(f"argument --auditor: --pred-probs {args.pred_probs} brings its own probabilities, so no auditor "
+                f"is trained; drop --auditor {args.auditor}")
+    if args.auditor is not None and not args.cross_val:
+        p.error(f"argument --auditor: the auditor is what --cross-val K trains; add --cross-val 5 to use "
+                f"--auditor {args.auditor}")
     return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+
+
+def auditor_names() -> list[str]:
+    from training.auditors import AUDITORS
+
+    return sorted(AUDITORS)
+
+
+def default_auditor() -> str:
+    from training.auditors import DEFAULT_AUDITOR
+
+    return DEFAULT_AUDITOR
 
 
 def require_writable_out(out: str) -> None:
@@ -172,18 +208,17 @@ def accuracy_change(new: float, previous: float | None, version: int | None) -> 
             f"({new - previous:+.4f}){verdict}")
 
 
-def save_outputs(cfg: TrainConfig, data: Data, results: list[Result], model_file: Path | None) -> None:
-    """Weights, history and plot of this run beside the Triton config (Triton reads none of them);
-    history.json names the version the run exported (`model_file`), if any."""
-    folder = model_dir(cfg.out)
+def save_outputs(cfg: TrainConfig, data: Data, results: list[Result], folder: Path, model_file: Path | None) -> None:
+    """Weights, history and plot of this run into its own `folder` (the version's folder; Triton
+    reads none of them); history.json names the version the run exported (`model_file`), if any."""
     for r in results:
         state = {k: v.detach().cpu().contiguous() for k, v in r.model.state_dict().items()}
         buf = io.BytesIO()
         torch.save(state, buf)  # plain tensors only: loads with torch.load(weights_only=True)
-        atomic_write(folder / f"{r.variant}.pt", buf.getvalue())
+        atomic_write(weights_file(folder, r.variant), buf.getvalue())
     history = {
         "dataset_sha256": data.digest,
-        "model": model_file and model_file.relative_to(folder).as_posix(),
+        "model": model_file and model_file.relative_to(model_dir(cfg.out)).as_posix(),
         "validation": f"{len(data.val_labels)} held-out training images" if cfg.val_split else "test set",
         "recipe": cfg.recipe(),
         "corrections": data.corrections and data.corrections.record(),
@@ -195,9 +230,9 @@ def save_outputs(cfg: TrainConfig, data: Data, results: list[Result], model_file
             for r in results
         },
     }
-    atomic_write(folder / "history.json", json.dumps(history, indent=2).encode())
-    atomic_write(folder / "curves.png", curves_png({r.variant: r.history for r in results},
-                                                                {r.variant: r.calibration for r in results}))
+    atomic_write(folder / HISTORY_FILE, json.dumps(history, indent=2).encode())
+    atomic_write(folder / CURVES_FILE, curves_png({r.variant: r.history for r in results},
+                                                  {r.variant: r.calibration for r in results}))
 
 
 def export_concise(cfg: TrainConfig, data: Data, result: Result) -> tuple[Path, int, float]:
@@ -212,18 +247,21 @@ def export_concise(cfg: TrainConfig, data: Data, result: Result) -> tuple[Path, 
     try:
         return *write_model(cfg.out, model.SerializeToString()), diff
     except OSError as e:  # a full disk, or a folder that changed since the check before training
+        advice = ("free some space or choose another --out" if e.errno in (errno.ENOSPC, errno.EDQUOT)
+                  else f"check what is in {model_dir(cfg.out)} (another program may have changed it) "
+                       "or choose another --out")
         raise TrainingError(
             f"could not write the model ({os_error_text(e)}); the earlier versions in {model_dir(cfg.out)} "
-            f"are unchanged — free some space or choose another --out"
+            f"are unchanged — {advice}"
         ) from None
 
 
-def rank_label_issues(cfg: TrainConfig, data: Data, chosen: Result, model_file: Path) -> str:
-    """--cross-val K for the exported variant (or the only one trained), tied to `model_file`."""
-    folder = model_dir(cfg.out)
+def rank_label_issues(cfg: TrainConfig, data: Data, chosen: Result, folder: Path, model_file: Path,
+                      user: UserProbabilities | None) -> str:
+    """--cross-val K or --pred-probs for the exported variant (or the only one trained), tied to
+    `model_file` and written into the run's `folder`."""
     try:
-        return report_label_issues(BUILDERS[chosen.variant], cfg, data, chosen.model, folder, model_file,
-                                   cfg.cross_val)
+        return report_label_issues(cfg, data, chosen.model, folder, model_file, user)
     except OSError as e:
         raise TrainingError(f"could not write the label-issue report ({os_error_text(e)}); "
                             f"the model was saved as {model_file}") from None
@@ -232,9 +270,25 @@ def rank_label_issues(cfg: TrainConfig, data: Data, chosen: Result, model_file: 
                             "written") from None
 
 
+def next_step(cfg: TrainConfig, model_file: Path | None, reported: bool) -> str:
+    """The last line: the labeler on the version just made, at its label issues when it has a
+    report; else also how to make one."""
+    store = cfg.corrections
+    if model_file is None:
+        return (f"next, export a version to review (--variant concise or both): "
+                f"{report_command(cfg.out, store)}")
+    review = review_command(model_file, "train", store, report=reported)
+    if reported:
+        return f"next, review version {model_file.parent.name}'s label issues: {review}"
+    return (f"next, browse it with {review}; to rank its label issues too, export a version with a report: "
+            f"{report_command(repository_of(model_file) or cfg.out, store)}")
+
+
 def run(cfg: TrainConfig) -> list[Result]:
-    if cfg.cross_val:
-        require_cleanlab()  # first: a missing package must not cost a training run
+    # First of all: a wrong --pred-probs file must fail in a second, before any training.
+    user = load_user_probabilities(cfg.pred_probs, TRAIN_IMAGES) if cfg.pred_probs else None
+    if cfg.cross_val or user:
+        require_cleanlab()  # next: a missing package must not cost a training run
     require_writable_out(cfg.out)
     previous = latest_model(cfg.out)  # the newest version before this run, to compare with
     device = resolve_device(cfg.device)
@@ -261,13 +315,24 @@ def run(cfg: TrainConfig) -> list[Result]:
         print(f"exported {model_file} as version {version} (onnxruntime vs PyTorch on the test set: "
               f"max |Δp| = {diff:.1e}, same predictions)")
     try:
-        save_outputs(cfg, data, results, model_file)
+        folder = run_folder_of(model_file) if model_file else unexported_run_dir(cfg.out)
     except OSError as e:
-        raise TrainingError(f"could not write the weights, history and curves ({os_error_text(e)})") from None
-    print(f"history and curves: {model_dir(cfg.out)}/history.json, curves.png")
-    if cfg.cross_val:
+        raise TrainingError(f"could not make a folder for the run's weights, history and curves "
+                            f"({os_error_text(e)})") from None
+    try:
+        save_outputs(cfg, data, results, folder, model_file)
+    except BaseException as e:  # Ctrl-C and SIGTERM too: an unexported run leaves no empty folder behind
+        if model_file is None:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty: whatever was completed stays
+        if isinstance(e, OSError):
+            raise TrainingError(f"could not write the weights, history and curves ({os_error_text(e)})") from None
+        raise
+    print(f"weights, history and curves: {folder}/ ({HISTORY_FILE}, {CURVES_FILE})")
+    if cfg.cross_val or user:
         chosen = concise or results[-1]
-        print(rank_label_issues(cfg, data, chosen, model_file or model_dir(cfg.out) / f"{chosen.variant}.pt"))
+        print(rank_label_issues(cfg, data, chosen, folder, model_file or weights_file(folder, chosen.variant), user))
+    print(next_step(cfg, model_file, reported=bool(cfg.cross_val or user) and model_file is not None))
     return results
 
 

@@ -8,12 +8,15 @@ models/
     config.pbtxt       Triton's model configuration (serves the newest version)
     labels.txt         class names, one per line, for Triton's classification extension
     1/model.onnx       the first export
+      history.json     the run that made version 1: curves and summary,  } Triton loads only
+      curves.png       the curves as a plot,                             } model.onnx from a
+      concise.pt       its trained weights (state dicts),                } version folder and
+      scratch.pt                                                         } ignores the rest
+      label_issues-*.csv, label_issues.json   version 1's label-issue report (--cross-val)
     2/model.onnx       the next one: every export is a new version, none is overwritten
-    history.json       training curves and summary  } the newest run's files, beside the
-    curves.png         the curves as a plot          } config: Triton reads only config.pbtxt,
-    concise.pt         trained weights (state dicts) } the label file and numeric version
-    scratch.pt                                       } folders; label_issues.json names the
-    label_issues-*.csv, label_issues.json            } exact version its report was made with
+    unexported-*/      the same run files of a run that exported no version (--variant scratch)
+A run's files go into the folder of the version it made, never beside the config, so no later
+run changes them and two runs into one repository at once never mix their files.
 Every file is written atomically, and a version folder appears only once its model is complete,
 so an interrupted run never leaves a half-written one.
 """
@@ -24,6 +27,7 @@ import errno
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from inference.core.atomic_write import atomic_write
@@ -34,6 +38,9 @@ DEFAULT_REPOSITORY = Path("models")
 MODEL_NAME = "fashion_mnist"  # the folder name inside the repository
 MODEL_FILE = "model.onnx"
 MAX_BATCH = 4096  # largest batch Triton may form; 4096 x 784 bytes = 3 MB per request
+HISTORY_FILE = "history.json"
+CURVES_FILE = "curves.png"
+UNEXPORTED_PREFIX = "unexported-"
 
 
 def triton_config() -> str:
@@ -80,10 +87,24 @@ def onnx_path(out: str | os.PathLike, version: int) -> Path:
     return model_dir(out) / str(version) / MODEL_FILE
 
 
+def version_dir(out: str | os.PathLike, version: int) -> Path:
+    """Version `version`'s folder: its model and the files of the run that made it."""
+    return model_dir(out) / str(version)
+
+
+def weights_file(folder: str | os.PathLike, variant: str) -> Path:
+    """A run's trained weights of one variant (a state dict) in its run folder."""
+    return Path(folder) / f"{variant}.pt"
+
+
+def _is_version_name(name: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes superscripts ('1²'), which int() refuses."""
+    return name.isascii() and name.isdigit()
+
+
 def versions(folder: str | os.PathLike) -> list[tuple[int, Path]]:
-    """(number, folder) of each version folder in a model folder, oldest first. ASCII digits
-    only: str.isdigit() also takes superscripts ('1²'), which int() refuses."""
-    found = [(int(p.name), p) for p in Path(folder).glob("[0-9]*") if p.name.isascii() and p.name.isdigit()]
+    """(number, folder) of each version folder in a model folder, oldest first."""
+    found = [(int(p.name), p) for p in Path(folder).glob("[0-9]*") if _is_version_name(p.name)]
     return sorted((v, p) for v, p in found if p.is_dir())
 
 
@@ -104,17 +125,50 @@ def latest_model(out: str | os.PathLike) -> tuple[Path, int] | None:
 
 def model_folder_of(model_file: str | os.PathLike) -> Path | None:
     """The model folder holding a version's model file (models/fashion_mnist for
-    models/fashion_mnist/3/model.onnx): where history.json and the label-issue report lie.
-    None for a file that is not inside a version folder."""
+    models/fashion_mnist/3/model.onnx). None for a file that is not inside a version folder."""
     version = Path(model_file).parent
-    return version.parent if version.name.isascii() and version.name.isdigit() else None
+    return version.parent if _is_version_name(version.name) else None
+
+
+def repository_of(model_file: str | os.PathLike) -> Path | None:
+    """The repository (the --out folder) of a version's model file: models for
+    models/fashion_mnist/3/model.onnx; None for a file outside that layout."""
+    folder = model_folder_of(model_file)
+    return folder.parent if folder is not None and folder.name == MODEL_NAME else None
+
+
+def run_folder_of(model_file: str | os.PathLike) -> Path:
+    """Where the files of the run that made `model_file` lie (history, weights, label-issue
+    report): its version folder, the folder the file is in. A model file kept anywhere else
+    carries its report beside it in the same way."""
+    return Path(model_file).parent
+
+
+def report_folders(model_file: str | os.PathLike) -> list[Path]:
+    """Where to look for `model_file`'s label-issue report, in order: its run folder, then the
+    model folder, where repositories written before reports were kept per version hold theirs
+    (the report names the model file it was made with, so an old one serves only that model)."""
+    folders = [run_folder_of(model_file)]
+    legacy = model_folder_of(model_file)
+    return folders + [legacy] if legacy is not None else folders
 
 
 def next_version(out: str | os.PathLike) -> int:
-    """One past the highest version folder, whatever it holds: a number is never reused, so a
-    version's name always means the same model."""
-    existing = versions(model_dir(out))
-    return existing[-1][0] + 1 if existing else 1
+    """One past the highest version name taken, by a folder or by anything else (a file, a
+    dangling link): a number is never reused, so a version's name always means the same model,
+    and a name the rename could not take is never tried."""
+    folder = model_dir(out)
+    taken = [int(p.name) for p in folder.glob("[0-9]*") if _is_version_name(p.name)] if folder.is_dir() else []
+    return max(taken) + 1 if taken else 1
+
+
+def unexported_run_dir(out: str | os.PathLike) -> Path:
+    """A new folder for the files of a run that exports no version (a scratch-only run): its own,
+    so it changes no version's files and no other run's."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    folder = Path(tempfile.mkdtemp(dir=model_dir(out), prefix=f"{UNEXPORTED_PREFIX}{stamp}-"))
+    os.chmod(folder, 0o755)  # mkdtemp's 0o700 would hide the files from other users
+    return folder
 
 
 def check_writable(out: str | os.PathLike) -> None:
@@ -154,7 +208,8 @@ def write_model(out: str | os.PathLike, onnx_bytes: bytes) -> tuple[Path, int]:
                 os.rename(staging, folder / str(version))
                 break
             except OSError as e:
-                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                # ENOTDIR: the name is a file or a dangling link made since next_version looked.
+                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
                     raise
                 version += 1
         _fsync_folder(folder)  # the rename must reach the disk, or a power cut could undo it
