@@ -14,6 +14,8 @@ import json
 import logging
 import math
 import os
+import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +31,14 @@ except ImportError as e:  # the runtime is an extra, so a bare install can lack 
     ) from e
 
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.core.errors import ArgumentError, ModelError
+from inference.core.errors import ArgumentError, InferenceError, ModelError
 from inference.core.model_repository import resolve_model_path
 from inference.core.arrays import as_batch, chunks, to_uint8
 from inference.core.attributions import LinearWeights, linear_weights
 from inference.core.model_metadata import OptionalMetadata
 from inference.core.piece_threads import PieceThreads
 
-__all__ = ["Prediction", "Predictor", "default_threads", "thread_limit"]
+__all__ = ["NonFiniteScores", "Prediction", "Predictor", "default_threads", "thread_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,18 @@ CONTRACT = (
     "one input images: uint8 [N, 28, 28] with N free, outputs probabilities and logits: float32 [N, 10], "
     "and class_names in the metadata: a JSON list of 10 strings"
 )
+# How long the probe at open may run. Two images score in well under a millisecond on the CPU;
+# a first run on CUDA also loads cuBLAS and cuDNN, which takes about a second. A graph still
+# running after 5 s is one that loops (a Loop whose condition never turns false) or computes
+# something far beyond two 28x28 images: it would hang the labeler, the CLI or the service.
+PROBE_TIMEOUT_S = 5.0
+PROBE_STOP_S = 2.0  # onnxruntime sees the terminate flag at its next node: a Loop within microseconds
+# What onnxruntime raises from a run (Fail, RuntimeException, InvalidArgument, EPFail, ...): all
+# of its own exception types, whichever this version has.
+ORT_ERRORS = tuple(
+    value for value in vars(ort.capi.onnxruntime_pybind11_state).values()
+    if isinstance(value, type) and issubclass(value, Exception)
+) or (RuntimeError,)
 # Protobuf cannot parse a larger ONNX file (without external data), so nothing bigger can be a
 # model: refusing it by its size spares reading gigabytes of something else into memory.
 MAX_MODEL_BYTES = 2**31 - 1
@@ -99,6 +113,24 @@ def default_threads() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS and Windows have no affinity masks
         return os.cpu_count() or 1
+
+
+class NonFiniteScores(ModelError):
+    """The model gave NaN or infinity for some images: `rows` are their positions in the batch."""
+
+    def __init__(self, path: Path, output: str, rows: np.ndarray, total: int, names: list[str] | None = None):
+        self.path, self.output, self.rows, self.total = path, output, rows, total
+        shown = [str(r) for r in rows[:5]] if names is None else [repr(names[r]) for r in rows[:5]]
+        which = ("image" if names is not None else "row") + ("s " if len(rows) > 1 else " ") + ", ".join(shown)
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        super().__init__(
+            f"{path} gives NaN or infinite {output} for {len(rows)} of {total} image(s) ({which}{more}): "
+            "the model is broken for these inputs, so no scores were returned; export it again with train-and-export"
+        )
+
+    def naming(self, names: list[str]) -> NonFiniteScores:
+        """The same error, naming the images (file names, row numbers of a file) instead of rows."""
+        return NonFiniteScores(self.path, self.output, self.rows, self.total, names)
 
 
 @dataclass(frozen=True)
@@ -148,6 +180,21 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
+def _ort_reason(error: BaseException) -> str:
+    """onnxruntime's error, without its code prefix and C++ source location: what a user can read.
+
+    "[ONNXRuntimeError] : 1 : FAIL : Non-zero status code returned while running Reshape node.
+    Name:'' Status Message: /onnxruntime_src/.../reshape_helper.h:84 onnxruntime::ReshapeHelper::
+    ReshapeHelper(...) size != 0 && ... was false. The input tensor cannot be reshaped ..." becomes
+    "Reshape node: The input tensor cannot be reshaped ...".
+    """
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", _first_line(error))
+    node, _, status = text.partition(" Status Message: ")
+    status = re.sub(r"^/\S+:\d+ .*? was false\. ", "", status)
+    node = re.sub(r"^Non-zero status code returned while running (\w+) node\. Name:'[^']*'$", r"\1 node", node)
+    return (f"{node}: {status}" if status else node)[:300]
+
+
 def _describe(arg) -> str:
     """`uint8 [N, 28, 28]` for an onnxruntime NodeArg; symbolic dimensions by name, unknown as ?."""
     kind = arg.type.removeprefix("tensor(").removesuffix(")")
@@ -187,9 +234,9 @@ class Predictor:
         # thread anyway (2 intra-op threads scored 10,000 images 1.05x faster on two cores), and
         # the Predictor's own threads run whole pieces of a batch side by side instead (1.8x).
         options.intra_op_num_threads = 1
-        # onnxruntime's own warnings about a broken graph would land on stderr beside our one-line
-        # ModelError that says the same thing more clearly.
-        options.log_severity_level = 3
+        # onnxruntime's own warnings and errors (a broken graph, a run that failed) would land on
+        # stderr in colour before our one-line ModelError, which quotes the same error.
+        options.log_severity_level = 4
         # No intra-op pool to keep warm: spinning would only burn a core other threads need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         data = _read_model(self.path)
@@ -265,10 +312,7 @@ class Predictor:
         than one also catch a graph that hard-codes a batch of one.
         """
         images = np.stack([np.zeros(IMAGE_SHAPE, np.uint8), np.full(IMAGE_SHAPE, 255, np.uint8)])
-        try:
-            probs, logits = self.session.run(list(OUTPUTS), {INPUT: images})
-        except Exception as e:  # onnxruntime's own errors: a graph that cannot run at all
-            raise ModelError(f"{self.path} fails on a batch of two images: {_first_line(e)}") from e
+        probs, logits = self._bounded_run(images)
         for name, out in zip(OUTPUTS, (probs, logits)):
             if out.dtype != np.float32 or out.shape != (2, NUM_CLASSES):
                 raise self._refuse(f"on a batch of two images its output {name} is {out.dtype} {list(out.shape)}")
@@ -276,6 +320,52 @@ class Predictor:
             raise self._refuse("on a black and a white image it outputs NaN or infinity")
         if probs.min() < 0 or probs.max() > 1 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
             raise self._refuse("its probabilities are not probabilities (each row must be in [0, 1] and sum to 1)")
+
+    def _bounded_run(self, images: np.ndarray) -> list[np.ndarray]:
+        """The probe's run, stopped after PROBE_TIMEOUT_S: a graph that loops for ever is refused.
+
+        The run goes on a thread of its own while this one waits, so SIGTERM and Ctrl-C still
+        work; at the timeout onnxruntime's terminate flag ends the run at its next node (a Loop:
+        its next iteration). A child process could also kill a single kernel that never returns,
+        but measured on two loaded cores (benchmarks/probe_cost.py) a `python -c` child costs
+        ~490 ms and a fork ~9 ms against ~0.5 ms for the thread, and forking the labeler's or the
+        service's threaded process can deadlock the child.
+        """
+        run_options = ort.RunOptions()
+        run_options.log_severity_level = 4
+        outcome: dict = {}
+        # An Event, not thread.is_alive(): a join cut short by a signal can leave is_alive() False
+        # while the thread still runs (CPython 3.11), and the run would never be told to stop.
+        done = threading.Event()
+
+        def probe() -> None:
+            try:
+                outcome["outputs"] = self.session.run(list(OUTPUTS), {INPUT: images}, run_options)
+            except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+                outcome["error"] = e
+            finally:
+                done.set()
+
+        try:
+            # start() inside: a signal can arrive while it waits for the thread to begin
+            threading.Thread(target=probe, name="model-probe", daemon=True).start()
+            done.wait(PROBE_TIMEOUT_S)
+        finally:
+            if not done.is_set():  # the timeout, or a signal while waiting: stop the run either way
+                run_options.terminate = True
+                # and let it end before going on: a process that exits while onnxruntime still
+                # runs a graph aborts ("terminate called without an active exception").
+                done.wait(PROBE_STOP_S)
+        if "outputs" in outcome:
+            return outcome["outputs"]
+        if run_options.terminate:
+            raise ModelError(
+                f"{self.path} was still scoring a batch of two images after {PROBE_TIMEOUT_S:g} s (a graph that "
+                "loops or computes far too much) and was stopped; export a model with train-and-export"
+            )
+        # onnxruntime's own errors: a graph that cannot run at all
+        raise ModelError(f"{self.path} fails on a batch of two images: {_first_line(outcome['error'])}") \
+            from outcome["error"]
 
     def _class_names(self) -> list[str]:
         raw = self.metadata.get("class_names")
@@ -298,6 +388,25 @@ class Predictor:
         return f"{self.path} on {self.device} ({', '.join(self.providers)}), {self.threads} thread(s)"
 
     def _run(self, images, output: str) -> np.ndarray:
+        """(N, 10) float32 scores, every one finite; ModelError when onnxruntime fails or a row is not."""
+        try:
+            out = self._run_unchecked(images, output)
+        except InferenceError:
+            raise
+        except ORT_ERRORS as e:  # the probe passed, but these images make the graph fail
+            raise ModelError(
+                f"{self.path} failed while scoring ({_ort_reason(e)}); it passed the checks at open, "
+                "so the graph fails only on some inputs or batch sizes — export a model with train-and-export"
+            ) from e
+        # One reduction on the hot path: the sum is NaN or infinite when any score is (and may
+        # overflow on finite logits, hence the rows are looked at one by one only then).
+        if not math.isfinite(out.sum()):
+            bad = np.flatnonzero(~np.isfinite(out).all(axis=1))  # (N, 10) -> the rows with NaN or inf
+            if len(bad):
+                raise NonFiniteScores(self.path, output, bad, len(out))
+        return out
+
+    def _run_unchecked(self, images, output: str) -> np.ndarray:
         # Hot path: a uint8 C-contiguous (N, 28, 28) batch that fits one call goes straight to
         # onnxruntime (single-image latency is dominated by Python overhead, so every check counts).
         if (
