@@ -4,8 +4,10 @@ lost, every failure is one line and exit 2, and a results file appears only when
 
 from __future__ import annotations
 
+import csv as csv_module
 import errno
 import hashlib
+import io
 import os
 import signal
 import stat
@@ -336,3 +338,120 @@ def test_a_complete_run_leaves_only_the_results_with_the_usual_mode(tmp_path, mo
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+
+# --- CSV that a spreadsheet opens safely ---------------------------------------------------------
+
+CSV_NAMES = ["carriage\rreturn.png", "line\nfeed.png", 'quote".png', "comma,name.png", "=1+2.png", "+SUM(A1).png",
+             "-2+3.png", "@cmd.png", "\tTAB.png", "plain.png"]
+
+
+def test_names_that_would_break_or_run_in_a_spreadsheet_are_quoted_and_neutralised(tmp_path, model, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, name in enumerate(CSV_NAMES):
+        good_png(folder / name, seed=i)
+    out = tmp_path / "out.csv"
+    assert main([str(folder), "--model", str(model), "-o", str(out)]) == 0
+    text = out.read_bytes().decode("utf-8")
+    rows = list(csv_module.reader(io.StringIO(text, newline="")))
+    assert len(rows) == 1 + len(CSV_NAMES)  # no name split a row in two
+    assert all(len(row) == 14 for row in rows)
+    written = {row[0] for row in rows[1:]}
+    expected = {("'" + n if n[0] in "=+-@\t" else n) for n in CSV_NAMES}
+    assert written == expected
+    assert '"carriage\rreturn.png"' in text  # the lone carriage return is inside quotes
+
+
+def test_class_names_from_the_model_are_neutralised_too(tmp_path, capsys):
+    names = ["=HYPERLINK(\"http://x\")", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+             "Bag", "@Ankle boot"]
+    model = write_tiny_model(tmp_path / "m.onnx", class_names=names)
+    argv = npy_input(tmp_path)
+    out = tmp_path / "out.csv"
+    assert main([*argv, "--model", str(model), "-o", str(out)]) == 0
+    rows = list(csv_module.reader(io.StringIO(out.read_text(), newline="")))
+    assert {row[2] for row in rows[1:]} <= {("'" + n if n[0] in "=@" else n) for n in names}
+    assert not any(row[2].startswith(("=", "@")) for row in rows[1:])
+
+
+# --- models that misbehave only when they score ---------------------------------------------------
+
+
+def grey_png(path: Path, value: int = 128) -> Path:
+    from PIL import Image
+
+    Image.fromarray(np.full((28, 28), value, np.uint8)).save(path, format="PNG")
+    return path
+
+
+@pytest.mark.parametrize("to_stdout", [False, True])
+def test_a_model_giving_nan_is_one_line_naming_the_image_and_writes_no_nan(tmp_path, capsys, to_stdout):
+    from hostile_models import nan_for_grey_model
+
+    model = nan_for_grey_model(tmp_path / "nan.onnx")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    grey_png(folder / "a-black.png", 0)
+    grey_png(folder / "b-grey.png", 128)
+    out = tmp_path / "out.csv"
+    argv = [str(folder), "--model", str(model)] + ([] if to_stdout else ["-o", str(out)])
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    line = one_error_line(captured.err)
+    assert "NaN or infinite" in line and "'b-grey.png'" in line and "1 of 2" in line
+    assert "nan" not in captured.out.lower() and not out.exists()
+
+
+def test_an_onnxruntime_failure_while_scoring_is_one_line_without_its_log(tmp_path, capfd):
+    from hostile_models import odd_batch_failure_model
+
+    model = odd_batch_failure_model(tmp_path / "odd.onnx")
+    np.save(tmp_path / "three.npy", np.zeros((3, 28, 28), np.uint8))
+    assert main([str(tmp_path / "three.npy"), "--model", str(model), "-o", str(tmp_path / "out.csv")]) == 2
+    err = capfd.readouterr().err
+    line = one_error_line(err)
+    assert "failed while scoring" in line and "[E:onnxruntime" not in err and "\x1b[" not in err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_model_that_loops_for_ever_is_one_line(tmp_path, capsys, monkeypatch):
+    import inference.core.predictor as predictor_module
+    from hostile_models import endless_loop_model
+
+    monkeypatch.setattr(predictor_module, "PROBE_TIMEOUT_S", 0.3)
+    model = endless_loop_model(tmp_path / "loop.onnx")
+    np.save(tmp_path / "one.npy", np.zeros((1, 28, 28), np.uint8))
+    assert main([str(tmp_path / "one.npy"), "--model", str(model)]) == 2
+    assert "still scoring a batch of two images" in one_error_line(capsys.readouterr().err)
+
+
+# The probe announces itself, so that SIGTERM arrives while the endless graph is running.
+ANNOUNCED_PROBE = """
+import sys
+from inference.adapters.predict_command import main
+from inference.core.predictor import Predictor
+probe = Predictor._bounded_run
+def announced(self, images):
+    print("probing", flush=True)
+    return probe(self, images)
+Predictor._bounded_run = announced
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_stops_fashion_predict_while_an_endless_model_is_probed(tmp_path):
+    from hostile_models import endless_loop_model
+
+    model = endless_loop_model(tmp_path / "loop.onnx")
+    np.save(tmp_path / "one.npy", np.zeros((1, 28, 28), np.uint8))
+    process = subprocess.Popen([sys.executable, "-c", ANNOUNCED_PROBE, str(tmp_path / "one.npy"), "--model",
+                                str(model)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline() == "probing\n"
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 143, err  # not 2: the signal, not the probe's timeout, ended it
+    assert err.strip().splitlines()[-1] == "fashion-predict: terminated (SIGTERM)"
