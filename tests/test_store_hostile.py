@@ -18,7 +18,7 @@ import pytest
 
 from inference.core.corrections_store import CorrectionsStore
 from inference.core.errors import CorrectionsError
-from tests.hostile import (STORE_DIGEST, STORE_LABELS, fill_store, store_with_rows, store_with_statements,
+from hostile import (STORE_DIGEST, STORE_LABELS, fill_store, store_with_rows, store_with_statements,
                            unclosed_wal_database)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -174,7 +174,7 @@ def test_a_fifo_as_the_corrections_store_is_one_line_at_once(tmp_path, capsys, n
 
 
 def test_a_store_with_a_hostile_schema_is_refused_before_the_data(tmp_path, capsys, nothing_may_train):
-    from tests.hostile import store_with_statements
+    from hostile import store_with_statements
 
     path = store_with_statements(tmp_path / "corrections.sqlite", [
         "CREATE TRIGGER eat AFTER INSERT ON verdicts BEGIN DELETE FROM verdicts WHERE idx = NEW.idx; END"])
@@ -187,7 +187,7 @@ def test_a_store_with_a_hostile_schema_is_refused_before_the_data(tmp_path, caps
 def test_a_store_row_past_its_checks_never_reaches_training(fashion_dir, tmp_path, capsys, monkeypatch, row):
     """Index -1 would relabel the last image (numpy's negative indexing), 42 would enter the labels."""
     from inference.core.fashion_mnist import load_split
-    from tests.hostile import store_with_rows
+    from hostile import store_with_rows
 
     train = load_split("train", fashion_dir)
     path = store_with_rows(tmp_path / "corrections.sqlite", [row], digest=train.digest, split="train")

@@ -139,7 +139,7 @@ def _probe_at(path: Path, uri: str) -> None:
             if not (app_id or version or table_names(probe)):
                 return  # an empty database: the store creates its schema in it
             check_schema_marks(path, app_id, version)
-            check_schema(probe, path)
+            check_schema(probe, path, version)
         finally:
             probe.close()
     except sqlite3.Error as e:

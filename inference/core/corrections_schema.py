@@ -64,6 +64,10 @@ SCHEMA = (
     BEGIN SELECT RAISE(ABORT, 'the corrections history is append-only'); END""",
 )
 
+# The statements a file of each version this program opens was made with: its schema is checked
+# against them before anything else (an older version's before it is upgraded).
+SCHEMAS = {SCHEMA_VERSION: SCHEMA}
+
 
 def schema_marks(db: sqlite3.Connection) -> tuple[int, int]:
     return db.execute("PRAGMA application_id").fetchone()[0], db.execute("PRAGMA user_version").fetchone()[0]
@@ -124,13 +128,9 @@ def schema_differences(db: sqlite3.Connection, statements: tuple[str, ...] = SCH
     )
 
 
-def check_schema(db: sqlite3.Connection, path: Path, statements: tuple[str, ...] = SCHEMA) -> None:
-    """CorrectionsError unless the database's schema is exactly what `statements` create.
-
-    `statements` is SCHEMA for a file of this SCHEMA_VERSION; an older version's statements
-    check an older file before it is migrated.
-    """
-    differences = schema_differences(db, statements)
+def check_schema(db: sqlite3.Connection, path: Path, version: int = SCHEMA_VERSION) -> None:
+    """CorrectionsError unless the database's schema is exactly what SCHEMAS[version] creates."""
+    differences = schema_differences(db, SCHEMAS[version])
     if differences:
         shown = ", ".join(differences[:4]) + (f" and {len(differences) - 4} more" if len(differences) > 4 else "")
         raise CorrectionsError(

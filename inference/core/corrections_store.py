@@ -119,9 +119,9 @@ class CorrectionsStore:
                 self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 self._db.execute("INSERT INTO meta VALUES ('created', ?)", (now_utc(),))
-            else:  # checked before opening too; again here, in the transaction, as it stands now
+            else:
                 check_schema_marks(self.path, app_id, version)
-                check_schema(self._db, self.path)
+                check_schema(self._db, self.path, version)  # again: the file as it is in this transaction
 
     def close(self) -> None:
         self._db.close()
