@@ -31,7 +31,7 @@ except ImportError as e:  # the runtime is an extra, so a bare install can lack 
     ) from e
 
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.core.errors import ArgumentError, InferenceError, ModelError
+from inference.core.errors import ArgumentError, ModelError
 from inference.core.model_repository import resolve_model_path
 from inference.core.arrays import as_batch, chunks, to_uint8
 from inference.core.attributions import LinearWeights, linear_weights
@@ -59,9 +59,10 @@ CONTRACT = (
     "and class_names in the metadata: a JSON list of 10 strings"
 )
 # How long the probe at open may run. Two images score in well under a millisecond on the CPU;
-# a first run on CUDA also loads cuBLAS and cuDNN, which takes about a second. A graph still
-# running after 5 s is one that loops (a Loop whose condition never turns false) or computes
-# something far beyond two 28x28 images: it would hang the labeler, the CLI or the service.
+# a first run on CUDA also initialises the CUDA libraries, which can take a second or more (not
+# measured here), hence 5 s and not less. A graph still running then loops (a Loop whose
+# condition never turns false) or computes far beyond two 28x28 images: left alone it would
+# hang the labeler, the CLI or the service at start.
 PROBE_TIMEOUT_S = 5.0
 PROBE_STOP_S = 2.0  # onnxruntime sees the terminate flag at its next node: a Loop within microseconds
 # What onnxruntime raises from a run (Fail, RuntimeException, InvalidArgument, EPFail, ...): all
@@ -391,8 +392,6 @@ class Predictor:
         """(N, 10) float32 scores, every one finite; ModelError when onnxruntime fails or a row is not."""
         try:
             out = self._run_unchecked(images, output)
-        except InferenceError:
-            raise
         except ORT_ERRORS as e:  # the probe passed, but these images make the graph fail
             raise ModelError(
                 f"{self.path} failed while scoring ({_ort_reason(e)}); it passed the checks at open, "
