@@ -54,12 +54,12 @@ def _stat(path: Path) -> os.stat_result | None:
         raise CorrectionsError(f"corrections store {path} cannot be used ({e.strerror}); name another file") from e
 
 
-def _refuse_special(path: Path, st: os.stat_result, what: str) -> None:
+def _refuse_special(path: Path, st: os.stat_result, what: str, fix: str | None = None) -> None:
     if not stat.S_ISREG(st.st_mode):
-        link = f" (through the symlink {path})" if path.is_symlink() else ""
+        link = f" (a symlink to {os.path.realpath(path)})" if path.is_symlink() else ""
         raise CorrectionsError(
-            f"{what} {path} is {_kind(st.st_mode)}{link}, not a regular file; it was left untouched — "
-            f"name a regular file such as {path.parent / FILE_NAME}"
+            f"{what} {path}{link} is {_kind(st.st_mode)}, not a regular file; it was left untouched — "
+            + (fix or f"name a regular file such as {path.parent / FILE_NAME}")
         )
 
 
@@ -95,7 +95,8 @@ def refuse_foreign_file(path: Path, create: bool) -> None:
         side = path.with_name(path.name + suffix)
         sides[suffix] = _stat(side)
         if sides[suffix] is not None:
-            _refuse_special(side, sides[suffix], "the store's companion file")
+            _refuse_special(side, sides[suffix], f"the store's {suffix} file",
+                            f"remove or rename {side.name}: SQLite needs a regular file there")
     head = _head(path)
     if not head:
         if sides["-wal"] is not None and sides["-wal"].st_size:
