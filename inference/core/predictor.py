@@ -14,8 +14,6 @@ import json
 import logging
 import math
 import os
-import re
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,8 @@ from inference.core.model_repository import resolve_model_path
 from inference.core.arrays import as_batch, chunks, to_uint8
 from inference.core.attributions import LinearWeights, linear_weights
 from inference.core.model_metadata import OptionalMetadata
+from inference.core.guarded_runs import (ORT_ERRORS, NonFiniteScores, bounded_run, check_finite, first_line,
+                                        scoring_failed)
 from inference.core.piece_threads import PieceThreads
 
 __all__ = ["NonFiniteScores", "Prediction", "Predictor", "default_threads", "thread_limit"]
@@ -58,22 +58,15 @@ CONTRACT = (
     "one input images: uint8 [N, 28, 28] with N free, outputs probabilities and logits: float32 [N, 10], "
     "and class_names in the metadata: a JSON list of 10 strings"
 )
+# Protobuf cannot parse a larger ONNX file (without external data), so nothing bigger can be a
+# model: refusing it by its size spares reading gigabytes of something else into memory.
+MAX_MODEL_BYTES = 2**31 - 1
 # How long the probe at open may run. Two images score in well under a millisecond on the CPU;
 # a first run on CUDA also initialises the CUDA libraries, which can take a second or more (not
 # measured here), hence 5 s and not less. A graph still running then loops (a Loop whose
 # condition never turns false) or computes far beyond two 28x28 images: left alone it would
 # hang the labeler, the CLI or the service at start.
 PROBE_TIMEOUT_S = 5.0
-PROBE_STOP_S = 2.0  # onnxruntime sees the terminate flag at its next node: a Loop within microseconds
-# What onnxruntime raises from a run (Fail, RuntimeException, InvalidArgument, EPFail, ...): all
-# of its own exception types, whichever this version has.
-ORT_ERRORS = tuple(
-    value for value in vars(ort.capi.onnxruntime_pybind11_state).values()
-    if isinstance(value, type) and issubclass(value, Exception)
-) or (RuntimeError,)
-# Protobuf cannot parse a larger ONNX file (without external data), so nothing bigger can be a
-# model: refusing it by its size spares reading gigabytes of something else into memory.
-MAX_MODEL_BYTES = 2**31 - 1
 
 
 def _providers(device: str) -> list[str]:
@@ -114,24 +107,6 @@ def default_threads() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS and Windows have no affinity masks
         return os.cpu_count() or 1
-
-
-class NonFiniteScores(ModelError):
-    """The model gave NaN or infinity for some images: `rows` are their positions in the batch."""
-
-    def __init__(self, path: Path, output: str, rows: np.ndarray, total: int, names: list[str] | None = None):
-        self.path, self.output, self.rows, self.total = path, output, rows, total
-        shown = [str(r) for r in rows[:5]] if names is None else [repr(names[r]) for r in rows[:5]]
-        which = ("image" if names is not None else "row") + ("s " if len(rows) > 1 else " ") + ", ".join(shown)
-        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-        super().__init__(
-            f"{path} gives NaN or infinite {output} for {len(rows)} of {total} image(s) ({which}{more}): "
-            "the model is broken for these inputs, so no scores were returned; export it again with train-and-export"
-        )
-
-    def naming(self, names: list[str]) -> NonFiniteScores:
-        """The same error, naming the images (file names, row numbers of a file) instead of rows."""
-        return NonFiniteScores(self.path, self.output, self.rows, self.total, names)
 
 
 @dataclass(frozen=True)
@@ -175,25 +150,6 @@ def _read_model(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as e:
         raise ModelError(f"cannot read the model {path}: {e.strerror}") from e
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
-def _ort_reason(error: BaseException) -> str:
-    """onnxruntime's error, without its code prefix and C++ source location: what a user can read.
-
-    "[ONNXRuntimeError] : 1 : FAIL : Non-zero status code returned while running Reshape node.
-    Name:'' Status Message: /onnxruntime_src/.../reshape_helper.h:84 onnxruntime::ReshapeHelper::
-    ReshapeHelper(...) size != 0 && ... was false. The input tensor cannot be reshaped ..." becomes
-    "Reshape node: The input tensor cannot be reshaped ...".
-    """
-    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", _first_line(error))
-    node, _, status = text.partition(" Status Message: ")
-    status = re.sub(r"^/\S+:\d+ .*? was false\. ", "", status)
-    node = re.sub(r"^Non-zero status code returned while running (\w+) node\. Name:'[^']*'$", r"\1 node", node)
-    return (f"{node}: {status}" if status else node)[:300]
 
 
 def _describe(arg) -> str:
@@ -246,7 +202,7 @@ class Predictor:
         except ModelError:
             raise
         except Exception as e:  # onnxruntime raises its own types for corrupt or truncated files
-            raise ModelError(f"{self.path} is not a loadable ONNX model: {_first_line(e)}") from e
+            raise ModelError(f"{self.path} is not a loadable ONNX model: {first_line(e)}") from e
         self.providers = self.session.get_providers()
         if device == "cuda" and "CUDAExecutionProvider" not in self.providers:
             raise ModelError("CUDAExecutionProvider is installed but did not initialise (no GPU or driver?)")
@@ -323,50 +279,8 @@ class Predictor:
             raise self._refuse("its probabilities are not probabilities (each row must be in [0, 1] and sum to 1)")
 
     def _bounded_run(self, images: np.ndarray) -> list[np.ndarray]:
-        """The probe's run, stopped after PROBE_TIMEOUT_S: a graph that loops for ever is refused.
-
-        The run goes on a thread of its own while this one waits, so SIGTERM and Ctrl-C still
-        work; at the timeout onnxruntime's terminate flag ends the run at its next node (a Loop:
-        its next iteration). A child process could also kill a single kernel that never returns,
-        but measured on two loaded cores (benchmarks/probe_cost.py) a `python -c` child costs
-        ~490 ms and a fork ~9 ms against ~0.5 ms for the thread, and forking the labeler's or the
-        service's threaded process can deadlock the child.
-        """
-        run_options = ort.RunOptions()
-        run_options.log_severity_level = 4
-        outcome: dict = {}
-        # An Event, not thread.is_alive(): a join cut short by a signal can leave is_alive() False
-        # while the thread still runs (CPython 3.11), and the run would never be told to stop.
-        done = threading.Event()
-
-        def probe() -> None:
-            try:
-                outcome["outputs"] = self.session.run(list(OUTPUTS), {INPUT: images}, run_options)
-            except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
-                outcome["error"] = e
-            finally:
-                done.set()
-
-        try:
-            # start() inside: a signal can arrive while it waits for the thread to begin
-            threading.Thread(target=probe, name="model-probe", daemon=True).start()
-            done.wait(PROBE_TIMEOUT_S)
-        finally:
-            if not done.is_set():  # the timeout, or a signal while waiting: stop the run either way
-                run_options.terminate = True
-                # and let it end before going on: a process that exits while onnxruntime still
-                # runs a graph aborts ("terminate called without an active exception").
-                done.wait(PROBE_STOP_S)
-        if "outputs" in outcome:
-            return outcome["outputs"]
-        if run_options.terminate:
-            raise ModelError(
-                f"{self.path} was still scoring a batch of two images after {PROBE_TIMEOUT_S:g} s (a graph that "
-                "loops or computes far too much) and was stopped; export a model with train-and-export"
-            )
-        # onnxruntime's own errors: a graph that cannot run at all
-        raise ModelError(f"{self.path} fails on a batch of two images: {_first_line(outcome['error'])}") \
-            from outcome["error"]
+        """The probe's run, stopped after PROBE_TIMEOUT_S (guarded_runs.bounded_run)."""
+        return bounded_run(self.session, list(OUTPUTS), {INPUT: images}, self.path, PROBE_TIMEOUT_S)
 
     def _class_names(self) -> list[str]:
         raw = self.metadata.get("class_names")
@@ -393,16 +307,8 @@ class Predictor:
         try:
             out = self._run_unchecked(images, output)
         except ORT_ERRORS as e:  # the probe passed, but these images make the graph fail
-            raise ModelError(
-                f"{self.path} failed while scoring ({_ort_reason(e)}); it passed the checks at open, "
-                "so the graph fails only on some inputs or batch sizes — export a model with train-and-export"
-            ) from e
-        # One reduction on the hot path: the sum is NaN or infinite when any score is (and may
-        # overflow on finite logits, hence the rows are looked at one by one only then).
-        if not math.isfinite(out.sum()):
-            bad = np.flatnonzero(~np.isfinite(out).all(axis=1))  # (N, 10) -> the rows with NaN or inf
-            if len(bad):
-                raise NonFiniteScores(self.path, output, bad, len(out))
+            raise scoring_failed(self.path, e) from e
+        check_finite(out, self.path, output)
         return out
 
     def _run_unchecked(self, images, output: str) -> np.ndarray:
