@@ -91,8 +91,8 @@ def bounded_run(session: ort.InferenceSession, outputs: list[str], feeds: dict, 
     The run goes on a thread of its own while this one waits, so SIGTERM and Ctrl-C still work;
     at the timeout onnxruntime's terminate flag ends the run at its next node (a Loop: its next
     iteration). A child process could also kill a single kernel that never returns, but measured
-    on two loaded cores (benchmarks/probe_cost.py) a `python -c` child costs ~490 ms and a fork
-    ~9 ms against ~0.5 ms for the thread, and forking the labeler's or the service's threaded
+    on two loaded cores (benchmarks/probe_cost.py, best of 11, two runs) a `python -c` child costs
+    380-490 ms and a fork 9-14 ms against 0.2-0.5 ms for the thread, and forking the labeler's or the service's threaded
     process can deadlock the child.
     """
     run_options = ort.RunOptions()
