@@ -5,7 +5,9 @@ the torch-free core. Every change is its own transaction, opened with BEGIN IMME
 labeler windows (or processes) on the same file never lose each other's verdicts, and a reader
 only ever sees committed changes. Every change also appends a row to a history that triggers
 keep append-only. Values are checked on the way in (CHECK constraints repeat the checks in the
-schema), so a bad label is refused with one line instead of poisoning the file.
+schema), so a bad label is refused with one line instead of poisoning the file; and again on the
+way out, with the file's schema before it is opened (corrections_file.py), because a file that
+another program wrote can hold anything.
 
 Verdicts, per (dataset digest, split, index):
   relabel    the given label is wrong; new_label (0..9, not the given label) is right
