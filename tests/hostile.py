@@ -159,3 +159,100 @@ def hostile_images(folder: Path) -> list[Path]:
     files += [foreign_as_png(folder / f"{fmt.lower()}.png", fmt) for fmt in FOREIGN_FORMATS]
     files += [png_bomb(folder / "bomb-20000.png", 20_000), png_bomb(folder / "bomb-12000.png", 12_000)]
     return files
+
+
+# --- hostile corrections stores ----------------------------------------------------------------
+
+STORE_DIGEST = "ab" * 32  # the dataset digest of the stores below; the test split's labels are i % 10
+STORE_LABELS = (np.arange(10_000) % 10).astype(np.int64)
+
+
+def store_with_rows(path: Path, rows: list[tuple], digest: str = STORE_DIGEST, split: str = "test") -> Path:
+    """A store of exactly our schema holding `rows` (idx, verdict, new_label, given_label), written
+    past its CHECK constraints as another program could (PRAGMA ignore_check_constraints)."""
+    import sqlite3
+
+    from inference.core.corrections_store import CorrectionsStore
+
+    CorrectionsStore.open(path).close()
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA ignore_check_constraints = ON")
+        db.executemany("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, 't')", [(digest, split, *row) for row in rows])
+    finally:
+        db.close()
+    return path
+
+
+def store_with_statements(path: Path, statements: list[str]) -> Path:
+    """A store with our marks and three verdicts, then `statements` run on it by another program."""
+    import sqlite3
+
+    from inference.core.corrections_store import CorrectionsStore
+
+    with CorrectionsStore.open(path) as store:
+        store.set_verdict(STORE_DIGEST, "test", [1, 2, 3], "exclude", given_labels=STORE_LABELS)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in statements:
+            db.execute(statement)
+    finally:
+        db.close()
+    return path
+
+
+# A store written until its files may grow no further (RLIMIT_FSIZE, as a full disk does), then
+# closed while still full, so that the checkpoint on close fails half-way through the main file.
+# Prints each committed index, and "full" on stderr once a write was refused.
+FILL_STORE = """
+import resource, signal, sys
+import numpy as np
+from inference.core.corrections_store import CorrectionsStore
+from inference.core.errors import CorrectionsError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+path, wal_limit, close_limit, count = sys.argv[1], *map(int, sys.argv[2:5])
+labels = (np.arange(10_000) % 10).astype(np.int64)
+resource.setrlimit(resource.RLIMIT_FSIZE, (wal_limit, resource.RLIM_INFINITY))
+store = CorrectionsStore.open(path)
+try:
+    for i in range(count):
+        store.set_verdict("ab" * 32, "test", [i], "exclude", given_labels=labels)
+        print(i, flush=True)
+except CorrectionsError as e:
+    print("full", e, file=sys.stderr, flush=True)
+resource.setrlimit(resource.RLIMIT_FSIZE, (close_limit, resource.RLIM_INFINITY))
+store.close()
+"""
+
+
+def fill_store(path: Path, root: Path, wal_limit: int = 100_000, close_limit: int = 8192,
+               count: int = 10_000) -> tuple[list[int], str]:
+    """(indices committed, what the writer said on stderr) of FILL_STORE run on `path`: at most
+    `count` verdicts, one transaction each."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", FILL_STORE, str(path), str(wal_limit), str(close_limit), str(count)],
+                          cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return [int(line) for line in done.stdout.split()], done.stderr
+
+
+# A WAL-mode SQLite database of another program, its writer gone without closing it: the rows
+# are in the -wal only, and a -shm lies beside it.
+UNCLOSED_WAL = """
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA journal_mode = WAL")
+db.execute("CREATE TABLE songs (title TEXT)")
+db.execute("INSERT INTO songs VALUES ('a')")
+os._exit(0)
+"""
+
+
+def unclosed_wal_database(path: Path) -> Path:
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", UNCLOSED_WAL, str(path)], check=True, timeout=60)
+    return path

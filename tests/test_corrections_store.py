@@ -422,6 +422,20 @@ def test_export_csv_names_the_classes(store, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".csv") == ["out.csv"]  # no temporary left
 
 
+def test_export_csv_quotes_and_neutralises_text_another_program_put_in_the_store(db_path, tmp_path):
+    """A time is any text to the schema: a formula or a carriage return in it must stay one inert cell."""
+    CorrectionsStore.open(db_path).close()
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    raw.executemany("INSERT INTO verdicts VALUES (?, 'test', ?, 'exclude', NULL, ?, ?)",
+                    [(DIGEST, 1, 1, "=HYPERLINK(\"http://x\")"), (DIGEST, 2, 2, "two\rlines"), (DIGEST, 3, 3, "@x")])
+    raw.close()
+    with CorrectionsStore.open(db_path) as store:
+        assert store.export_csv(tmp_path / "out.csv", DIGEST, "test") == 3
+    with open(tmp_path / "out.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["time"] for r in rows] == ["'=HYPERLINK(\"http://x\")", "two\rlines", "'@x"]
+
+
 @pytest.mark.parametrize("export", ["export_csv", "export_json"])
 def test_an_export_that_cannot_be_written_is_one_error_line(store, tmp_path, export):
     (tmp_path / "a-file").write_text("")

@@ -4,8 +4,10 @@ lost, every failure is one line and exit 2, and a results file appears only when
 
 from __future__ import annotations
 
+import csv as csv_module
 import errno
 import hashlib
+import io
 import os
 import signal
 import stat
@@ -336,3 +338,38 @@ def test_a_complete_run_leaves_only_the_results_with_the_usual_mode(tmp_path, mo
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+
+# --- CSV that a spreadsheet opens safely ---------------------------------------------------------
+
+CSV_NAMES = ["carriage\rreturn.png", "line\nfeed.png", 'quote".png', "comma,name.png", "=1+2.png", "+SUM(A1).png",
+             "-2+3.png", "@cmd.png", "\tTAB.png", "plain.png"]
+
+
+def test_names_that_would_break_or_run_in_a_spreadsheet_are_quoted_and_neutralised(tmp_path, model, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, name in enumerate(CSV_NAMES):
+        good_png(folder / name, seed=i)
+    out = tmp_path / "out.csv"
+    assert main([str(folder), "--model", str(model), "-o", str(out)]) == 0
+    text = out.read_bytes().decode("utf-8")
+    rows = list(csv_module.reader(io.StringIO(text, newline="")))
+    assert len(rows) == 1 + len(CSV_NAMES)  # no name split a row in two
+    assert all(len(row) == 14 for row in rows)
+    written = {row[0] for row in rows[1:]}
+    expected = {("'" + n if n[0] in "=+-@\t" else n) for n in CSV_NAMES}
+    assert written == expected
+    assert '"carriage\rreturn.png"' in text  # the lone carriage return is inside quotes
+
+
+def test_class_names_from_the_model_are_neutralised_too(tmp_path, capsys):
+    names = ["=HYPERLINK(\"http://x\")", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+             "Bag", "@Ankle boot"]
+    model = write_tiny_model(tmp_path / "m.onnx", class_names=names)
+    argv = npy_input(tmp_path)
+    out = tmp_path / "out.csv"
+    assert main([*argv, "--model", str(model), "-o", str(out)]) == 0
+    rows = list(csv_module.reader(io.StringIO(out.read_text(), newline="")))
+    assert {row[2] for row in rows[1:]} <= {("'" + n if n[0] in "=@" else n) for n in names}
+    assert not any(row[2].startswith(("=", "@")) for row in rows[1:])

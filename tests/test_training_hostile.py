@@ -154,6 +154,53 @@ def test_a_store_without_verdicts_for_this_dataset_is_refused(fashion_dir, tmp_p
     one_line_error(capsys.readouterr().err, "holds no verdicts for this dataset", "fashion-labeler")
 
 
+def run_in_a_thread(argv: list[str]) -> int:
+    """cli.main on another thread: a store that hangs the open fails the test instead of hanging it."""
+    import threading
+
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(code=cli.main(argv)), daemon=True)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "train-and-export hung on the corrections store"
+    return outcome["code"]
+
+
+def test_a_fifo_as_the_corrections_store_is_one_line_at_once(tmp_path, capsys, nothing_may_train):
+    os.mkfifo(tmp_path / "corrections.sqlite")
+    code = run_in_a_thread(["--corrections", str(tmp_path / "corrections.sqlite"), "--out", str(tmp_path / "models")])
+    assert code == 2
+    one_line_error(capsys.readouterr().err, "FIFO", "not a regular file")
+
+
+def test_a_store_with_a_hostile_schema_is_refused_before_the_data(tmp_path, capsys, nothing_may_train):
+    from hostile import store_with_statements
+
+    path = store_with_statements(tmp_path / "corrections.sqlite", [
+        "CREATE TRIGGER eat AFTER INSERT ON verdicts BEGIN DELETE FROM verdicts WHERE idx = NEW.idx; END"])
+    assert cli.main(["--corrections", str(path), "--out", str(tmp_path / "models")]) == 2
+    one_line_error(capsys.readouterr().err, "not its schema", "unexpected trigger eat", "-wal")
+
+
+@pytest.mark.parametrize("row", [(-1, "relabel", 0, 9), (59_999, "relabel", 42, 9), (1, "confirmed", 3, 0)],
+                         ids=["index-minus-1", "label-42", "label-with-confirmed"])
+def test_a_store_row_past_its_checks_never_reaches_training(fashion_dir, tmp_path, capsys, monkeypatch, row):
+    """Index -1 would relabel the last image (numpy's negative indexing), 42 would enter the labels."""
+    from inference.core.fashion_mnist import load_split
+    from hostile import store_with_rows
+
+    train = load_split("train", fashion_dir)
+    path = store_with_rows(tmp_path / "corrections.sqlite", [row], digest=train.digest, split="train")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("train-and-export trained on a row the store should have refused")
+
+    monkeypatch.setattr(cli, "train_variant", refuse)
+    code = cli.main(["--corrections", str(path), "--data-dir", str(fashion_dir), "--out", str(tmp_path / "models")])
+    assert code == 2
+    one_line_error(capsys.readouterr().err, "not valid", str(path), repr(row[1]))
+
+
 # --- data and the errors below: one line whatever the layer -------------------------------------
 
 def test_data_file_with_an_impossible_header(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """`fashion-predict`: score an IDX file, a .npy array, an image or a folder of images.
 
-Results (one row per image) go to --output or stdout as CSV or JSON Lines. When the labels are
+Results (one row per image) go to --output or stdout as CSV or JSON Lines; CSV text fields are
+quoted and neutralised against spreadsheet formulas (inference/core/csv_safe.py). When the labels are
 known (IDX images with their label file beside them, or --labels) a report follows: accuracy,
 expected calibration error (15 bins), per-class precision/recall and the confusion matrix; on stderr when the results are on stdout,
 so piping the results stays clean.
@@ -10,15 +11,14 @@ them, then renamed), and never replace a file the run reads: the input, the imag
 folder, the label file or the model.
 
 Exit codes: 0 all scored; 1 some files in a folder were skipped (named on stderr, the rest
-scored); 2 bad input, model, arguments or output (one line on stderr); 130 interrupted (Ctrl-C),
+scored); 2 bad input, model (one that fails or gives NaN while scoring too: no row of that part is
+written), arguments or output (one line on stderr); 130 interrupted (Ctrl-C),
 143 terminated (SIGTERM), leaving no results file behind.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import sys
@@ -32,12 +32,13 @@ import numpy as np
 from inference.core.atomic_write import AtomicFile
 from inference.core.calibration import ReliabilityBins, reliability_bins
 from inference.core.command_line import OneLineParser, finite_float, int_in, run_command, silence_stdout
+from inference.core.csv_safe import csv_text
 from inference.core.errors import ArgumentError, InferenceError
 from inference.core.evaluation import confusion_matrix, matrix_report
 from inference.core.decoders import IMAGE_SUFFIXES
 from inference.core.input_files import LoadedImages, label_file_for, load_in_parts
 from inference.core.model_repository import resolve_model_path
-from inference.core.predictor import CHUNK, DEVICES, Predictor, thread_limit
+from inference.core.predictor import CHUNK, DEVICES, NonFiniteScores, Predictor, thread_limit
 
 # Fewer items than this finish in about a second: no bar. Files are ~100x slower than rows.
 PROGRESS_MIN_ROWS = 20_000
@@ -122,9 +123,7 @@ class ResultWriter:
 
     @staticmethod
     def _csv(rows: Iterable[list]) -> str:
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(rows)
-        return buffer.getvalue()
+        return csv_text(rows)  # names and class names are untrusted: quoted and neutralised there
 
     def _put(self, text: str) -> None:
         try:
@@ -162,7 +161,10 @@ def score(predictor: Predictor, parts: Iterable[LoadedImages], writer: ResultWri
             print(f"skipped {name}: {why}", file=sys.stderr)
         tally.skipped += len(part.errors)
         if len(part.names):
-            probs = predictor.predict_proba(part.images)
+            try:
+                probs = predictor.predict_proba(part.images)
+            except NonFiniteScores as e:  # name the images, not their rows in this part
+                raise e.naming(part.names) from e
             labels = probs.argmax(axis=1)
             writer.write(part.names, labels, probs)
             tally.scored += len(labels)

@@ -1,11 +1,15 @@
-"""The corrections store's file: its SQL schema, and refusing a file that is not one of ours.
+"""The corrections store's SQL schema, and refusing a database whose schema is not exactly it.
 
-A file that is not ours (a JSON sidecar, another program's database, a newer schema) is looked at
-without writing to it and refused, so opening the wrong path never damages anything.
+A file with our marks (application_id, user_version) can still hold another schema: a trigger
+that deletes verdicts, a `verdicts` table without its CHECKs, a view in its place. So the whole
+schema is compared with what `SCHEMA` creates, built afresh in an in-memory database: a table,
+index or trigger added to `SCHEMA` is covered without another line here.
+(`corrections_file.py` looks at the file itself before SQLite opens it.)
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from pathlib import Path
 
@@ -16,7 +20,6 @@ FILE_NAME = "corrections.sqlite"
 # PRAGMA application_id marks the file as ours ("FMLC"); user_version is the schema's version.
 APPLICATION_ID = 0x464D4C43
 SCHEMA_VERSION = 1
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # CHECK constraints spell out types with typeof(): STRICT tables would do it too, but a file
 # with a STRICT table cannot be opened at all by SQLite < 3.37 (Debian 11, Ubuntu 20.04).
@@ -61,6 +64,10 @@ SCHEMA = (
     BEGIN SELECT RAISE(ABORT, 'the corrections history is append-only'); END""",
 )
 
+# The statements a file of each version this program opens was made with: its schema is checked
+# against them before anything else (an older version's before it is upgraded).
+SCHEMAS = {SCHEMA_VERSION: SCHEMA}
+
 
 def schema_marks(db: sqlite3.Connection) -> tuple[int, int]:
     return db.execute("PRAGMA application_id").fetchone()[0], db.execute("PRAGMA user_version").fetchone()[0]
@@ -70,11 +77,16 @@ def table_names(db: sqlite3.Connection) -> list[str]:
     return [row[0] for row in db.execute("SELECT name FROM sqlite_master")]
 
 
+def move_away(path: Path) -> str:
+    """Advice that keeps the committed changes: SQLite keeps them in the -wal until a checkpoint."""
+    return f"move {path.name} together with its {path.name}-wal and {path.name}-shm files"
+
+
 def check_schema_marks(path: Path, app_id: int, version: int) -> None:
     if app_id != APPLICATION_ID:
         raise CorrectionsError(
             f"{path} is an SQLite database of another program, not a fashion-labeler corrections store; "
-            "it was left untouched — name another file, or move it away"
+            f"it was left untouched — name another file, or {move_away(path)} away"
         )
     if version != SCHEMA_VERSION:
         raise CorrectionsError(
@@ -83,44 +95,46 @@ def check_schema_marks(path: Path, app_id: int, version: int) -> None:
         )
 
 
-def refuse_foreign_file(path: Path, create: bool) -> None:
-    """Look at an existing file without writing to it; raise CorrectionsError unless it is ours."""
+SchemaRows = dict[tuple[str, str], tuple[str, str | None]]  # (type, name) -> (table, normalised SQL)
+
+
+def schema_rows(db: sqlite3.Connection) -> SchemaRows:
+    """Every table, index, trigger and view of the database, with its SQL on one line."""
+    return {
+        (kind, name): (table, None if sql is None else " ".join(sql.split()))
+        for kind, name, table, sql in db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")
+    }
+
+
+@functools.cache
+def reference_rows(statements: tuple[str, ...] = SCHEMA) -> SchemaRows:
+    """What `statements` create, read back from a database in memory: SQLite's own spelling."""
+    db = sqlite3.connect(":memory:")
     try:
-        is_dir, exists = path.is_dir(), path.exists()
-    except OSError as e:  # a name too long, a folder we may not enter
-        raise CorrectionsError(f"corrections store {path} cannot be used ({e.strerror}); name another file") from e
-    if is_dir:
-        raise CorrectionsError(f"corrections store {path} is a folder; name a file such as {path / FILE_NAME}")
-    if not exists:
-        if not create:
-            raise CorrectionsError(
-                f"corrections store {path} does not exist; label some images first, or check the path"
-            )
-        return
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(_SQLITE_MAGIC))
-    except OSError as e:
-        raise CorrectionsError(f"corrections store {path}: cannot read it ({e}); check its permissions") from e
-    if not head:
-        return  # an empty file is an empty database to SQLite: nothing to lose
-    if head != _SQLITE_MAGIC:
+        for statement in statements:
+            db.execute(statement)
+        return schema_rows(db)
+    finally:
+        db.close()
+
+
+def schema_differences(db: sqlite3.Connection, statements: tuple[str, ...] = SCHEMA) -> list[str]:
+    """'unexpected trigger x', 'missing index y', 'changed table z': empty when the schema is ours."""
+    have, want = schema_rows(db), reference_rows(statements)
+    return (
+        [f"unexpected {kind} {name}" for kind, name in sorted(have.keys() - want.keys())]
+        + [f"missing {kind} {name}" for kind, name in sorted(want.keys() - have.keys())]
+        + [f"changed {kind} {name}" for kind, name in sorted(have.keys() & want.keys()) if have[kind, name] != want[kind, name]]
+    )
+
+
+def check_schema(db: sqlite3.Connection, path: Path, version: int = SCHEMA_VERSION) -> None:
+    """CorrectionsError unless the database's schema is exactly what SCHEMAS[version] creates."""
+    differences = schema_differences(db, SCHEMAS[version])
+    if differences:
+        shown = ", ".join(differences[:4]) + (f" and {len(differences) - 4} more" if len(differences) > 4 else "")
         raise CorrectionsError(
-            f"{path} is not an SQLite file (it starts with {head[:8]!r}); it was left untouched — "
-            "a JSON sidecar is imported with import_json, not opened; name another file"
+            f"{path} has the marks of a corrections store but not its schema ({shown}): another program "
+            f"or a hand edit changed it, so its verdicts cannot be trusted; it was left untouched — "
+            f"{move_away(path)} away to start a new store"
         )
-    # Immutable and read-only: the probe takes no lock, creates no -wal or -shm file beside another
-    # program's database, and cannot checkpoint its WAL into it on close.
-    try:
-        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
-        try:
-            app_id, version = schema_marks(probe)
-            tables = table_names(probe)
-        finally:
-            probe.close()
-    except sqlite3.Error as e:
-        raise CorrectionsError(
-            f"{path} is a damaged SQLite file ({e}); it was left untouched — move it away"
-        ) from e
-    if app_id or version or tables:
-        check_schema_marks(path, app_id, version)

@@ -5,7 +5,9 @@ the torch-free core. Every change is its own transaction, opened with BEGIN IMME
 labeler windows (or processes) on the same file never lose each other's verdicts, and a reader
 only ever sees committed changes. Every change also appends a row to a history that triggers
 keep append-only. Values are checked on the way in (CHECK constraints repeat the checks in the
-schema), so a bad label is refused with one line instead of poisoning the file.
+schema), so a bad label is refused with one line instead of poisoning the file; and again on the
+way out, with the file's schema before it is opened (corrections_file.py), because a file that
+another program wrote can hold anything.
 
 Verdicts, per (dataset digest, split, index):
   relabel    the given label is wrong; new_label (0..9, not the given label) is right
@@ -16,9 +18,7 @@ No verdict is no row: clearing a verdict deletes it (the history keeps it).
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import sqlite3
@@ -30,12 +30,15 @@ import numpy as np
 
 from inference.core.atomic_write import atomic_write
 from inference.core.classes import CLASS_NAMES
-from inference.core.corrections_schema import (APPLICATION_ID, FILE_NAME, SCHEMA, SCHEMA_VERSION, check_schema_marks,
-                                          refuse_foreign_file, schema_marks, table_names)
+from inference.core.corrections_file import refuse_foreign_file
+from inference.core.csv_safe import csv_text
+from inference.core.corrections_schema import (APPLICATION_ID, FILE_NAME, SCHEMA, SCHEMA_VERSION, check_schema,
+                                          check_schema_marks, schema_marks, table_names)
 from inference.core.corrections_json import parse_json_file, read_limited
 from inference.core.corrections_values import (EXPORT_FORMAT, SPLIT_SIZES, VERDICTS, AppliedCorrections, HistoryEntry,
                                           Verdict, check_digest, check_indices, check_label, check_labels,
-                                          check_session, check_split, check_verdict, is_int, now_utc, verdicts_digest)
+                                          check_session, check_split, check_verdict, is_int, now_utc, stored_counts,
+                                          stored_history, stored_verdict, verdicts_digest)
 from inference.core.errors import CorrectionsError
 
 __all__ = ["CorrectionsStore", "Verdict", "AppliedCorrections", "HistoryEntry", "VERDICTS", "SPLIT_SIZES",
@@ -106,6 +109,9 @@ class CorrectionsStore:
             # FULL fsyncs the WAL at every commit. NORMAL would survive a kill -9 too, but a power
             # cut could take back the last verdicts; each fsync costs ~5 ms, far below a click.
             self._db.execute("PRAGMA synchronous = FULL")
+            # No SQL function with side effects may run from the file's own schema (defence in depth:
+            # the schema is also compared with ours below).
+            self._db.execute("PRAGMA trusted_schema = OFF")
         with self._write("open"):
             app_id, version = schema_marks(self._db)
             if version == 0 and app_id == 0 and not table_names(self._db):
@@ -117,6 +123,7 @@ class CorrectionsStore:
                 self._db.execute("INSERT INTO meta VALUES ('created', ?)", (now_utc(),))
             else:
                 check_schema_marks(self.path, app_id, version)
+                check_schema(self._db, self.path, version)  # again: the file as it is in this transaction
 
     def close(self) -> None:
         self._db.close()
@@ -221,6 +228,7 @@ class CorrectionsStore:
 
     def _current(self, digest: str, split: str, indices: np.ndarray) -> dict[int, Verdict]:
         found: dict[int, Verdict] = {}
+        size = SPLIT_SIZES[split]
         chunk = 500  # below SQLite's oldest limit of 999 bound parameters
         for start in range(0, len(indices), chunk):
             part = [int(i) for i in indices[start:start + chunk]]
@@ -230,7 +238,7 @@ class CorrectionsStore:
                 f" WHERE dataset_digest = ? AND split = ? AND idx IN ({marks})",
                 (digest, split, *part),
             )
-            found.update((row[0], Verdict(*row)) for row in cursor)
+            found.update((row[0], stored_verdict(row, size, split, self.path)) for row in cursor)
         return found
 
     # --- reading ----------------------------------------------------------------------------
@@ -238,14 +246,14 @@ class CorrectionsStore:
     def verdicts(self, digest: str, split: str) -> dict[int, Verdict]:
         """Every current verdict of the split, by index (committed ones only)."""
         check_digest(digest)
-        check_split(split)
+        size = check_split(split)
         with self._sqlite_errors("read the verdicts"):
             rows = self._db.execute(
                 "SELECT idx, verdict, new_label, given_label, time FROM verdicts"
                 " WHERE dataset_digest = ? AND split = ? ORDER BY idx",
                 (digest, split),
             ).fetchall()
-        return {row[0]: Verdict(*row) for row in rows}
+        return {row[0]: stored_verdict(row, size, split, self.path) for row in rows}
 
     def counts(self, digest: str, split: str) -> dict[str, int]:
         """How many images have each verdict (every verdict is a key, zeros included)."""
@@ -256,7 +264,7 @@ class CorrectionsStore:
                 "SELECT verdict, count(*) FROM verdicts WHERE dataset_digest = ? AND split = ? GROUP BY verdict",
                 (digest, split),
             ).fetchall()
-        return {verdict: 0 for verdict in VERDICTS} | dict(rows)
+        return stored_counts(rows, self.path)
 
     def apply(self, digest: str, split: str, labels: np.ndarray) -> "AppliedCorrections":
         """The split's labels with the verdicts applied, all from one snapshot of the store.
@@ -299,7 +307,7 @@ class CorrectionsStore:
                 f" FROM history WHERE {where} ORDER BY seq",
                 params,
             ).fetchall()
-        return [HistoryEntry(*row) for row in rows]
+        return [stored_history(row, size, split, self.path) for row in rows]
 
     # --- interchange ------------------------------------------------------------------------
 
@@ -344,13 +352,13 @@ class CorrectionsStore:
     def export_csv(self, path: str | os.PathLike, digest: str, split: str) -> int:
         """Write the split's verdicts as CSV with class names, atomically; returns how many rows."""
         verdicts = self.verdicts(digest, split)
-        text = io.StringIO()
-        w = csv.writer(text, lineterminator="\n")
-        w.writerow(["split", "index", "verdict", "given_label", "given_class", "new_label", "new_class", "time"])
-        for v in verdicts.values():
-            new = ("", "") if v.new_label is None else (v.new_label, CLASS_NAMES[v.new_label])
-            w.writerow([split, v.index, v.verdict, v.given_label, CLASS_NAMES[v.given_label], *new, v.time])
-        _write_export(path, text.getvalue().encode("utf-8"))
+        header = ["split", "index", "verdict", "given_label", "given_class", "new_label", "new_class", "time"]
+        rows = [header] + [
+            [split, v.index, v.verdict, v.given_label, CLASS_NAMES[v.given_label],
+             *(("", "") if v.new_label is None else (v.new_label, CLASS_NAMES[v.new_label])), v.time]
+            for v in verdicts.values()
+        ]
+        _write_export(path, csv_text(rows).encode("utf-8"))
         return len(verdicts)
 
 

@@ -149,3 +149,68 @@ def verdicts_digest(digest: str, split: str, verdicts: dict[int, Verdict]) -> st
     for v in verdicts.values():
         h.update(f"{v.index},{v.verdict},{'' if v.new_label is None else v.new_label},{v.given_label}\n".encode())
     return h.hexdigest()
+
+
+# --- rows read back from the file --------------------------------------------------------------
+# The schema's CHECKs keep bad rows out of a file this program wrote, but not out of one another
+# program wrote (PRAGMA ignore_check_constraints, a hand edit): every row is checked again here,
+# before an index reaches numpy (where -1 is the last image) or a label reaches training.
+
+_LABELS = range(NUM_CLASSES)
+
+
+def _label_or_none(value) -> bool:
+    return value is None or (type(value) is int and value in _LABELS)
+
+
+def _bad_row(store, what: str, row: tuple, expected: str) -> CorrectionsError:
+    shown = str(tuple(row))
+    shown = shown if len(shown) <= 160 else shown[:157] + "..."
+    return CorrectionsError(
+        f"corrections store {store}: {what} {shown} is not valid ({expected}); something other than "
+        "fashion-labeler wrote it, so nothing from the store was used — fix or remove that row with sqlite3, "
+        "or move the store (with its -wal and -shm files) away"
+    )
+
+
+def stored_verdict(row: tuple, size: int, split: str, store) -> Verdict:
+    """A (idx, verdict, new_label, given_label, time) row of the file as a Verdict, or CorrectionsError."""
+    index, verdict, new, given, time = row
+    ok = (
+        type(index) is int and 0 <= index < size
+        and type(given) is int and given in _LABELS
+        and type(time) is str
+        and (new is None if verdict in ("confirmed", "exclude")
+             else verdict == "relabel" and type(new) is int and new in _LABELS and new != given)
+    )
+    if not ok:
+        raise _bad_row(store, f"the {split} verdict row", row,
+                       f"index 0..{size - 1}, verdict one of {list(VERDICTS)}, labels 0..{NUM_CLASSES - 1}, "
+                       "a relabel's label not the given one")
+    return Verdict(*row)
+
+
+def stored_history(row: tuple, size: int, split: str, store) -> HistoryEntry:
+    """A history row of the file as a HistoryEntry, or CorrectionsError."""
+    seq, index, old_verdict, old_label, new_verdict, new_label, given, time, pid, session = row
+    ok = (
+        type(seq) is int and type(index) is int and 0 <= index < size
+        and (old_verdict is None or old_verdict in VERDICTS) and (new_verdict is None or new_verdict in VERDICTS)
+        and _label_or_none(old_label) and _label_or_none(new_label)
+        and type(given) is int and given in _LABELS
+        and type(time) is str and type(pid) is int and type(session) is str
+    )
+    if not ok:
+        raise _bad_row(store, f"the {split} history row", row,
+                       f"index 0..{size - 1}, verdicts one of {list(VERDICTS)} or none, labels 0..{NUM_CLASSES - 1}")
+    return HistoryEntry(*row)
+
+
+def stored_counts(rows: list[tuple], store) -> dict[str, int]:
+    """(verdict, count) rows as {verdict: count} for every verdict, or CorrectionsError."""
+    counts = {verdict: 0 for verdict in VERDICTS}
+    for row in rows:
+        if row[0] not in counts or type(row[1]) is not int:
+            raise _bad_row(store, "the verdict count", row, f"verdicts one of {list(VERDICTS)}")
+        counts[row[0]] = row[1]
+    return counts

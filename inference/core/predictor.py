@@ -34,9 +34,11 @@ from inference.core.model_repository import resolve_model_path
 from inference.core.arrays import as_batch, chunks, to_uint8
 from inference.core.attributions import LinearWeights, linear_weights
 from inference.core.model_metadata import OptionalMetadata
+from inference.core.guarded_runs import (ORT_ERRORS, NonFiniteScores, bounded_run, check_finite, first_line,
+                                        scoring_failed)
 from inference.core.piece_threads import PieceThreads
 
-__all__ = ["Prediction", "Predictor", "default_threads", "thread_limit"]
+__all__ = ["NonFiniteScores", "Prediction", "Predictor", "default_threads", "thread_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,12 @@ CONTRACT = (
 # Protobuf cannot parse a larger ONNX file (without external data), so nothing bigger can be a
 # model: refusing it by its size spares reading gigabytes of something else into memory.
 MAX_MODEL_BYTES = 2**31 - 1
+# How long the probe at open may run. Two images score in well under a millisecond on the CPU;
+# a first run on CUDA also initialises the CUDA libraries, which can take a second or more (not
+# measured here), hence 5 s and not less. A graph still running then loops (a Loop whose
+# condition never turns false) or computes far beyond two 28x28 images: left alone it would
+# hang the labeler, the CLI or the service at start.
+PROBE_TIMEOUT_S = 5.0
 
 
 def _providers(device: str) -> list[str]:
@@ -144,10 +152,6 @@ def _read_model(path: Path) -> bytes:
         raise ModelError(f"cannot read the model {path}: {e.strerror}") from e
 
 
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
 def _describe(arg) -> str:
     """`uint8 [N, 28, 28]` for an onnxruntime NodeArg; symbolic dimensions by name, unknown as ?."""
     kind = arg.type.removeprefix("tensor(").removesuffix(")")
@@ -187,9 +191,9 @@ class Predictor:
         # thread anyway (2 intra-op threads scored 10,000 images 1.05x faster on two cores), and
         # the Predictor's own threads run whole pieces of a batch side by side instead (1.8x).
         options.intra_op_num_threads = 1
-        # onnxruntime's own warnings about a broken graph would land on stderr beside our one-line
-        # ModelError that says the same thing more clearly.
-        options.log_severity_level = 3
+        # onnxruntime's own warnings and errors (a broken graph, a run that failed) would land on
+        # stderr in colour before our one-line ModelError, which quotes the same error.
+        options.log_severity_level = 4
         # No intra-op pool to keep warm: spinning would only burn a core other threads need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         data = _read_model(self.path)
@@ -198,7 +202,7 @@ class Predictor:
         except ModelError:
             raise
         except Exception as e:  # onnxruntime raises its own types for corrupt or truncated files
-            raise ModelError(f"{self.path} is not a loadable ONNX model: {_first_line(e)}") from e
+            raise ModelError(f"{self.path} is not a loadable ONNX model: {first_line(e)}") from e
         self.providers = self.session.get_providers()
         if device == "cuda" and "CUDAExecutionProvider" not in self.providers:
             raise ModelError("CUDAExecutionProvider is installed but did not initialise (no GPU or driver?)")
@@ -265,10 +269,7 @@ class Predictor:
         than one also catch a graph that hard-codes a batch of one.
         """
         images = np.stack([np.zeros(IMAGE_SHAPE, np.uint8), np.full(IMAGE_SHAPE, 255, np.uint8)])
-        try:
-            probs, logits = self.session.run(list(OUTPUTS), {INPUT: images})
-        except Exception as e:  # onnxruntime's own errors: a graph that cannot run at all
-            raise ModelError(f"{self.path} fails on a batch of two images: {_first_line(e)}") from e
+        probs, logits = self._bounded_run(images)
         for name, out in zip(OUTPUTS, (probs, logits)):
             if out.dtype != np.float32 or out.shape != (2, NUM_CLASSES):
                 raise self._refuse(f"on a batch of two images its output {name} is {out.dtype} {list(out.shape)}")
@@ -276,6 +277,10 @@ class Predictor:
             raise self._refuse("on a black and a white image it outputs NaN or infinity")
         if probs.min() < 0 or probs.max() > 1 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
             raise self._refuse("its probabilities are not probabilities (each row must be in [0, 1] and sum to 1)")
+
+    def _bounded_run(self, images: np.ndarray) -> list[np.ndarray]:
+        """The probe's run, stopped after PROBE_TIMEOUT_S (guarded_runs.bounded_run)."""
+        return bounded_run(self.session, list(OUTPUTS), {INPUT: images}, self.path, PROBE_TIMEOUT_S)
 
     def _class_names(self) -> list[str]:
         raw = self.metadata.get("class_names")
@@ -298,6 +303,15 @@ class Predictor:
         return f"{self.path} on {self.device} ({', '.join(self.providers)}), {self.threads} thread(s)"
 
     def _run(self, images, output: str) -> np.ndarray:
+        """(N, 10) float32 scores, every one finite; ModelError when onnxruntime fails or a row is not."""
+        try:
+            out = self._run_unchecked(images, output)
+        except ORT_ERRORS as e:  # the probe passed, but these images make the graph fail
+            raise scoring_failed(self.path, e) from e
+        check_finite(out, self.path, output)
+        return out
+
+    def _run_unchecked(self, images, output: str) -> np.ndarray:
         # Hot path: a uint8 C-contiguous (N, 28, 28) batch that fits one call goes straight to
         # onnxruntime (single-image latency is dominated by Python overhead, so every check counts).
         if (
