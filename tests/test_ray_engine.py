@@ -97,6 +97,26 @@ def test_scorer_without_ray_marks_error_rows(model_path, test_split):
     assert out["label"][0] >= 0 and out["class_name"][1] == ""
 
 
+
+def test_a_model_that_gives_nan_makes_error_rows_not_a_failed_run(tmp_path):
+    from hostile_models import nan_for_grey_model
+
+    scorer = RayScorer(str(nan_for_grey_model(tmp_path / "nan.onnx")))
+    grey = np.full((3, 28, 28), 128, np.uint8)  # mean 0.5: NaN from this model
+    out = scorer({"image": grey, "error": np.array(["", "bad file", ""], dtype=object)})
+    assert out["label"].tolist() == [-1, -1, -1]
+    assert "NaN or infinite" in out["error"][0] and out["error"][1] == "bad file"
+
+
+def test_csv_names_cannot_become_formulas(local_ray, inputs, model_path, tmp_path):
+    hostile = tmp_path / "in" / "=HYPERLINK(1).npy"
+    hostile.parent.mkdir()
+    shutil.copy(inputs / "shard-0.npy", hostile)
+    out = tmp_path / "csv"
+    run([hostile], out, model=model_path, fmt="csv")
+    names = {row["name"] for p in out.glob("*.csv") for row in csv.DictReader(p.open())}
+    assert names and all(name.startswith("'=HYPERLINK(1).npy:") for name in names)
+
 @pytest.mark.parametrize(
     "name,data,message",
     [

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from inference.core.classes import IMAGE_SHAPE
+from inference.core.csv_safe import neutralised
 from inference.core.decoders import IMAGE_SUFFIXES, decode_bytes
-from inference.core.errors import InferenceError, InputError
+from inference.core.errors import InferenceError, InputError, ModelError
 from inference.core.model_repository import resolve_model_path
 from inference.core.predictor import Predictor
 
@@ -91,10 +92,17 @@ class RayScorer:
         errors = batch.get("error")
         ok = np.ones(n, bool) if errors is None else np.array([not e for e in errors], bool)
         probs = np.full((n, len(self.names)), np.nan, np.float32)
-        if ok.any():
-            probs[ok] = self.predictor.predict_proba(images[ok])
-        labels = np.where(ok, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), -1)
         out = {k: v for k, v in batch.items() if k != "image"}
+        if ok.any():
+            try:
+                probs[ok] = self.predictor.predict_proba(images[ok])
+            except ModelError as e:
+                # A model that fails or gives NaN on these images: error rows for this batch, as a
+                # bad file gets, instead of a failed actor that Ray retries and then ends the run on.
+                reason = str(e)
+                out["error"] = np.array([reason if good else errors[i] for i, good in enumerate(ok)], dtype=object)
+                ok = np.zeros(n, bool)
+        labels = np.where(ok, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), -1)
         out["label"] = labels.astype(np.int64)
         out["class_name"] = np.where(ok, self.names[np.maximum(labels, 0)], "")
         out["confidence"] = np.where(ok, probs.max(axis=1, initial=-1.0), np.nan).astype(np.float32)
@@ -214,6 +222,14 @@ def run(sources, output: str | os.PathLike, model=None, fmt: str = "parquet", ad
     return RayRun(scored.count() - len(errors), errors, startup, time.perf_counter() - start, Path(output))
 
 
+def _neutralise_text(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The CSV shards' text columns with csv_safe's formula defence (pyarrow quotes them itself)."""
+    for column in ("name", "class_name"):
+        if column in batch:
+            batch[column] = np.array([neutralised(v) for v in batch[column]], dtype=object)
+    return batch
+
+
 def _check_output(out: Path, overwrite: bool) -> Path:
     """The absolute output folder, refused before any work when it would mix with older results."""
     out = out.resolve()
@@ -232,7 +248,10 @@ def _write_whole(ds, fmt: str, out: Path) -> None:
     partial = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
     try:
         partial.chmod(0o755)  # mkdtemp's 0700 would hide the results from other users of a shared disk
-        (ds.write_parquet if fmt == "parquet" else ds.write_csv)(str(partial))
+        if fmt == "parquet":
+            ds.write_parquet(str(partial))
+        else:  # names come from users' files and the model's metadata: no formulas in a spreadsheet
+            ds.map_batches(_neutralise_text, batch_format="numpy").write_csv(str(partial))
         _swap_in(partial, out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
