@@ -12,7 +12,7 @@ from gui.palette import CONFIRMED, CORRECT_BAR, CORRECTED, EXCLUDED, FLAGGED, MI
 from gui.tile_model import (CLASS_NAMES_ROLE, CONFIDENCE_ROLE, DATASET_INDEX_ROLE, IS_CORRECTED_ROLE, IS_FLAGGED_ROLE,
                             LABEL_QUALITY_ROLE, LOSS_ROLE, ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE,
                             PIXELS_ROLE, PROBABILITIES_ROLE, REPORT_RANK_ROLE, SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE,
-                            TRUE_LABEL_ROLE, VERDICT_ROLE)
+                            TAGS_ROLE, TRUE_LABEL_ROLE, VERDICT_ROLE)
 
 ENLARGE = 7  # 28 px -> 196 px: the panel still fits beside the grid in a 1024-wide window
 VERDICT_TEXT = {None: ("none yet", ""), "relabel": ("relabelled", CORRECTED.name()),
@@ -86,6 +86,8 @@ class DetailPanel(QWidget):
         self.suggestion.setToolTip("the label-issue report's most probable class and its probability "
                                    "(out-of-fold on the train split, the final model's on the test split)")
         self.quality = QLabel()
+        self.tags = QLabel()
+        self.tags.setToolTip("T adds tags to the selected images; right-click a tile to remove one")
         self.bars = ProbabilityBars()
         for label in self._fields:  # "Shirt (6), was T-shirt/top (0)" wraps in a narrow pane instead of clipping
             label.setWordWrap(True)
@@ -98,6 +100,7 @@ class DetailPanel(QWidget):
         form.addRow("Verdict:", self.verdict)
         form.addRow("Report suggests:", self.suggestion)
         form.addRow("Label quality:", self.quality)
+        form.addRow("Tags:", self.tags)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.image, alignment=Qt.AlignmentFlag.AlignHCenter)
@@ -145,12 +148,13 @@ class DetailPanel(QWidget):
     @property
     def _fields(self) -> tuple[QLabel, ...]:
         return (self.true_label, self.predicted, self.confidence, self.loss, self.verdict, self.suggestion,
-                self.quality)
+                self.quality, self.tags)
 
     def _show_review(self, index, names) -> None:
         text, colour = VERDICT_TEXT[index.data(VERDICT_ROLE)]
         self.verdict.setText(text)
         self.verdict.setStyleSheet(f"color: {colour}; font-weight: bold" if colour else "")
+        self.tags.setText(", ".join(index.data(TAGS_ROLE)) or "none (T adds one)")
         suggested = index.data(SUGGESTED_LABEL_ROLE)
         if suggested is None:
             self.suggestion.setText("no label-issue report")

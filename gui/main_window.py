@@ -16,13 +16,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QPoint, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QPoint, QRect, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from gui.confusion import ConfusionModel, make_confusion_view
 from gui.detail_panel import DetailPanel
-from gui.png_export import MAX_TILES, render_tiles, with_png_suffix
+from gui.file_exchange import FileExchange
 from gui.filter_bar import FilterBar
 from gui.menus import WindowMenus
 from gui.scoring import ScoredSplit, ScoringRequest
@@ -31,21 +31,22 @@ from gui.status_line import StatusLine
 from gui.tile_delegate import TileDelegate, TileGridView
 from gui.tile_filter import TileFilterModel
 from gui.tile_menu import tile_menu
+from gui.tagging import Tagging
 from gui.tile_model import TileModel
 from gui.verdict_undo import VerdictCommand
 from gui.window_layout import KeysStayHere, build_panes
+from gui.screen_fit import first_geometry
 from gui.window_settings import restore_window, save_window
-from inference.core.errors import CorrectionsError
 from inference.core.label_issues import HOW_TO_MAKE
-
-START_SIZE = (1280, 800)
 
 
 class MainWindow(QMainWindow):
     scored = Signal()  # a split is scored and shown
     load_failed = Signal(str)  # model or data could not be loaded: one clear line
 
-    def __init__(self, request: ScoringRequest | None = None, parent=None, settings: QSettings | None = None):
+    def __init__(self, request: ScoringRequest | None = None, parent=None, settings: QSettings | None = None,
+                 available: QRect | None = None):
+        """`available`: the screen area a first launch fits in (default: this screen's available geometry)."""
         super().__init__(parent)
         self.request = request or ScoringRequest()
         self.settings = settings  # None: remember nothing (tests, embedding)
@@ -70,6 +71,8 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status_line)
 
         build_panes(self)
+        self.files = FileExchange(self)  # File ▸ Export / Import, after the dialogs
+        self.tagging = Tagging(self)
         self.menus = WindowMenus(self)
 
         self.grid.selectionModel().currentChanged.connect(self._on_current_changed)
@@ -86,8 +89,8 @@ class MainWindow(QMainWindow):
         self.scoring.progress.connect(self.status_line.show_progress)
         self.scoring.finished.connect(self._on_scored)
         self.scoring.failed.connect(self._on_failed)
-        self.resize(*START_SIZE)
-        restore_window(settings, self)
+        if not restore_window(settings, self):
+            self.setGeometry(first_geometry(available or self.screen().availableGeometry()))
 
     # --- loading -------------------------------------------------------------------------------
     def start(self, request: ScoringRequest | None = None) -> bool:
@@ -113,7 +116,7 @@ class MainWindow(QMainWindow):
         """Use another corrections store for the split shown; a refused one leaves everything as is."""
         refusal = self.tiles.open_store(Path(path))
         if refusal is not None:
-            self._message(QMessageBox.Icon.Warning, "Corrections store refused", refusal)
+            self.show_message(QMessageBox.Icon.Warning, "Corrections store refused", refusal)
             return False
         self.request = replace(self.request, corrections=str(path))
         self.undo_stack.clear()
@@ -139,7 +142,7 @@ class MainWindow(QMainWindow):
         if remembered is not None and self.view_model.row_of(remembered) is not None:
             self.go_to_index(remembered)
         if self.tiles.refusal:
-            self._message(QMessageBox.Icon.Warning, "Corrections store refused",
+            self.show_message(QMessageBox.Icon.Warning, "Corrections store refused",
                           f"{self.tiles.refusal}\n\nVerdicts are off until you open a usable corrections "
                           "store (File ▸ Open corrections store…).")
         self._tell_import(str(scored.corrections_path))
@@ -149,7 +152,7 @@ class MainWindow(QMainWindow):
         """Say what opening the store did with the split's old JSON sidecar, if anything."""
         store = self.tiles.store
         if store is not None and store.import_problem:
-            self._message(QMessageBox.Icon.Warning, "Old corrections file not imported", store.import_problem)
+            self.show_message(QMessageBox.Icon.Warning, "Old corrections file not imported", store.import_problem)
         elif store is not None and store.imported:
             self.status_line.showMessage(f"imported {store.imported:,} corrections from the old JSON file into {where}",
                                          8000)
@@ -157,7 +160,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self.status_line.end_progress("could not load: " + message)
-        self._message(QMessageBox.Icon.Critical, "Cannot open", message)
+        self.show_message(QMessageBox.Icon.Critical, "Cannot open", message)
         self.load_failed.emit(message)
 
     def _show_writable(self) -> None:
@@ -182,9 +185,23 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     # --- the view: filters, current tile, confusion matrix -------------------------------------
-    def filter_to_pair(self, true_class: int | None, predicted_class: int | None) -> None:
-        """Show only the images of one confusion-matrix cell (all of them, right or wrong)."""
-        self.filter_bar.show_pair(true_class, predicted_class)
+    def filter_to_pair(self, true_class: int | None, predicted_class: int | None, keep_show: bool = False) -> None:
+        """Show only the images of one confusion-matrix cell: all of them, right or wrong, or with
+        `keep_show` those the Show filter keeps; if it keeps none of the cell's, all, and the
+        status line says so."""
+        if not keep_show:
+            self.filter_bar.show_pair(true_class, predicted_class)
+            return
+        show = self.filter_bar.show_filter.currentText().split(" (")[0]
+        self.filter_bar.show_pair(true_class, predicted_class, show=None)
+        cell = self.view_model.rowCount()
+        if not cell and self.view_model.show_mode != "all":
+            self.filter_bar.show_pair(true_class, predicted_class)
+            self.status_line.showMessage(f"Show changed from {show} to All: {show} has none of this cell's "
+                                         f"{self.view_model.rowCount():,} images", 8000)
+        elif self.view_model.show_mode != "all":
+            self.status_line.showMessage(f"{cell:,} images of this cell under Show: {show} "
+                                         "(choose Show: All for every image of the cell)", 8000)
 
     @Slot()
     def _remember_current(self) -> None:
@@ -213,7 +230,7 @@ class MainWindow(QMainWindow):
 
     @Slot(QModelIndex)
     def _on_confusion_clicked(self, index: QModelIndex) -> None:
-        self.filter_to_pair(index.row(), index.column())
+        self.filter_to_pair(index.row(), index.column(), keep_show=True)
         self.grid.setFocus()  # the cell chosen, keys go back to reviewing the grid
 
     @Slot(QModelIndex, QModelIndex)
@@ -250,7 +267,7 @@ class MainWindow(QMainWindow):
             return False
         if self.view_model.row_of(dataset_index) is None:
             if not show_all:
-                self._message(QMessageBox.Icon.Question, "Not in this view",
+                self.show_message(QMessageBox.Icon.Question, "Not in this view",
                               f"Image #{dataset_index} is hidden by the filters. Show all images and go to it?",
                               QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
                 box = self.message_box
@@ -307,7 +324,7 @@ class MainWindow(QMainWindow):
             return False
         if not len(rows):
             return False
-        command = VerdictCommand(self.tiles, rows, verdict, label)
+        command = VerdictCommand(self.tiles, rows, verdict, label, show=self.show_rows)
         self.undo_stack.push(command)
         if command.done:  # a Python attribute: readable even if the stack dropped the refused command
             self._advance()
@@ -322,6 +339,20 @@ class MainWindow(QMainWindow):
         index = self.view_model.index(row)
         self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self.grid.scrollTo(index)
+
+    def show_rows(self, rows: np.ndarray) -> None:
+        """Select the images `rows` (dataset indices) that the view shows, the first current and in sight:
+        where undo and redo leave the cursor, on the images they changed."""
+        view_rows = sorted(r for r in (self.view_model.row_of(int(i)) for i in rows) if r is not None)
+        if not view_rows:
+            return
+        selection = QItemSelection()
+        for r in view_rows:
+            selection.select(self.view_model.index(r), self.view_model.index(r))
+        first = self.view_model.index(view_rows[0])
+        self.grid.selectionModel().setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
+        self.grid.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.grid.scrollTo(first)
 
     def jump_to_mistake(self, step: int) -> bool:
         current = self.grid.currentIndex()
@@ -342,46 +373,22 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_save_failed(self, message: str) -> None:
-        self._message(QMessageBox.Icon.Critical, "Not saved", message)
+        self.show_message(QMessageBox.Icon.Critical, "Not saved", message)
 
-    # --- export --------------------------------------------------------------------------------
+    # --- export and import (gui.file_exchange) ------------------------------------------------
     def export_png(self, path: str) -> int:
-        """The current view (first MAX_TILES tiles, in view order) as a PNG, ".png" added to a name
-        without it; returns tiles written."""
-        path = with_png_suffix(path)
-        indexes = [self.view_model.index(row) for row in range(min(self.view_model.rowCount(), MAX_TILES))]
-        if not indexes:
-            return 0
-        if not render_tiles(indexes, self.grid.palette(), show_index=self.grid.delegate.show_index).save(str(path), "PNG"):
-            self._message(QMessageBox.Icon.Critical, "Not exported", f"could not write {path}")
-            return 0
-        return len(indexes)
+        return self.files.export_png(path)
 
     def export_corrections(self, path: str, kind: str = "csv") -> int:
-        """The split's verdicts as CSV (with class names) or JSON (format /2); returns how many."""
-        store = self.tiles.store
-        if store is None:
-            return 0
-        try:
-            return store.export_csv(path) if kind == "csv" else store.export_json(path)
-        except CorrectionsError as e:
-            self._message(QMessageBox.Icon.Critical, "Not exported", str(e))
-            return 0
+        return self.files.export_corrections(path, kind)
+
+    def import_csv(self, path: str) -> int:
+        return self.files.import_csv(path)
 
     def import_json(self, path: str) -> int:
-        """Add the verdicts of a corrections JSON file (old sidecar or export); returns how many were new."""
-        store = self.tiles.store
-        if store is None:
-            return 0
-        try:
-            added = store.import_json(path)
-        except CorrectionsError as e:
-            self._message(QMessageBox.Icon.Critical, "Not imported", str(e))
-            return 0
-        self.tiles.reload_verdicts()
-        return added
+        return self.files.import_json(path)
 
-    def _message(self, icon, title: str, text: str, buttons=QMessageBox.StandardButton.Ok) -> None:
+    def show_message(self, icon, title: str, text: str, buttons=QMessageBox.StandardButton.Ok) -> None:
         """A window-modal message that does not block the event loop; the latest is `message_box`."""
         if self.message_box is not None:
             self.message_box.deleteLater()

@@ -21,7 +21,7 @@ KEEP = object()  # set_filter: leave this filter as it is
 
 
 class TileFilterModel(QAbstractProxyModel):
-    """Filters combine: show (one of SHOW) AND true class AND predicted class."""
+    """Filters combine: show (one of SHOW) AND true class AND predicted class AND tag."""
 
     view_changed = Signal()  # rows or order changed (after a filter or sort change)
 
@@ -30,6 +30,7 @@ class TileFilterModel(QAbstractProxyModel):
         self.show_mode = "all"
         self.true_class: int | None = None
         self.predicted_class: int | None = None
+        self.tag: str | None = None  # None: tagged or not
         self.sort_key = "index"
         self._order = np.zeros(0, np.int64)  # proxy row -> source row
         self._position = np.zeros(0, np.int64)  # source row -> proxy row, -1 when hidden
@@ -42,8 +43,8 @@ class TileFilterModel(QAbstractProxyModel):
         self._compute()
 
     # --- the view's settings -------------------------------------------------------------------
-    def set_filter(self, show: str | None = None, true_class=KEEP, predicted_class=KEEP) -> None:
-        """Change any of the three filters; a class of None means any class."""
+    def set_filter(self, show: str | None = None, true_class=KEEP, predicted_class=KEEP, tag=KEEP) -> None:
+        """Change any of the filters; a class or tag of None means any."""
         if show is not None:
             if show not in SHOW:
                 raise ValueError(f"show must be one of {SHOW}, got {show!r}")
@@ -52,6 +53,8 @@ class TileFilterModel(QAbstractProxyModel):
             self.true_class = true_class
         if predicted_class is not KEEP:
             self.predicted_class = predicted_class
+        if tag is not KEEP:
+            self.tag = tag
         self.refresh()
 
     def set_sort(self, sort: str) -> None:
@@ -67,7 +70,7 @@ class TileFilterModel(QAbstractProxyModel):
         self.endResetModel()
         self.view_changed.emit()
 
-    def _mask(self, show: str, true_class, predicted_class) -> np.ndarray:
+    def _mask(self, show: str, true_class, predicted_class, tag=None) -> np.ndarray:
         m = self.sourceModel()
         mask = np.ones(len(m.labels), bool)
         if show == "mistakes":
@@ -86,11 +89,13 @@ class TileFilterModel(QAbstractProxyModel):
             mask &= m.labels == true_class
         if predicted_class is not None:
             mask &= m.predicted == predicted_class
+        if tag is not None:
+            mask &= m.tags.mask(tag)
         return mask
 
     def _compute(self) -> None:
         m = self.sourceModel()
-        rows = np.flatnonzero(self._mask(self.show_mode, self.true_class, self.predicted_class))
+        rows = np.flatnonzero(self._mask(self.show_mode, self.true_class, self.predicted_class, self.tag))
         if self.sort_key == "confidence":
             rows = rows[np.argsort(m.confidence[rows], kind="stable")]
         elif self.sort_key == "loss":
@@ -106,14 +111,16 @@ class TileFilterModel(QAbstractProxyModel):
     def counts(self) -> dict:
         """Live counts for the filter choices, each under the other filters as they stand."""
         m = self.sourceModel()
-        classes = range(len(m.class_names))
-        by_show = {s: int(self._mask(s, self.true_class, self.predicted_class).sum()) for s in SHOW}
-        true_base = self._mask(self.show_mode, None, self.predicted_class)
-        pred_base = self._mask(self.show_mode, self.true_class, None)
+        classes = len(m.class_names)
+        show, t, p, tag = self.show_mode, self.true_class, self.predicted_class, self.tag
+        by_show = {s: int(np.count_nonzero(self._mask(s, t, p, tag))) for s in SHOW}
+        true_base = self._mask(show, None, p, tag)
+        pred_base = self._mask(show, t, None, tag)
         return {
             "show": by_show,
-            "true": np.bincount(m.labels[true_base], minlength=len(classes)).tolist() if len(m.labels) else [],
-            "predicted": np.bincount(m.predicted[pred_base], minlength=len(classes)).tolist() if len(m.labels) else [],
+            "true": np.bincount(m.labels[true_base], minlength=classes).tolist() if len(m.labels) else [],
+            "predicted": np.bincount(m.predicted[pred_base], minlength=classes).tolist() if len(m.labels) else [],
+            "tags": m.tags.count_in(self._mask(show, t, p)),
             "shown": len(self._order),
             "total": len(m.labels),
         }

@@ -14,6 +14,7 @@ from gui.png_export import ZOOM as EXPORT_ZOOM
 from gui.main_window import MainWindow
 from gui.palette import CORRECTED
 from gui.scoring import ScoringRequest
+from gui_helpers import ROOMY_SCREEN
 from gui.tile_model import (CLASS_NAMES_ROLE, IS_CORRECTED_ROLE, PREDICTED_NAME_ROLE, TRUE_LABEL_ROLE,
                             TRUE_NAME_ROLE)
 from inference.core.corrections_store import CorrectionsStore
@@ -33,7 +34,8 @@ def expected(model_path, test_split):
 
 
 def open_window(qtbot, model_path, fashion_dir, corrections, show=True) -> MainWindow:
-    window = MainWindow(ScoringRequest(str(model_path), str(fashion_dir), "test", str(corrections)))
+    window = MainWindow(ScoringRequest(str(model_path), str(fashion_dir), "test", str(corrections)),
+                        available=ROOMY_SCREEN)
     qtbot.addWidget(window)
     if show:
         window.show()

@@ -267,7 +267,7 @@ def test_a_refused_store_is_read_only_and_untouched(qtbot, repo, fashion_dir, tm
     path.write_text('{"format": "fashion-labeler-corrections/1"}')
     before = path.read_bytes()
     window = open_window(qtbot, repo[0], fashion_dir, path)
-    assert not window.tiles.writable and "not an SQLite file" in window.tiles.refusal
+    assert not window.tiles.writable and "is a JSON file, not a corrections store" in window.tiles.refusal
     assert "refused" in window.status_line.corrections_label.text() and window.message_box.isVisible()
     assert not window.menus.confirm_action.isEnabled() and not window.menus.accept_action.isEnabled()
     window.grid.setCurrentIndex(window.view_model.index(0))
