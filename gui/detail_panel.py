@@ -1,5 +1,8 @@
-"""The selected image up close: enlarged, its labels and verdict, confidence, loss, what the
-label-issue report suggests, and the ten probabilities."""
+"""The selected image up close: enlarged under its why heat map, its labels and verdict, tags,
+confidence, loss, what the label-issue report suggests, and the ten probabilities.
+
+The why view comes first, right under the title: its canvas is the enlarged image (its checkbox
+takes the map off), so at 1280 x 800 the map is in sight without scrolling."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from gui.tile_model import (CLASS_NAMES_ROLE, CONFIDENCE_ROLE, DATASET_INDEX_ROL
                             TAGS_ROLE, TRUE_LABEL_ROLE, VERDICT_ROLE)
 
 ENLARGE = 7  # 28 px -> 196 px: the panel still fits beside the grid in a 1024-wide window
+MIN_BAR = 16  # px: the narrowest bar still reads as a length
 VERDICT_TEXT = {None: ("none yet", ""), "relabel": ("relabelled", CORRECTED.name()),
                 "confirmed": ("label confirmed", CONFIRMED.name()), "exclude": ("excluded", EXCLUDED.name())}
 
@@ -35,6 +39,15 @@ class ProbabilityBars(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(260, 10 * (self.fontMetrics().height() + 4) + 4)
 
+    def minimumSizeHint(self) -> QSize:
+        """Room for the numbers, a short bar and the digit keys: narrower panes elide the class names."""
+        width = self.fontMetrics().horizontalAdvance("100.0%") + 6 + MIN_BAR + self.fontMetrics().horizontalAdvance("0  T…")
+        return QSize(width, self.sizeHint().height())
+
+    def numbers_fit(self) -> bool:
+        """Whether every percentage is drawn whole at the bars' width (what a narrow pane must keep)."""
+        return self.width() >= self.fontMetrics().horizontalAdvance("100.0%") + 6 + MIN_BAR
+
     def set_values(self, class_names, probabilities, true_label, predicted) -> None:
         self.class_names, self.probabilities = list(class_names), list(probabilities)
         self.true_label, self.predicted = true_label, predicted
@@ -48,14 +61,19 @@ class ProbabilityBars(QWidget):
         names = [f"{k}  {name}" for k, name in enumerate(self.class_names)]
         bold = QFont(self.font())
         bold.setBold(True)
-        name_w = max(QFontMetrics(bold).horizontalAdvance(n) for n in names) + 8  # bold: the true class
         value_w = self.fontMetrics().horizontalAdvance("100.0%") + 6
-        bar_w = max(self.width() - name_w - value_w, 10)
+        # A narrow pane takes width from the bars first, then from the names (elided), never from
+        # the numbers: "99.9'" cut at 1024 x 700 was what a reviewer could not read.
+        name_w = max(QFontMetrics(bold).horizontalAdvance(n) for n in names) + 8  # bold: the true class
+        name_w = max(min(name_w, self.width() - value_w - MIN_BAR), 0)
+        bar_w = max(self.width() - name_w - value_w, 1)
         for k, (name, prob) in enumerate(zip(names, self.probabilities)):
             y = 2 + k * row
-            p.setFont(bold if k == self.true_label else self.font())
+            font = bold if k == self.true_label else self.font()
+            p.setFont(font)
             p.setPen(self.palette().text().color())
-            p.drawText(QRect(0, y, name_w, row), Qt.AlignmentFlag.AlignVCenter, name)
+            p.drawText(QRect(0, y, name_w, row), Qt.AlignmentFlag.AlignVCenter,
+                       QFontMetrics(font).elidedText(name, Qt.TextElideMode.ElideRight, name_w - 4))
             colour = OTHER_BAR
             if k == self.predicted:
                 colour = CORRECT_BAR if k == self.true_label else MISTAKE
@@ -103,12 +121,12 @@ class DetailPanel(QWidget):
         form.addRow("Tags:", self.tags)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
-        layout.addWidget(self.image, alignment=Qt.AlignmentFlag.AlignHCenter)
+        self.why = WhyView()  # exactly why this class and not the true (or runner-up) one
+        layout.addWidget(self.why)
+        self.image.hide()  # the why view's canvas shows it; kept filled for whoever reads it
         layout.addLayout(form)
         layout.addWidget(QLabel("Class probabilities (key, class):"))
         layout.addWidget(self.bars)
-        self.why = WhyView()  # exactly why this class and not the true (or runner-up) one
-        layout.addWidget(self.why)
         layout.addStretch(1)
 
     def show_index(self, index) -> None:

@@ -69,7 +69,9 @@ def parse_args(argv):
     p.add_argument("--zoom", type=int, choices=ZOOMS,
                    help=f"initial screen pixels per image pixel (default: the last one used, else {DEFAULT_ZOOM})")
     p.add_argument("--size", type=window_size, metavar="WIDTHxHEIGHT",
-                   help="window size, e.g. 1280x800 (default: the last one used, else 1280x800)")
+                   help="window size, e.g. 1280x800 (default: the last one used, else 1280x800 or 90%% of the "
+                        "screen, whichever is smaller)")
+    p.add_argument("--tag", help="start filtered to the images with this tag")
     p.add_argument("--screenshot", metavar="PNG", help="render the window once scored to PNG and exit")
     return p.parse_args(argv)
 
@@ -176,6 +178,8 @@ def run_window(app, args, interactive: bool) -> int:
             print(f"{PROG}: warning: {window.tiles.refusal}", file=sys.stderr)
         if args.pair:
             window.filter_to_pair(*args.pair)
+        if args.tag and not window.filter_bar.set_tag(args.tag.strip().lower()):
+            print(f"{PROG}: warning: no image has the tag {args.tag!r}; showing every tag", file=sys.stderr)
         if args.screenshot:
             app.processEvents()
             if not window.grab().save(args.screenshot, "PNG"):

@@ -80,7 +80,7 @@ class MainWindow(QMainWindow):
         self.grid.customContextMenuRequested.connect(self._on_context_menu)
         self.filter_bar.zoom_changed.connect(self.grid.set_zoom)
         self.filter_bar.choice_changed.connect(self.go_to_top)
-        self.view_model.modelAboutToBeReset.connect(self._remember_current)
+        self.view_model.about_to_change.connect(self._remember_current)
         self.view_model.dataChanged.connect(self._on_view_data_changed)
         self.view_model.view_changed.connect(self._on_view_changed)
         self.tiles.labels_changed.connect(self._on_labels_changed)
