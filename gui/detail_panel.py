@@ -123,7 +123,7 @@ class DetailPanel(QWidget):
         layout.addWidget(self.title)
         self.why = WhyView()  # exactly why this class and not the true (or runner-up) one
         layout.addWidget(self.why)
-        self.image.hide()  # the why view's canvas shows it; kept filled for whoever reads it
+        self.image.hide()  # the why view's canvas shows the image (its checkbox takes the map off)
         layout.addLayout(form)
         layout.addWidget(QLabel("Class probabilities (key, class):"))
         layout.addWidget(self.bars)
@@ -142,9 +142,11 @@ class DetailPanel(QWidget):
         names = index.data(CLASS_NAMES_ROLE)
         true, predicted = index.data(TRUE_LABEL_ROLE), index.data(PREDICTED_LABEL_ROLE)
         self.title.setText(f"Image #{index.data(DATASET_INDEX_ROLE)}")
-        image = index.data(Qt.ItemDataRole.DecorationRole)
-        self.image.setPixmap(QPixmap.fromImage(image).scaled(
-            28 * ENLARGE, 28 * ENLARGE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+        if self.image.isVisibleTo(self):  # hidden: the why view's canvas shows the image
+            image = index.data(Qt.ItemDataRole.DecorationRole)
+            self.image.setPixmap(QPixmap.fromImage(image).scaled(
+                28 * ENLARGE, 28 * ENLARGE, Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.FastTransformation))
         text = f"{names[true]} ({true})"
         if index.data(IS_CORRECTED_ROLE):
             original = index.data(ORIGINAL_LABEL_ROLE)

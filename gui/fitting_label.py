@@ -14,6 +14,7 @@ class FittingLabel(QLabel):
         super().__init__(parent)
         self.texts: list[str] = []  # longest first; rich text allowed
         self._widths: list[int] = []
+        self._measured: dict[tuple[str, str], int] = {}
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
     def set_texts(self, *texts: str, tooltip: str | None = None) -> None:
@@ -28,7 +29,16 @@ class FittingLabel(QLabel):
         return self.texts[0] if self.texts else ""
 
     def text_width(self, text: str) -> int:
-        """The width `text` takes in this label's font (rich text laid out as QLabel does)."""
+        """The width `text` takes in this label's font (rich text laid out as QLabel does).
+        Remembered per text: laying out a QTextDocument is ~0.5 ms, and every verdict re-sets the texts."""
+        key = (text, self.font().key())
+        if key not in self._measured:
+            if len(self._measured) > 256:
+                self._measured.clear()
+            self._measured[key] = self._measure(text)
+        return self._measured[key]
+
+    def _measure(self, text: str) -> int:
         doc = QTextDocument()
         doc.setDefaultFont(self.font())
         doc.setDocumentMargin(0)

@@ -37,11 +37,17 @@ class KeysStayHere(QObject):
         return False
 
 
-def scrolled(widget: QWidget) -> QScrollArea:
+def scrolled(widget: QWidget, whole_width: bool = False) -> QScrollArea:
+    """`widget` in a scroll area; `whole_width`: the area is never narrower than the widget can be,
+    so it scrolls up and down only (the detail panel at 1024 x 700 had a horizontal scroll bar,
+    and the numbers beside its bars cut off)."""
     area = QScrollArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
+    if whole_width:
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setMinimumWidth(widget.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
     return area
 
 
@@ -85,7 +91,7 @@ def build_panes(window) -> None:
         "confusion": dock(window, "Confusion matrix — rows: true, columns: predicted; click a cell",
                           "confusion", window.confusion_view, left),
         "legend": dock(window, "Legend", "legend", scrolled(legend), left),
-        "detail": dock(window, "Selected image", "detail", scrolled(window.detail), right),
+        "detail": dock(window, "Selected image", "detail", scrolled(window.detail, whole_width=True), right),
     }
     window.resizeDocks([window.docks["confusion"], window.docks["detail"]],
                        [START_WIDTHS["confusion"], START_WIDTHS["detail"]], Qt.Orientation.Horizontal)

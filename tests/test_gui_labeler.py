@@ -67,7 +67,7 @@ def test_scores_agree_with_the_predictor(window, expected):
     probabilities, predicted, labels = expected
     np.testing.assert_allclose(window.tiles.probabilities, probabilities, rtol=1e-5, atol=1e-6)
     assert window.view_model.rowCount() == len(labels) == 10_000
-    assert f"{np.mean(predicted == labels):.2%}" in window.status_line.accuracy_label.text()
+    assert f"{np.mean(predicted == labels):.2%}" in window.status_line.accuracy_label.full_text()
 
 
 @pytest.mark.parametrize("show", ["all", "mistakes", "correct"])
@@ -175,7 +175,7 @@ def test_relabel_with_keys_saves_and_a_reopened_window_shows_it(qtbot, model_pat
     with qtbot.waitSignal(window.tiles.saved):
         qtbot.keyClick(window.grid, Qt.Key(Qt.Key.Key_0.value + new))
     assert saved_corrections(path) == {7: new}
-    assert "1 relabelled" in window.status_line.accuracy_label.text()
+    assert "1 relabelled" in window.status_line.accuracy_label.full_text()
     with CorrectionsStore.open(path, create=False) as store:
         verdict = store.verdicts(DIGEST, "test")[7]
     assert verdict.verdict == "relabel" and verdict.given_label == labels[7] and verdict.time
