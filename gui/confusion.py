@@ -130,6 +130,17 @@ class ConfusionView(QTableView):
     """The matrix's view: its font shrinks with its cells (down to SMALLEST_POINTS) so "4.8k" fits
     whole, and below WIDE_ENOUGH the row headers keep only the class key (the name in the tooltip)."""
 
+    def minimumSizeHint(self):  # noqa: N802 (Qt override)
+        """Every column at its narrowest, so the pane's dock never cuts the last columns off
+        (the detail pane keeps its width now; at 1024 x 700 the matrix lost columns 8 and 9)."""
+        hint = super().minimumSizeHint()
+        model = self.model()
+        columns = model.columnCount() if model is not None else 0
+        if columns:
+            hint.setWidth(columns * self.horizontalHeader().minimumSectionSize()
+                          + self.verticalHeader().sizeHint().width() + 2 * self.frameWidth())
+        return hint
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         model = self.model()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QWidget
 
+from gui.fitting_label import FittingLabel
 from gui.tile_delegate import DEFAULT_ZOOM, ZOOMS
 from gui.tile_filter import TileFilterModel
 
@@ -38,7 +39,7 @@ class FilterBar(QWidget):
         self.zoom_slider.setValue(ZOOMS.index(DEFAULT_ZOOM))
         self.zoom_slider.setFixedWidth(90)
         self.zoom_label = QLabel(f"×{DEFAULT_ZOOM}")
-        self.shown_label = QLabel()
+        self.shown_label = FittingLabel()  # "Showing 28 of 60,000 images", or "28 of 60,000" where narrow
         self._lay_out()
 
         for combo in (self.show_filter, self.true_filter, self.predicted_filter, self.tag_filter):
@@ -166,7 +167,8 @@ class FilterBar(QWidget):
             for k, name in enumerate(tiles.class_names):
                 combo.setItemText(k + 1, f"{k} {name} ({counts[key][k]:,})")
         self._show_tags(counts["tags"])
-        self.shown_label.setText(f"Showing {counts['shown']:,} of {counts['total']:,} images")
+        self.shown_label.set_texts(f"Showing {counts['shown']:,} of {counts['total']:,} images",
+                                   f"{counts['shown']:,} of {counts['total']:,}")
 
     def _show_tags(self, counts: dict[str, int]) -> None:
         """One choice per tag in use (and the chosen one, even if no image has it any more)."""

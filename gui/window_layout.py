@@ -37,17 +37,29 @@ class KeysStayHere(QObject):
         return False
 
 
+class WholeWidthScrollArea(QScrollArea):
+    """Scrolls up and down only, and is never narrower than its widget can be: the detail panel
+    at 1024 x 700 had a horizontal scroll bar, and the numbers beside its bars cut off. Asked
+    each layout, so it follows the fonts the platform's style really uses."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt override)
+        hint = super().minimumSizeHint()
+        if self.widget() is not None:
+            hint.setWidth(self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+                          + 2 * self.frameWidth())
+        return hint
+
+
 def scrolled(widget: QWidget, whole_width: bool = False) -> QScrollArea:
-    """`widget` in a scroll area; `whole_width`: the area is never narrower than the widget can be,
-    so it scrolls up and down only (the detail panel at 1024 x 700 had a horizontal scroll bar,
-    and the numbers beside its bars cut off)."""
-    area = QScrollArea()
+    """`widget` in a scroll area (`whole_width`: one that scrolls up and down only)."""
+    area = WholeWidthScrollArea() if whole_width else QScrollArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
-    if whole_width:
-        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        area.setMinimumWidth(widget.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
     return area
 
 

@@ -117,7 +117,7 @@ def test_confusion_matrix_click_filters_to_the_pair(window, qtbot, expected):
     qtbot.mouseClick(window.confusion_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     np.testing.assert_array_equal(shown_rows(window), np.flatnonzero((labels == 6) & (predicted == 0)))
     assert window.filter_bar.true_filter.currentData() == 6 and window.filter_bar.predicted_filter.currentData() == 0
-    assert f"Showing {counts[6, 0]:,} of 10,000" in window.filter_bar.shown_label.text()
+    assert f"Showing {counts[6, 0]:,} of 10,000" in window.filter_bar.shown_label.full_text()
 
 
 def activate(qtbot, window):

@@ -62,7 +62,7 @@ def test_tags_are_saved_shown_filtered_counted_and_undone(window, test_split, qt
     assert texts[1:] == ["bag with strap (3)", "camisole (3)"]
     assert bar.set_tag("camisole")
     assert sorted(window.view_model.source_rows()) == sorted(rows.tolist())
-    assert "Showing 3 of 10,000" in bar.shown_label.text()
+    assert "Showing 3 of 10,000" in bar.shown_label.full_text()
     qtmodeltester.check(window.view_model)
     choose(bar.show_filter, "mistakes")  # the tag's count follows the other filters
     mistakes = int(np.count_nonzero(window.tiles.mistakes[rows]))
