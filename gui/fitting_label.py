@@ -20,7 +20,8 @@ class FittingLabel(QLabel):
     def set_texts(self, *texts: str, tooltip: str | None = None) -> None:
         """Texts from the fullest to the shortest; `tooltip` (default: the fullest) says it all."""
         self.texts = [t for t in texts if t] or [""]
-        self._widths = [self.text_width(t) for t in self.texts]
+        font = self.font().key()  # once: building the key per text cost more than the cache saved
+        self._widths = [self.text_width(t, font) for t in self.texts]
         self.setToolTip(tooltip if tooltip is not None else self.texts[0])
         self.updateGeometry()
         self._fit()
@@ -28,10 +29,10 @@ class FittingLabel(QLabel):
     def full_text(self) -> str:
         return self.texts[0] if self.texts else ""
 
-    def text_width(self, text: str) -> int:
+    def text_width(self, text: str, font_key: str | None = None) -> int:
         """The width `text` takes in this label's font (rich text laid out as QLabel does).
         Remembered per text: laying out a QTextDocument is ~0.5 ms, and every verdict re-sets the texts."""
-        key = (text, self.font().key())
+        key = (text, font_key or self.font().key())
         if key not in self._measured:
             if len(self._measured) > 256:
                 self._measured.clear()

@@ -148,6 +148,7 @@ def main(argv=None) -> int:
 def run_window(app, args, interactive: bool) -> int:
     """Open the window, score, and run until it closes (or, for --screenshot, until it is saved)."""
     from gui.main_window import MainWindow
+    from gui.screen_fit import START_SIZE
     from gui.window_settings import user_settings
 
     settings = user_settings() if interactive else None
@@ -161,6 +162,8 @@ def run_window(app, args, interactive: bool) -> int:
         bar.set_zoom(args.zoom)
     if args.size:
         window.resize(*args.size)
+    elif args.screenshot:  # no screen to fit (offscreen's is 800 x 600): the size the panes were laid out for
+        window.resize(START_SIZE)
     outcome = {"code": 0}
 
     def failed(message: str) -> None:

@@ -234,7 +234,7 @@ class WindowMenus(QObject):
                                               "JSON (*.json)")
         if path:
             self._remember("import", path)
-            self.window.import_json(path)
+            self.window.files.import_json(path)
 
     @Slot()
     def _ask_import_csv(self) -> None:
