@@ -1,6 +1,7 @@
 """Speed and size of the labeler (figures, not a test).
 
-    python benchmarks/gui_speed.py [--model models/] [--data-dir DIR] [--runs 3]
+    python benchmarks/gui_speed.py [--model models/] [--data-dir DIR] [--runs 3] [--splits test train]
+                                   [--no-launch] [--before OTHER_CHECKOUT]
 
 1. Launch: the real entry point (`gui.labeler_command.main`) in a subprocess, from spawn to "every image
    scored", on the test set (10,000) and the train set (60,000). A small driver around it (see
@@ -12,8 +13,10 @@
    keys: one verdict committed to the SQLite store, read back and shown, the cursor moved on.
 With a label-issue report beside the model (train-and-export --cross-val), launches include
 reading it, and the review figures use the report's filter and order.
-Targets (issues 4 and 10, 2-core machine): test ≤ 2 s to scored, ≤ 300 MB; train ≤ 6 s;
-filter/sort ≤ 100 ms.
+--before DIR: also run part 2 with the code of another checkout (e.g. `git worktree add /tmp/old
+HEAD~3`), alternating old and new twice, so a loaded machine disturbs both alike.
+Targets (2-core machine): test ≤ 2 s to scored, ≤ 300 MB; train ≤ 6 s; every filter/sort change
+≤ 100 ms including the repaint; a verdict or tag key ≤ 30 ms.
 """
 
 from __future__ import annotations
@@ -128,7 +131,7 @@ def report_launch(split: str, results: list[dict]) -> None:
     print(f"  resident memory once scored: {med('rss_mb'):.0f} MB (peak {med('peak_rss_mb'):.0f} MB)")
 
 
-def in_process(model: str | None, data_dir: str | None, split: str) -> None:
+def in_process(model: str | None, data_dir: str | None, split: str, scroll: bool = True) -> None:
     if not has_display():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sys.path.insert(0, str(ROOT))
@@ -144,6 +147,7 @@ def in_process(model: str | None, data_dir: str | None, split: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["FASHION_LABELER_DIR"] = tmp
         window = MainWindow(ScoringRequest(model, data_dir, split, f"{tmp}/c.sqlite"))
+        window.resize(1280, 800)  # the same for every checkout, whatever it does at a first launch
         window.show()
         done = []
         window.scored.connect(lambda: done.append(True))
@@ -154,11 +158,14 @@ def in_process(model: str | None, data_dir: str | None, split: str) -> None:
             time.sleep(0.005)
         app.processEvents()
 
+        cpu = []
+
         def timed(action) -> float:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             action()
             app.processEvents()  # the view's delayed relayout, then the repaint it requests
             app.processEvents()
+            cpu.append((time.process_time() - c0) * 1000)
             return (time.perf_counter() - t0) * 1000
 
         w, bar = window, window.filter_bar
@@ -189,8 +196,13 @@ def in_process(model: str | None, data_dir: str | None, split: str) -> None:
               f"best of {len(rounds)} rounds, ms:")
         print("  " + ", ".join(f"{k} {v:.0f}" for k, v in best.items()))
         print(f"  best-of-rounds max {max(best.values()):.0f} ms; all {len(every)} changes: "
-              f"median {statistics.median(every):.0f} ms, max {max(every):.0f} ms")
+              f"median {statistics.median(every):.0f} ms, max {max(every):.0f} ms; "
+              f"CPU median {statistics.median(cpu):.0f} ms, max {max(cpu):.0f} ms")
 
+        if not scroll:
+            review_keys(window, app, split)
+            window.close()
+            return
         bar = w.grid.verticalScrollBar()
         page = w.grid.viewport().height()
         bar.setValue(0)
@@ -225,18 +237,33 @@ def review_keys(window, app, split: str, count: int = 40) -> None:
     window.grid.setCurrentIndex(window.view_model.index(0))
     keys = [lambda: window.give_verdict("confirmed"), lambda: window.give_verdict("exclude"),
             lambda: window.give_verdict("relabel", 0)]
+    tagging = getattr(window, "tagging", None)  # absent in a checkout from before tags (--before)
     if window.tiles.review is not None:
         keys.append(window.accept_suggestion)
-    times = []
+    times, cpu = [], []
     for k in range(count):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         keys[k % len(keys)]()
         app.processEvents()
         times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
     reviewed, flagged = window.tiles.review_progress()
     print(f"[{split}] review keys ({'with' if window.tiles.review is not None else 'without'} a report): "
-          f"{count} verdicts, per key median {statistics.median(times):.1f} ms, max {max(times):.1f} ms; "
-          f"status: reviewed {reviewed} of {flagged} flagged")
+          f"{count} verdicts, per key median {statistics.median(times):.1f} ms, max {max(times):.1f} ms "
+          f"(CPU median {statistics.median(cpu):.1f} ms); status: reviewed {reviewed} of {flagged} flagged")
+    if tagging is None:
+        return
+    times, cpu = [], []
+    for k in range(count // 2):
+        window.grid.setCurrentIndex(window.view_model.index(k))
+        app.processEvents()
+        t0, c0 = time.perf_counter(), time.process_time()
+        tagging.add_tags(("camisole", "bag with strap")[k % 2])  # what the tag field's OK does
+        app.processEvents()
+        times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    print(f"[{split}] tag (one image, committed, shown): {len(times)} tags, per tag median "
+          f"{statistics.median(times):.1f} ms, max {max(times):.1f} ms (CPU median {statistics.median(cpu):.1f} ms)")
 
 
 def main(argv=None) -> int:
@@ -244,12 +271,33 @@ def main(argv=None) -> int:
     p.add_argument("--model", help="default: models/")
     p.add_argument("--data-dir")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--splits", nargs="+", choices=("test", "train"), default=["test", "train"])
+    p.add_argument("--no-launch", action="store_true", help="skip part 1 (launches)")
+    p.add_argument("--before", metavar="DIR", help="a checkout of older code: part 2 with it and with this, alternating")
+    p.add_argument("--no-scroll", action="store_true", help="skip the full-grid scroll (90 s on the train split)")
     args = p.parse_args(argv)
-    for split in ("test", "train"):
-        report_launch(split, launch(args.model, args.data_dir, split, args.runs))
-    for split in ("test", "train"):
-        in_process(args.model, args.data_dir, split)
+    if not args.no_launch:
+        for split in args.splits:
+            report_launch(split, launch(args.model, args.data_dir, split, args.runs))
+    for split in args.splits:
+        if not args.before:
+            in_process(args.model, args.data_dir, split, scroll=not args.no_scroll)
+            continue
+        for _ in range(2):
+            for label, root in (("before", Path(args.before).resolve()), ("after", ROOT)):
+                print(f"--- {label}: {root}", flush=True)
+                in_process_of(root, args.model, args.data_dir, split, not args.no_scroll)
     return 0
+
+
+def in_process_of(root: Path, model: str | None, data_dir: str | None, split: str, scroll: bool) -> None:
+    """Part 2 in a fresh process with the code under `root` (this script's own functions, that code's gui/)."""
+    code = (f"import sys; sys.path.insert(0, {str(root)!r}); sys.argv = ['gui_speed']; "
+            f"import importlib.util as u; s = u.spec_from_file_location('gs', {str(Path(__file__).resolve())!r}); "
+            f"m = u.module_from_spec(s); s.loader.exec_module(m); m.ROOT = __import__('pathlib').Path({str(root)!r}); "
+            f"m.in_process({model!r}, {data_dir!r}, {split!r}, {scroll!r})")
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=root, check=True)
 
 
 if __name__ == "__main__":

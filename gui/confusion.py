@@ -38,6 +38,8 @@ class ConfusionModel(QAbstractTableModel):
         self.class_names: list[str] = []
         self.counts = np.zeros((0, 0), np.int64)
         self.short_headers = False  # row headers: the class key only (a narrow pane)
+        self._strengths: list[list[float]] = []  # [true][predicted], 0..1, from set_counts
+        self._backgrounds: list[list[QColor]] = []
 
     def set_short_headers(self, short: bool) -> None:
         if short != self.short_headers:
@@ -46,13 +48,23 @@ class ConfusionModel(QAbstractTableModel):
                 self.headerDataChanged.emit(Qt.Orientation.Vertical, 0, len(self.class_names) - 1)
 
     def set_counts(self, counts: np.ndarray, class_names) -> None:
+        """New counts; unchanged ones (a confirm, an exclude, a tag) repaint nothing. The cells'
+        shades are computed here once: per cell and role in data() they were ~1.5 ms of every
+        verdict key (700 data() calls, each re-deriving the matrix's maxima)."""
         if counts.shape != self.counts.shape or list(class_names) != self.class_names:
             self.beginResetModel()
             self.counts, self.class_names = counts, list(class_names)
+            self._shades()
             self.endResetModel()
-        else:
+        elif not np.array_equal(counts, self.counts):
             self.counts = counts
+            self._shades()
             self.dataChanged.emit(self.index(0, 0), self.index(len(counts) - 1, len(counts) - 1))
+
+    def _shades(self) -> None:
+        n = len(self.counts)
+        self._strengths = [[self._strength(t, p) for p in range(n)] for t in range(n)]
+        self._backgrounds = [[self._shade(t, p) for p in range(n)] for t in range(n)]
 
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else self.counts.shape[0]
@@ -75,9 +87,9 @@ class ConfusionModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.BackgroundRole:
-            return self._shade(t, p)
+            return self._backgrounds[t][p]
         if role == Qt.ItemDataRole.ForegroundRole:
-            return LIGHT_TEXT if self._strength(t, p) > 0.55 else DARK_TEXT
+            return LIGHT_TEXT if self._strengths[t][p] > 0.55 else DARK_TEXT
         if role == Qt.ItemDataRole.ToolTipRole:
             return (f"true {self.class_names[t]}, predicted {self.class_names[p]}: {count:,}\n"
                     "click to show these images")
@@ -117,6 +129,17 @@ class ConfusionModel(QAbstractTableModel):
 class ConfusionView(QTableView):
     """The matrix's view: its font shrinks with its cells (down to SMALLEST_POINTS) so "4.8k" fits
     whole, and below WIDE_ENOUGH the row headers keep only the class key (the name in the tooltip)."""
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt override)
+        """Every column at its narrowest, so the pane's dock never cuts the last columns off
+        (the detail pane keeps its width now; at 1024 x 700 the matrix lost columns 8 and 9)."""
+        hint = super().minimumSizeHint()
+        model = self.model()
+        columns = model.columnCount() if model is not None else 0
+        if columns:
+            hint.setWidth(columns * self.horizontalHeader().minimumSectionSize()
+                          + self.verticalHeader().sizeHint().width() + 2 * self.frameWidth())
+        return hint
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

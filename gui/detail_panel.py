@@ -1,7 +1,10 @@
-"""The selected image up close: enlarged, its labels and verdict, confidence, loss, what the
-label-issue report suggests (and whose probability that is: the auditor's, out-of-fold, on the
-training split), its place in the report ("#12 of 3,528 flagged"), and the deployed model's ten
-probabilities."""
+"""The selected image up close: enlarged under its why heat map, its labels and verdict, tags,
+confidence, loss, what the label-issue report suggests (and whose probability that is: the
+auditor's, out-of-fold, on the training split), its place in the report ("#12 of 3,528 flagged"),
+and the deployed model's ten probabilities.
+
+The why view comes first, right under the title: its canvas is the enlarged image (its checkbox
+takes the map off), so at 1280 x 800 the map is in sight without scrolling."""
 
 from __future__ import annotations
 
@@ -13,11 +16,12 @@ from gui.review import Review
 from gui.why_view import WhyView, runner_up
 from gui.palette import CONFIRMED, CORRECT_BAR, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, OTHER_BAR, TRACK, coloured
 from gui.tile_model import (CLASS_NAMES_ROLE, CONFIDENCE_ROLE, DATASET_INDEX_ROLE, IS_CORRECTED_ROLE, IS_FLAGGED_ROLE,
-                            LOSS_ROLE, ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE, PIXELS_ROLE, PROBABILITIES_ROLE,
-                            REPORT_RANK_ROLE, SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE, TRUE_LABEL_ROLE,
-                            VERDICT_ROLE)
+                            LOSS_ROLE, ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE,
+                            PIXELS_ROLE, PROBABILITIES_ROLE, REPORT_RANK_ROLE, SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE,
+                            TAGS_ROLE, TRUE_LABEL_ROLE, VERDICT_ROLE)
 
 ENLARGE = 7  # 28 px -> 196 px: the panel still fits beside the grid in a 1024-wide window
+MIN_BAR = 16  # px: the narrowest bar still reads as a length
 VERDICT_TEXT = {None: ("none yet", ""), "relabel": ("relabelled", CORRECTED.name()),
                 "confirmed": ("label confirmed", CONFIRMED.name()), "exclude": ("excluded", EXCLUDED.name())}
 
@@ -38,6 +42,15 @@ class ProbabilityBars(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(260, 10 * (self.fontMetrics().height() + 4) + 4)
 
+    def minimumSizeHint(self) -> QSize:
+        """Room for the numbers, a short bar and the digit keys: narrower panes elide the class names."""
+        width = self.fontMetrics().horizontalAdvance("100.0%") + 6 + MIN_BAR + self.fontMetrics().horizontalAdvance("0  T…")
+        return QSize(width, self.sizeHint().height())
+
+    def numbers_fit(self) -> bool:
+        """Whether every percentage is drawn whole at the bars' width (what a narrow pane must keep)."""
+        return self.width() >= self.fontMetrics().horizontalAdvance("100.0%") + 6 + MIN_BAR
+
     def set_values(self, class_names, probabilities, true_label, predicted) -> None:
         self.class_names, self.probabilities = list(class_names), list(probabilities)
         self.true_label, self.predicted = true_label, predicted
@@ -51,14 +64,19 @@ class ProbabilityBars(QWidget):
         names = [f"{k}  {name}" for k, name in enumerate(self.class_names)]
         bold = QFont(self.font())
         bold.setBold(True)
-        name_w = max(QFontMetrics(bold).horizontalAdvance(n) for n in names) + 8  # bold: the true class
         value_w = self.fontMetrics().horizontalAdvance("100.0%") + 6
-        bar_w = max(self.width() - name_w - value_w, 10)
+        # A narrow pane takes width from the bars first, then from the names (elided), never from
+        # the numbers: "99.9'" cut at 1024 x 700 was what a reviewer could not read.
+        name_w = max(QFontMetrics(bold).horizontalAdvance(n) for n in names) + 8  # bold: the true class
+        name_w = max(min(name_w, self.width() - value_w - MIN_BAR), 0)
+        bar_w = max(self.width() - name_w - value_w, 1)
         for k, (name, prob) in enumerate(zip(names, self.probabilities)):
             y = 2 + k * row
-            p.setFont(bold if k == self.true_label else self.font())
+            font = bold if k == self.true_label else self.font()
+            p.setFont(font)
             p.setPen(self.palette().text().color())
-            p.drawText(QRect(0, y, name_w, row), Qt.AlignmentFlag.AlignVCenter, name)
+            p.drawText(QRect(0, y, name_w, row), Qt.AlignmentFlag.AlignVCenter,
+                       QFontMetrics(font).elidedText(name, Qt.TextElideMode.ElideRight, name_w - 4))
             colour = OTHER_BAR
             if k == self.predicted:
                 colour = CORRECT_BAR if k == self.true_label else MISTAKE
@@ -94,6 +112,8 @@ class DetailPanel(QWidget):
         self.bars_title = QLabel("Class probabilities (key, class):")
         self.bars_title.setWordWrap(True)  # "Deployed model's probabilities (version 12; ...)" in a narrow pane
         self.review: Review | None = None
+        self.tags = QLabel()
+        self.tags.setToolTip("T adds tags to the selected images; right-click a tile to remove one")
         self.bars = ProbabilityBars()
         for label in self._fields:  # "Shirt (6), was T-shirt/top (0)" wraps in a narrow pane instead of clipping
             label.setWordWrap(True)
@@ -106,14 +126,15 @@ class DetailPanel(QWidget):
         form.addRow("Verdict:", self.verdict)
         form.addRow("Report suggests:", self.suggestion)
         form.addRow("Report rank:", self.quality)
+        form.addRow("Tags:", self.tags)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
-        layout.addWidget(self.image, alignment=Qt.AlignmentFlag.AlignHCenter)
+        self.why = WhyView()  # exactly why this class and not the true (or runner-up) one
+        layout.addWidget(self.why)
+        self.image.hide()  # the why view's canvas shows the image (its checkbox takes the map off)
         layout.addLayout(form)
         layout.addWidget(self.bars_title)
         layout.addWidget(self.bars)
-        self.why = WhyView()  # exactly why this class and not the true (or runner-up) one
-        layout.addWidget(self.why)
         layout.addStretch(1)
 
     def set_sources(self, model_name: str, review: Review | None) -> None:
@@ -138,9 +159,11 @@ class DetailPanel(QWidget):
         names = index.data(CLASS_NAMES_ROLE)
         true, predicted = index.data(TRUE_LABEL_ROLE), index.data(PREDICTED_LABEL_ROLE)
         self.title.setText(f"Image #{index.data(DATASET_INDEX_ROLE)}")
-        image = index.data(Qt.ItemDataRole.DecorationRole)
-        self.image.setPixmap(QPixmap.fromImage(image).scaled(
-            28 * ENLARGE, 28 * ENLARGE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+        if self.image.isVisibleTo(self):  # hidden: the why view's canvas shows the image
+            image = index.data(Qt.ItemDataRole.DecorationRole)
+            self.image.setPixmap(QPixmap.fromImage(image).scaled(
+                28 * ENLARGE, 28 * ENLARGE, Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.FastTransformation))
         text = f"{names[true]} ({true})"
         if index.data(IS_CORRECTED_ROLE):
             original = index.data(ORIGINAL_LABEL_ROLE)
@@ -162,12 +185,13 @@ class DetailPanel(QWidget):
     @property
     def _fields(self) -> tuple[QLabel, ...]:
         return (self.true_label, self.predicted, self.confidence, self.loss, self.verdict, self.suggestion,
-                self.quality)
+                self.quality, self.tags)
 
     def _show_review(self, index, names) -> None:
         text, colour = VERDICT_TEXT[index.data(VERDICT_ROLE)]
         self.verdict.setText(text)
         self.verdict.setStyleSheet(f"color: {colour}; font-weight: bold" if colour else "")
+        self.tags.setText(", ".join(index.data(TAGS_ROLE)) or "none (T adds one)")
         suggested = index.data(SUGGESTED_LABEL_ROLE)
         if suggested is None:
             self.suggestion.setText("no label-issue report")

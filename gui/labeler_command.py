@@ -69,7 +69,9 @@ def parse_args(argv):
     p.add_argument("--zoom", type=int, choices=ZOOMS,
                    help=f"initial screen pixels per image pixel (default: the last one used, else {DEFAULT_ZOOM})")
     p.add_argument("--size", type=window_size, metavar="WIDTHxHEIGHT",
-                   help="window size, e.g. 1280x800 (default: the last one used, else 1280x800)")
+                   help="window size, e.g. 1280x800 (default: the last one used, else 1280x800 or 90%% of the "
+                        "screen, whichever is smaller)")
+    p.add_argument("--tag", help="start filtered to the images with this tag")
     p.add_argument("--screenshot", metavar="PNG", help="render the window once scored to PNG and exit")
     return p.parse_args(argv)
 
@@ -146,6 +148,7 @@ def main(argv=None) -> int:
 def run_window(app, args, interactive: bool) -> int:
     """Open the window, score, and run until it closes (or, for --screenshot, until it is saved)."""
     from gui.main_window import MainWindow
+    from gui.screen_fit import START_SIZE
     from gui.window_settings import user_settings
 
     settings = user_settings() if interactive else None
@@ -159,6 +162,8 @@ def run_window(app, args, interactive: bool) -> int:
         bar.set_zoom(args.zoom)
     if args.size:
         window.resize(*args.size)
+    elif args.screenshot:  # no screen to fit (offscreen's is 800 x 600): the size the panes were laid out for
+        window.resize(START_SIZE)
     outcome = {"code": 0}
 
     def failed(message: str) -> None:
@@ -176,6 +181,8 @@ def run_window(app, args, interactive: bool) -> int:
             print(f"{PROG}: warning: {window.tiles.refusal}", file=sys.stderr)
         if args.pair:
             window.filter_to_pair(*args.pair)
+        if args.tag and not window.filter_bar.set_tag(args.tag.strip().lower()):
+            print(f"{PROG}: warning: no image has the tag {args.tag!r}; showing every tag", file=sys.stderr)
         if args.screenshot:
             app.processEvents()
             if not window.grab().save(args.screenshot, "PNG"):

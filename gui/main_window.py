@@ -7,7 +7,9 @@ to an image by index, the messages. The pieces each have their module: the panes
 (`gui.window_layout`), the filter bar (`gui.filter_bar`), the background scoring
 (`gui.scoring_thread`), the menus and their file dialogs (`gui.menus`), the right-click menu
 (`gui.tile_menu`), the status bar (`gui.status_line`), what is remembered between launches
-(`gui.window_settings`), the verdicts and the report in the tile model (`gui.tile_model`).
+(`gui.window_settings`), the verdicts and the report in the tile model (`gui.tile_model`),
+export and import (`gui.file_exchange`), tags (`gui.tagging`), the first launch's size
+(`gui.screen_fit`). Undo and redo hand the window the rows they changed (`show_rows`).
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QPoint, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import (QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QPoint, QRect, QSettings, Qt,
+                            QTimer, Signal, Slot)
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
+from gui.cell_filter import narrow_to_cell
 from gui.confusion import ConfusionModel, make_confusion_view
 from gui.detail_panel import DetailPanel
+from gui.file_exchange import FileExchange
 from gui.report_banner import make_report_command
 from gui.review import model_name
-from gui.png_export import MAX_TILES, render_tiles, with_png_suffix
 from gui.filter_bar import FilterBar
 from gui.menus import WindowMenus
 from gui.scoring import ScoredSplit, ScoringRequest
@@ -33,27 +37,29 @@ from gui.status_line import StatusLine
 from gui.tile_delegate import TileDelegate, TileGridView
 from gui.tile_filter import TileFilterModel
 from gui.tile_menu import tile_menu
+from gui.tagging import Tagging
 from gui.tile_model import TileModel
 from gui.verdict_undo import VerdictCommand
 from gui.window_layout import KeysStayHere, build_panes
+from gui.screen_fit import first_geometry
 from gui.window_settings import restore_window, save_window
-from inference.core.errors import CorrectionsError
 from inference.core.label_issues import HOW_TO_MAKE
-
-START_SIZE = (1280, 800)
 
 
 class MainWindow(QMainWindow):
     scored = Signal()  # a split is scored and shown
     load_failed = Signal(str)  # model or data could not be loaded: one clear line
 
-    def __init__(self, request: ScoringRequest | None = None, parent=None, settings: QSettings | None = None):
+    def __init__(self, request: ScoringRequest | None = None, parent=None, settings: QSettings | None = None,
+                 available: QRect | None = None):
+        """`available`: the screen area a first launch fits in (default: this screen's available geometry)."""
         super().__init__(parent)
         self.request = request or ScoringRequest()
         self.settings = settings  # None: remember nothing (tests, embedding)
         self.setWindowTitle("Fashion-MNIST labeler")
         self.message_box: QMessageBox | None = None
         self._current_row = -1  # dataset index of the grid's current tile across a re-filter
+        self._detail_stale = False  # the current image's data changed since the detail panel showed it
         self.current_by_split: dict[str, int] = {}  # dataset index of the current tile, per split
 
         self.tiles = TileModel(self)
@@ -72,6 +78,8 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status_line)
 
         build_panes(self)
+        self.files = FileExchange(self)  # File ▸ Export / Import, after the dialogs
+        self.tagging = Tagging(self)
         self.menus = WindowMenus(self)
 
         self.grid.selectionModel().currentChanged.connect(self._on_current_changed)
@@ -79,7 +87,7 @@ class MainWindow(QMainWindow):
         self.grid.customContextMenuRequested.connect(self._on_context_menu)
         self.filter_bar.zoom_changed.connect(self.grid.set_zoom)
         self.filter_bar.choice_changed.connect(self.go_to_top)
-        self.view_model.modelAboutToBeReset.connect(self._remember_current)
+        self.view_model.about_to_change.connect(self._remember_current)
         self.view_model.dataChanged.connect(self._on_view_data_changed)
         self.view_model.view_changed.connect(self._on_view_changed)
         self.tiles.labels_changed.connect(self._on_labels_changed)
@@ -88,8 +96,8 @@ class MainWindow(QMainWindow):
         self.scoring.progress.connect(self.status_line.show_progress)
         self.scoring.finished.connect(self._on_scored)
         self.scoring.failed.connect(self._on_failed)
-        self.resize(*START_SIZE)
-        restore_window(settings, self)
+        if not restore_window(settings, self):
+            self.setGeometry(first_geometry(available or self.screen().availableGeometry()))
 
     # --- loading -------------------------------------------------------------------------------
     def start(self, request: ScoringRequest | None = None) -> bool:
@@ -115,7 +123,7 @@ class MainWindow(QMainWindow):
         """Use another corrections store for the split shown; a refused one leaves everything as is."""
         refusal = self.tiles.open_store(Path(path))
         if refusal is not None:
-            self._message(QMessageBox.Icon.Warning, "Corrections store refused", refusal)
+            self.show_message(QMessageBox.Icon.Warning, "Corrections store refused", refusal)
             return False
         self.request = replace(self.request, corrections=str(path))
         self.undo_stack.clear()
@@ -142,7 +150,7 @@ class MainWindow(QMainWindow):
         if remembered is not None and self.view_model.row_of(remembered) is not None:
             self.go_to_index(remembered)
         if self.tiles.refusal:
-            self._message(QMessageBox.Icon.Warning, "Corrections store refused",
+            self.show_message(QMessageBox.Icon.Warning, "Corrections store refused",
                           f"{self.tiles.refusal}\n\nVerdicts are off until you open a usable corrections "
                           "store (File ▸ Open corrections store…).")
         self._tell_import(str(scored.corrections_path))
@@ -152,7 +160,7 @@ class MainWindow(QMainWindow):
         """Say what opening the store did with the split's old JSON sidecar, if anything."""
         store = self.tiles.store
         if store is not None and store.import_problem:
-            self._message(QMessageBox.Icon.Warning, "Old corrections file not imported", store.import_problem)
+            self.show_message(QMessageBox.Icon.Warning, "Old corrections file not imported", store.import_problem)
         elif store is not None and store.imported:
             self.status_line.showMessage(f"imported {store.imported:,} corrections from the old JSON file into {where}",
                                          8000)
@@ -160,7 +168,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self.status_line.end_progress("could not load: " + message)
-        self._message(QMessageBox.Icon.Critical, "Cannot open", message)
+        self.show_message(QMessageBox.Icon.Critical, "Cannot open", message)
         self.load_failed.emit(message)
 
     def _show_writable(self) -> None:
@@ -185,9 +193,12 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     # --- the view: filters, current tile, confusion matrix -------------------------------------
-    def filter_to_pair(self, true_class: int | None, predicted_class: int | None) -> None:
-        """Show only the images of one confusion-matrix cell (all of them, right or wrong)."""
-        self.filter_bar.show_pair(true_class, predicted_class)
+    def filter_to_pair(self, true_class: int | None, predicted_class: int | None, keep_show: bool = False) -> None:
+        """Only the images of one confusion-matrix cell: all, or (`keep_show`) as gui.cell_filter says."""
+        if keep_show:
+            narrow_to_cell(self, true_class, predicted_class)
+        else:
+            self.filter_bar.show_pair(true_class, predicted_class)
 
     @Slot()
     def _remember_current(self) -> None:
@@ -216,11 +227,12 @@ class MainWindow(QMainWindow):
 
     @Slot(QModelIndex)
     def _on_confusion_clicked(self, index: QModelIndex) -> None:
-        self.filter_to_pair(index.row(), index.column())
+        self.filter_to_pair(index.row(), index.column(), keep_show=True)
         self.grid.setFocus()  # the cell chosen, keys go back to reviewing the grid
 
     @Slot(QModelIndex, QModelIndex)
     def _on_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        self._detail_stale = False
         self.detail.show_index(current)
         if current.isValid() and self.tiles.scored is not None:
             self.current_by_split[self.tiles.split_name] = self.view_model.mapToSource(current).row()
@@ -253,7 +265,7 @@ class MainWindow(QMainWindow):
             return False
         if self.view_model.row_of(dataset_index) is None:
             if not show_all:
-                self._message(QMessageBox.Icon.Question, "Not in this view",
+                self.show_message(QMessageBox.Icon.Question, "Not in this view",
                               f"Image #{dataset_index} is hidden by the filters. Show all images and go to it?",
                               QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
                 box = self.message_box
@@ -277,9 +289,18 @@ class MainWindow(QMainWindow):
 
     @Slot(QModelIndex, QModelIndex, "QList<int>")
     def _on_view_data_changed(self, top_left, bottom_right, roles=()) -> None:
+        """The current image changed: refresh the detail panel once control returns to the loop,
+        unless the cursor moves on first (a review key does: showing both cost ~12 ms a key)."""
         current = self.grid.currentIndex()
         if current.isValid() and top_left.row() <= current.row() <= bottom_right.row():
-            self.detail.show_index(current)
+            self._detail_stale = True
+            QTimer.singleShot(0, self._refresh_detail)
+
+    @Slot()
+    def _refresh_detail(self) -> None:
+        if self._detail_stale:
+            self._detail_stale = False
+            self.detail.show_index(self.grid.currentIndex())
 
     # --- relabelling and navigation ------------------------------------------------------------
     def selected_rows(self) -> np.ndarray:
@@ -311,7 +332,7 @@ class MainWindow(QMainWindow):
             return False
         if not len(rows):
             return False
-        command = VerdictCommand(self.tiles, rows, verdict, label)
+        command = VerdictCommand(self.tiles, rows, verdict, label, show=self.show_rows)
         self.undo_stack.push(command)
         if command.done:  # a Python attribute: readable even if the stack dropped the refused command
             self._advance()
@@ -326,6 +347,20 @@ class MainWindow(QMainWindow):
         index = self.view_model.index(row)
         self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self.grid.scrollTo(index)
+
+    def show_rows(self, rows: np.ndarray) -> None:
+        """Select the images `rows` (dataset indices) that the view shows, the first current and in sight:
+        where undo and redo leave the cursor, on the images they changed."""
+        view_rows = sorted(r for r in (self.view_model.row_of(int(i)) for i in rows) if r is not None)
+        if not view_rows:
+            return
+        selection = QItemSelection()
+        for r in view_rows:
+            selection.select(self.view_model.index(r), self.view_model.index(r))
+        first = self.view_model.index(view_rows[0])
+        self.grid.selectionModel().setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
+        self.grid.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.grid.scrollTo(first)
 
     def jump_to_mistake(self, step: int) -> bool:
         current = self.grid.currentIndex()
@@ -346,46 +381,19 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_save_failed(self, message: str) -> None:
-        self._message(QMessageBox.Icon.Critical, "Not saved", message)
+        self.show_message(QMessageBox.Icon.Critical, "Not saved", message)
 
-    # --- export --------------------------------------------------------------------------------
+    # --- export and import (gui.file_exchange) ------------------------------------------------
     def export_png(self, path: str) -> int:
-        """The current view (first MAX_TILES tiles, in view order) as a PNG, ".png" added to a name
-        without it; returns tiles written."""
-        path = with_png_suffix(path)
-        indexes = [self.view_model.index(row) for row in range(min(self.view_model.rowCount(), MAX_TILES))]
-        if not indexes:
-            return 0
-        if not render_tiles(indexes, self.grid.palette(), show_index=self.grid.delegate.show_index).save(str(path), "PNG"):
-            self._message(QMessageBox.Icon.Critical, "Not exported", f"could not write {path}")
-            return 0
-        return len(indexes)
+        return self.files.export_png(path)
 
     def export_corrections(self, path: str, kind: str = "csv") -> int:
-        """The split's verdicts as CSV (with class names) or JSON (format /2); returns how many."""
-        store = self.tiles.store
-        if store is None:
-            return 0
-        try:
-            return store.export_csv(path) if kind == "csv" else store.export_json(path)
-        except CorrectionsError as e:
-            self._message(QMessageBox.Icon.Critical, "Not exported", str(e))
-            return 0
+        return self.files.export_corrections(path, kind)
 
-    def import_json(self, path: str) -> int:
-        """Add the verdicts of a corrections JSON file (old sidecar or export); returns how many were new."""
-        store = self.tiles.store
-        if store is None:
-            return 0
-        try:
-            added = store.import_json(path)
-        except CorrectionsError as e:
-            self._message(QMessageBox.Icon.Critical, "Not imported", str(e))
-            return 0
-        self.tiles.reload_verdicts()
-        return added
+    def import_csv(self, path: str) -> int:
+        return self.files.import_csv(path)
 
-    def _message(self, icon, title: str, text: str, buttons=QMessageBox.StandardButton.Ok) -> None:
+    def show_message(self, icon, title: str, text: str, buttons=QMessageBox.StandardButton.Ok) -> None:
         """A window-modal message that does not block the event loop; the latest is `message_box`."""
         if self.message_box is not None:
             self.message_box.deleteLater()

@@ -5,7 +5,10 @@ Every action ends in one of the window's public methods (open_model, give_verdic
 ...), so whatever a menu does, a test or a script can do without a dialog.
 
 Review keys, one per image: Enter accepts the report's suggestion, 0-9 relabel, C confirms the
-given label, X excludes the image, Backspace/Delete clears the verdict.
+given label, X excludes the image, Backspace/Delete clears the verdict; T tags the selection.
+
+A file dialog opens in the folder of what is open now (the model, the data, the corrections
+store), else in the folder it last used.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from PySide6.QtCore import QKeyCombination, QObject, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMainWindow, QVBoxLayout
 
-from gui.png_export import MAX_TILES, with_png_suffix
+from gui.png_export import MAX_TILES
 from gui.reliability_view import ReliabilityView
 from gui.shortcuts_dialog import ShortcutsDialog
 from gui.templates_view import TemplatesView
@@ -33,7 +36,7 @@ class WindowMenus(QObject):
         self._build_view_menu(window.menuBar().addMenu("&View"))
         self._build_help_menu(window.menuBar().addMenu("&Help"))
         # Shortcuts that work wherever the focus is, menus open or not (but see KeysStayHere).
-        window.addActions(self.verdict_actions + [self.undo_action, self.redo_action, self.next_action,
+        window.addActions(self.verdict_actions + [self.tag_action, self.undo_action, self.redo_action, self.next_action,
                                                   self.previous_action, self.go_to_action, self.help_action])
         self.set_writable(False)
 
@@ -41,6 +44,7 @@ class WindowMenus(QObject):
         menu.addAction("Open &model…", self._ask_model)
         menu.addAction("Open &data folder…", self._ask_data_dir)
         menu.addAction("Open &corrections store…", self._ask_corrections)
+        self.import_csv_action = menu.addAction("Import &verdicts from CSV…", self._ask_import_csv)
         self.import_action = menu.addAction("&Import corrections JSON…", self._ask_import_json)
         split_menu = menu.addMenu("&Split")
         self.split_actions = QActionGroup(self)
@@ -83,6 +87,8 @@ class WindowMenus(QObject):
                                                  ["Backspace", "Delete"])
         self.verdict_actions = self.relabel_actions + [self.accept_action, self.confirm_action, self.exclude_action,
                                                        self.clear_action]
+        menu.addSeparator()
+        self.tag_action = self._verdict_action(menu, "&Tag the selection…", window.tagging.ask, ["T"])
 
     def _verdict_action(self, menu, text: str, slot, keys) -> QAction:
         action = QAction(text, self)
@@ -164,12 +170,25 @@ class WindowMenus(QObject):
             action.setText(f"Relabel selection as {k} {class_names[k]}")
 
     def set_writable(self, writable: bool) -> None:
-        for action in self.verdict_actions + [self.import_action]:
+        for action in self.verdict_actions + [self.tag_action, self.import_action, self.import_csv_action]:
             action.setEnabled(writable)
 
     # --- file dialogs (thin: each hands a path to a public method of the window) ---------------
     def _start(self, dialog: str, name: str = "") -> str:
-        return os.path.join(last_folder(self.window.settings, dialog), name)
+        """Where `dialog` opens: the folder of what is open now, else the one it last used."""
+        return os.path.join(self.open_folder(dialog) or last_folder(self.window.settings, dialog), name)
+
+    def open_folder(self, dialog: str) -> str:
+        """The folder of the model, data or corrections store in use ("" if none): where a
+        "model", "data" or "corrections" dialog starts; export and import start at the store's."""
+        tiles, request = self.window.tiles, self.window.request
+        if dialog == "model":
+            path = tiles.scored.model_path if tiles.scored is not None else request.model
+            return os.path.dirname(os.path.abspath(path)) if path and os.path.isfile(path) else (path or "")
+        if dialog == "data":
+            return str(tiles.scored.split.source) if tiles.scored is not None else (request.data_dir or "")
+        store = tiles.corrections_path
+        return os.path.dirname(os.path.abspath(store)) if store is not None else ""
 
     def _remember(self, dialog: str, path: str, is_folder: bool = False) -> None:
         remember_folder(self.window.settings, dialog, path if is_folder else os.path.dirname(path))
@@ -215,8 +234,15 @@ class WindowMenus(QObject):
                                               "JSON (*.json)")
         if path:
             self._remember("import", path)
-            n = self.window.import_json(path)
-            self.window.status_line.showMessage(f"imported {n:,} verdicts from {path}", 6000)
+            self.window.files.import_json(path)
+
+    @Slot()
+    def _ask_import_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import verdicts and tags from a corrections CSV",
+                                              self._start("import"), "CSV (*.csv);;All files (*)")
+        if path:
+            self._remember("import", path)
+            self.window.import_csv(path)
 
     @Slot()
     def _ask_export_png(self) -> None:
@@ -224,15 +250,11 @@ class WindowMenus(QObject):
                                               self._start("export", "view.png"), "PNG (*.png)")
         if path:
             self._remember("export", path)
-            n = self.window.export_png(path)
-            shown = self.window.view_model.rowCount()
-            extra = f" (the first {n:,} of {shown:,})" if n < shown else ""
-            self.window.status_line.showMessage(f"exported {n:,} tiles{extra} to {with_png_suffix(path)}", 6000)
+            self.window.export_png(path)
 
     def _ask_export(self, kind: str, suffix: str) -> None:
         path, _ = QFileDialog.getSaveFileName(self.window, f"Export corrections as {kind}",
                                               self._start("export", f"corrections.{suffix}"), f"{kind} (*.{suffix})")
         if path:
             self._remember("export", path)
-            n = self.window.export_corrections(path, suffix)
-            self.window.status_line.showMessage(f"exported {n:,} verdicts to {path}", 6000)
+            self.window.export_corrections(path, suffix)

@@ -16,6 +16,7 @@ CORRECTED = QColor("#7b1fa2")  # frame, corner badge and true label of a relabel
 CONFIRMED = QColor("#00897b")  # corner badge of an image whose label a person confirmed
 EXCLUDED = QColor("#616161")  # corner badge and cross of an image left out of training and evaluation
 FLAGGED = QColor("#ef6c00")  # corner mark of an image the label-issue report flags
+TAG = QColor("#1565c0")  # a tag's pill on the tile and its name in the detail panel
 PLAIN_FRAME = QColor("#c8c8c8")
 CORRECT_BAR = QColor("#2e7d32")  # the predicted class's bar when the prediction is right
 OTHER_BAR = QColor("#90a4ae")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.core.corrections_csv import CsvImport, read_csv, write_csv
 from inference.core.corrections_store import VERDICTS, CorrectionsStore, legacy_json_path
 from inference.core.errors import CorrectionsError
 from inference.core.fashion_mnist import Split
@@ -70,6 +71,13 @@ class SplitVerdicts:
             new_labels[rows] = [-1 if v.new_label is None else v.new_label for v in verdicts.values()]
         return codes, new_labels
 
+    def read_tags(self) -> dict[int, frozenset[str]]:
+        return self.store.tags(self.split.digest, self.split.name)
+
+    def set_tags(self, tags_by_row: dict[int, frozenset[str]]) -> int:
+        """Each listed image's tags become exactly these; returns how many tags were added or removed."""
+        return self.store.set_tags(self.split.digest, self.split.name, tags_by_row)
+
     def set(self, rows: np.ndarray, verdict: str, label: int | None = None) -> int:
         """Give `rows` one verdict (label only for "relabel"); returns how many changed."""
         return self.store.set_verdict(self.split.digest, self.split.name, rows, verdict,
@@ -78,8 +86,15 @@ class SplitVerdicts:
     def clear(self, rows: np.ndarray) -> int:
         return self.store.clear(self.split.digest, self.split.name, rows)
 
-    def export_csv(self, path: str | os.PathLike) -> int:
-        return self.store.export_csv(path, self.split.digest, self.split.name)
+    def export_csv(self, path: str | os.PathLike, suggested: np.ndarray | None = None,
+                   quality: np.ndarray | None = None, model_version: str = "") -> int:
+        """Verdicts and tags as the corrections CSV, with the label-issue report's columns when given."""
+        return write_csv(path, self.split.name, self.store.verdicts(self.split.digest, self.split.name),
+                         self.read_tags(), self.split.labels, suggested, quality, model_version)
+
+    def read_csv(self, path: str | os.PathLike) -> CsvImport:
+        """The rows of a corrections CSV for this split, every one checked (CorrectionsError if any is bad)."""
+        return read_csv(path, self.split.name, self.split.labels)
 
     def export_json(self, path: str | os.PathLike) -> int:
         return self.store.export_json(path, self.split.digest, self.split.name)

@@ -4,7 +4,8 @@ The delegate only paints, from the model's roles alone: the image (a QImage buil
 scorer, scaled nearest-neighbour so pixels stay crisp), the true label above the predicted one
 as in the lecture's `visualize`, a red frame and background on mistakes, a purple frame and
 corner badge on relabelled images, a teal badge on confirmed labels, a grey badge and cross on
-excluded images, and an orange mark in the other corner on labels the label-issue report flags.
+excluded images, an orange mark in the other corner on labels the label-issue report flags, and
+the first tag (and how many more) in a blue pill at the image's bottom right.
 The PNG export paints with it too.
 """
 
@@ -14,9 +15,9 @@ from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPolygon
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
-from gui.palette import CONFIRMED, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, MISTAKE_FILL, PLAIN_FRAME
-from gui.tile_model import (DATASET_INDEX_ROLE, IS_FLAGGED_ROLE, IS_MISTAKE_ROLE, PREDICTED_NAME_ROLE, TRUE_NAME_ROLE,
-                            VERDICT_ROLE)
+from gui.palette import CONFIRMED, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, MISTAKE_FILL, PLAIN_FRAME, TAG
+from gui.tile_model import (DATASET_INDEX_ROLE, IS_FLAGGED_ROLE, IS_MISTAKE_ROLE, PREDICTED_NAME_ROLE, TAGS_ROLE,
+                            TRUE_NAME_ROLE, VERDICT_ROLE)
 
 PAD = 4
 ZOOMS = (1, 2, 3, 4, 5, 6, 8)  # pixels per image pixel
@@ -106,8 +107,12 @@ class TileDelegate(QStyledItemDelegate):
             painter.setBrush(FLAGGED)
             painter.drawPolygon(QPolygon([c, QPoint(c.x() + size, c.y()), QPoint(c.x(), c.y() + size)]))
 
+        index_width = 0
         if self.show_index:
-            self._paint_index(painter, image_rect, str(index.data(DATASET_INDEX_ROLE)))
+            index_width = self._paint_index(painter, image_rect, str(index.data(DATASET_INDEX_ROLE)))
+        tags = index.data(TAGS_ROLE)
+        if tags:
+            self._paint_tags(painter, image_rect, tags, image_rect.width() - index_width - 2)
         text = QRect(r.x() + 2, image_rect.bottom() + 2, r.width() - 4, self._line)
         font, metrics = (self.bold, self._bold_metrics) if corrected else (self.font, self._metrics)
         painter.setFont(font)
@@ -120,12 +125,26 @@ class TileDelegate(QStyledItemDelegate):
         painter.drawText(text, CENTRE, metrics.elidedText(predicted, ELIDE, text.width()))
         painter.restore()
 
-    def _paint_index(self, painter: QPainter, image_rect: QRect, text: str) -> None:
+    def _paint_index(self, painter: QPainter, image_rect: QRect, text: str) -> int:
+        """The dataset index in the image's bottom-left corner; returns the width it took."""
         box = self._small_metrics.boundingRect(text).adjusted(-2, 0, 2, 0)
         box.moveBottomLeft(image_rect.bottomLeft())
         painter.fillRect(box, INDEX_BACK)
         painter.setFont(self.small)
         painter.setPen(Qt.GlobalColor.black)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        return box.width()
+
+    def _paint_tags(self, painter: QPainter, image_rect: QRect, tags: tuple[str, ...], room: int) -> None:
+        """The first tag, and "+n" for the others, white on blue at the image's bottom right, within `room` px."""
+        more = f" +{len(tags) - 1}" if len(tags) > 1 else ""
+        text = self._small_metrics.elidedText(tags[0], ELIDE, max(room - 4 - self._small_metrics.horizontalAdvance(more), 8))
+        text += more
+        box = self._small_metrics.boundingRect(text).adjusted(-2, 0, 2, 0)
+        box.moveBottomRight(image_rect.bottomRight())
+        painter.fillRect(box, TAG)
+        painter.setFont(self.small)
+        painter.setPen(Qt.GlobalColor.white)
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
 

@@ -21,6 +21,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
 from gui.review import Review
 from gui.scoring import ScoredSplit
 from gui.split_verdicts import CONFIRMED, EXCLUDE, NO_VERDICT, RELABEL, SplitVerdicts, open_split_verdicts
+from gui.tile_tags import ImageTags
 from inference.core.classes import NUM_CLASSES
 from inference.core.corrections_store import VERDICTS
 from inference.core.errors import CorrectionsError
@@ -46,11 +47,12 @@ SUGGESTED_PROBABILITY_ROLE = Qt.ItemDataRole.UserRole + 16  # its probability (o
 LABEL_QUALITY_ROLE = Qt.ItemDataRole.UserRole + 17  # the report's score, lower: more likely wrong
 REPORT_RANK_ROLE = Qt.ItemDataRole.UserRole + 18  # 0 = the report's most suspect image
 PIXELS_ROLE = Qt.ItemDataRole.UserRole + 19  # (28, 28) uint8: the raw image, for the why view
+TAGS_ROLE = Qt.ItemDataRole.UserRole + 20  # the image's tags, a sorted tuple of str (empty: none)
 
 # Roles whose value follows the verdict; dataChanged names them after a verdict changes.
 VERDICT_DEPENDENT_ROLES = [
     TRUE_LABEL_ROLE, TRUE_NAME_ROLE, LOSS_ROLE, IS_MISTAKE_ROLE, IS_CORRECTED_ROLE, VERDICT_ROLE,
-    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, TAGS_ROLE,
 ]
 VERDICT_WORDS = {RELABEL: "relabelled", CONFIRMED: "label confirmed", EXCLUDE: "excluded"}
 
@@ -81,6 +83,7 @@ class TileModel(QAbstractListModel):
         self._log_p = np.zeros((0, 10), np.float32)
         self._images: tuple = ()
         self._flags = Qt.ItemFlag.NoItemFlags
+        self.tags = ImageTags()  # the store's tags of this split (gui.tile_tags)
 
     # --- loading -------------------------------------------------------------------------------
     def set_scored(self, scored: ScoredSplit) -> None:
@@ -123,9 +126,11 @@ class TileModel(QAbstractListModel):
             self._flags |= Qt.ItemFlag.ItemIsEditable
         n = len(self.original_labels)
         self.verdict, self.new_label = np.zeros(n, np.int8), np.full(n, -1, np.int64)
+        self.tags = ImageTags(n)
         if store is not None:
             try:
                 self.verdict, self.new_label = store.read()
+                self.tags.replace(store.read_tags())
             except CorrectionsError as e:
                 self.close_store()
                 self.refusal = str(e)
@@ -147,10 +152,12 @@ class TileModel(QAbstractListModel):
             return 0
         try:
             verdict, new_label = self.store.read()
+            tags = self.store.read_tags()
         except CorrectionsError as e:
             self.save_failed.emit(str(e))
             return 0
         rows = np.flatnonzero((verdict != self.verdict) | (new_label != self.new_label))
+        rows = np.union1d(rows, self.tags.replace(tags))
         if not len(rows):
             return 0
         self.verdict, self.new_label = verdict, new_label
@@ -231,6 +238,8 @@ class TileModel(QAbstractListModel):
             return [float(p) for p in self.probabilities[row]]
         if role == DATASET_INDEX_ROLE:
             return row
+        if role == TAGS_ROLE:
+            return self.tags.of(row)
         if role == TRUE_NAME_ROLE:
             return self.class_names[self.labels[row]]
         if role == PREDICTED_NAME_ROLE:
@@ -276,7 +285,8 @@ class TileModel(QAbstractListModel):
                            (VERDICT_ROLE, b"verdict"), (IS_FLAGGED_ROLE, b"isFlagged"),
                            (SUGGESTED_LABEL_ROLE, b"suggestedLabel"),
                            (SUGGESTED_PROBABILITY_ROLE, b"suggestedProbability"),
-                           (LABEL_QUALITY_ROLE, b"labelQuality"), (REPORT_RANK_ROLE, b"reportRank")):
+                           (LABEL_QUALITY_ROLE, b"labelQuality"), (REPORT_RANK_ROLE, b"reportRank"),
+                           (TAGS_ROLE, b"tags")):
             names[role] = name
         return names
 
@@ -306,20 +316,28 @@ class TileModel(QAbstractListModel):
         """Copies of the verdict codes and relabels of `rows`: what `restore_verdicts` puts back."""
         return self.verdict[rows].copy(), self.new_label[rows].copy()
 
-    def restore_verdicts(self, rows: np.ndarray, codes: np.ndarray, new_labels: np.ndarray) -> bool:
-        """Put back a `verdict_state`: each row gets its verdict from then, or none."""
+    def restore_verdicts(self, rows: np.ndarray, codes: np.ndarray, new_labels: np.ndarray,
+                         tags_by_row: dict | None = None) -> bool:
+        """Put back a `verdict_state` (and, given, the rows' tags): each row gets its verdict from then, or none."""
         groups = []
         for code, label in sorted(set(zip(codes.tolist(), new_labels.tolist()))):
             same = rows[(codes == code) & (new_labels == label)]
             groups.append((same, VERDICTS[code - 1] if code else None, label if code == RELABEL else None))
-        return self._write(groups)
+        return self._write(groups, tags_by_row)
 
-    def _write(self, groups: list[tuple]) -> bool:
-        """Commit (rows, verdict or None, label) groups, each one transaction; then show the store."""
+    def set_tags(self, tags_by_row: dict[int, frozenset[str]]) -> bool:
+        """Make each listed image's tags exactly these (one transaction, checked first); then show the store."""
+        return self._write([], tags_by_row)
+
+    def _write(self, groups: list[tuple], tags_by_row: dict | None = None) -> bool:
+        """Commit (rows, verdict or None, label) groups, each one transaction, then the tags of
+        `tags_by_row` in one more; then show the store."""
         if self.store is None:
             self.save_failed.emit(f"corrections are read-only: {self.refusal or 'no corrections store is open'}")
             return False
         try:
+            if tags_by_row:
+                self.store.set_tags(tags_by_row)
             for rows, verdict, label in groups:
                 if not len(rows):
                     continue
@@ -369,6 +387,8 @@ class TileModel(QAbstractListModel):
         suggested = self._report_value(row, SUGGESTED_LABEL_ROLE)
         if suggested is not None and self.review.flagged[row]:
             text += f"\nflagged: the report suggests {names[suggested]}"
+        if self.tags.of(row):
+            text += "\ntags: " + ", ".join(self.tags.of(row))
         return text
 
 

@@ -39,8 +39,26 @@ class KeysStayHere(QObject):
         return False
 
 
-def scrolled(widget: QWidget) -> QScrollArea:
-    area = QScrollArea()
+class WholeWidthScrollArea(QScrollArea):
+    """Scrolls up and down only, and is never narrower than its widget can be: the detail panel
+    at 1024 x 700 had a horizontal scroll bar, and the numbers beside its bars cut off. Asked
+    each layout, so it follows the fonts the platform's style really uses."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt override)
+        hint = super().minimumSizeHint()
+        if self.widget() is not None:
+            hint.setWidth(self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+                          + 2 * self.frameWidth())
+        return hint
+
+
+def scrolled(widget: QWidget, whole_width: bool = False) -> QScrollArea:
+    """`widget` in a scroll area (`whole_width`: one that scrolls up and down only)."""
+    area = WholeWidthScrollArea() if whole_width else QScrollArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
@@ -90,7 +108,7 @@ def build_panes(window) -> None:
         "confusion": dock(window, "Confusion matrix — rows: true, columns: predicted; click a cell",
                           "confusion", window.confusion_view, left),
         "legend": dock(window, "Legend", "legend", scrolled(legend), left),
-        "detail": dock(window, "Selected image", "detail", scrolled(window.detail), right),
+        "detail": dock(window, "Selected image", "detail", scrolled(window.detail, whole_width=True), right),
     }
     window.resizeDocks([window.docks["confusion"], window.docks["detail"]],
                        [START_WIDTHS["confusion"], START_WIDTHS["detail"]], Qt.Orientation.Horizontal)

@@ -53,13 +53,13 @@ def save_window(settings: QSettings | None, window) -> None:
     settings.sync()
 
 
-def restore_window(settings: QSettings | None, window) -> None:
-    """Read back what `save_window` wrote; what is absent or unusable stays at its default."""
+def restore_window(settings: QSettings | None, window) -> bool:
+    """Read back what `save_window` wrote; what is absent or unusable stays at its default.
+    True if it gave the window its remembered geometry (False: a first launch, size it)."""
     if settings is None:
-        return
+        return False
     geometry, state = settings.value("window/geometry"), settings.value("window/state")
-    if geometry is not None:
-        window.restoreGeometry(geometry)
+    restored = geometry is not None and window.restoreGeometry(geometry)
     if state is not None:
         window.restoreState(state)
     bar = window.filter_bar
@@ -75,6 +75,7 @@ def restore_window(settings: QSettings | None, window) -> None:
         row = read_int(settings, f"current/{split}")
         if row is not None:
             window.current_by_split[split] = row
+    return restored
 
 
 def last_folder(settings: QSettings | None, dialog: str) -> str:

@@ -251,7 +251,7 @@ def make_foreign_sqlite(path):
 def make_future_store(path):
     CorrectionsStore.open(path).close()
     db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version = 2")
+    db.execute(f"PRAGMA user_version = {cs.SCHEMA_VERSION + 1}")
     db.close()
 
 

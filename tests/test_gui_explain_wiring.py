@@ -41,6 +41,6 @@ def test_view_menu_opens_templates_and_reliability(window):
     assert len(templates.layout().itemAt(0).widget().captions) == 10
     reliability = window.menus.show_reliability()
     assert "ECE" in reliability.layout().itemAt(0).widget().title
-    assert "ECE" in window.status_line.accuracy_label.text()
+    assert "ECE" in window.status_line.accuracy_label.full_text()
     window.menus.why_action.setChecked(False)
     assert not window.detail.why.overlay_shown

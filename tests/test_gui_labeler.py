@@ -14,6 +14,7 @@ from gui.png_export import ZOOM as EXPORT_ZOOM
 from gui.main_window import MainWindow
 from gui.palette import CORRECTED
 from gui.scoring import ScoringRequest
+from gui_helpers import ROOMY_SCREEN
 from gui.tile_model import (CLASS_NAMES_ROLE, IS_CORRECTED_ROLE, PREDICTED_NAME_ROLE, TRUE_LABEL_ROLE,
                             TRUE_NAME_ROLE)
 from inference.core.corrections_store import CorrectionsStore
@@ -33,7 +34,8 @@ def expected(model_path, test_split):
 
 
 def open_window(qtbot, model_path, fashion_dir, corrections, show=True) -> MainWindow:
-    window = MainWindow(ScoringRequest(str(model_path), str(fashion_dir), "test", str(corrections)))
+    window = MainWindow(ScoringRequest(str(model_path), str(fashion_dir), "test", str(corrections)),
+                        available=ROOMY_SCREEN)
     qtbot.addWidget(window)
     if show:
         window.show()
@@ -65,7 +67,7 @@ def test_scores_agree_with_the_predictor(window, expected):
     probabilities, predicted, labels = expected
     np.testing.assert_allclose(window.tiles.probabilities, probabilities, rtol=1e-5, atol=1e-6)
     assert window.view_model.rowCount() == len(labels) == 10_000
-    assert f"{np.mean(predicted == labels):.2%}" in window.status_line.accuracy_label.text()
+    assert f"{np.mean(predicted == labels):.2%}" in window.status_line.accuracy_label.full_text()
 
 
 @pytest.mark.parametrize("show", ["all", "mistakes", "correct"])
@@ -115,7 +117,7 @@ def test_confusion_matrix_click_filters_to_the_pair(window, qtbot, expected):
     qtbot.mouseClick(window.confusion_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     np.testing.assert_array_equal(shown_rows(window), np.flatnonzero((labels == 6) & (predicted == 0)))
     assert window.filter_bar.true_filter.currentData() == 6 and window.filter_bar.predicted_filter.currentData() == 0
-    assert f"Showing {counts[6, 0]:,} of 10,000" in window.filter_bar.shown_label.text()
+    assert f"Showing {counts[6, 0]:,} of 10,000" in window.filter_bar.shown_label.full_text()
 
 
 def activate(qtbot, window):
@@ -173,7 +175,7 @@ def test_relabel_with_keys_saves_and_a_reopened_window_shows_it(qtbot, model_pat
     with qtbot.waitSignal(window.tiles.saved):
         qtbot.keyClick(window.grid, Qt.Key(Qt.Key.Key_0.value + new))
     assert saved_corrections(path) == {7: new}
-    assert "1 relabelled" in window.status_line.accuracy_label.text()
+    assert "1 relabelled" in window.status_line.accuracy_label.full_text()
     with CorrectionsStore.open(path, create=False) as store:
         verdict = store.verdicts(DIGEST, "test")[7]
     assert verdict.verdict == "relabel" and verdict.given_label == labels[7] and verdict.time

@@ -168,12 +168,12 @@ def test_label_quality_sort_is_the_reports_order(window, repo):
 
 def test_progress_line_counts_reviewed_flagged_images(window, repo):
     _, report = repo
-    assert "40 of 40 flagged left to review" in window.status_line.review_label.text()
+    assert "40 of 40 flagged left to review" in window.status_line.review_label.full_text()
     flagged, unflagged = report.index[report.flagged], report.index[~report.flagged]
     window.tiles.set_verdict(flagged[:2], "confirmed")
     window.tiles.set_verdict(unflagged[:5], "exclude")  # reviewed, but not flagged: not counted
-    assert "38 of 40 flagged left to review" in window.status_line.review_label.text()
-    assert "5 excluded" in window.status_line.accuracy_label.text()
+    assert "38 of 40 flagged left to review" in window.status_line.review_label.full_text()
+    assert "5 excluded" in window.status_line.accuracy_label.full_text()
 
 
 def test_detail_panel_shows_the_suggestion_and_its_probability(window, repo):
@@ -197,7 +197,7 @@ def test_without_a_report_the_status_line_says_how_to_make_one(qtbot, fashion_di
     repo_dir, _ = make_repo(tmp_path / "models", test_split, report=False)
     window = open_window(qtbot, repo_dir, fashion_dir, tmp_path / "c.sqlite")
     assert window.tiles.review is None
-    assert report_command(repo_dir) in window.status_line.review_label.text()
+    assert report_command(repo_dir) in window.status_line.review_label.full_text()
     items = window.filter_bar.show_filter.model()
     assert not items.item(window.filter_bar.show_filter.findData("issues")).isEnabled()
     assert not window.accept_suggestion()  # Enter has nothing to accept
@@ -212,7 +212,7 @@ def test_a_report_for_another_model_is_not_used_and_says_why(qtbot, fashion_dir,
     make_repo(tmp_path / "models", test_split, seed=1, report=False)  # a new model; the report stays the old one's
     window = open_window(qtbot, repo_dir, fashion_dir, tmp_path / "c.sqlite")
     assert window.tiles.review is None
-    text = window.status_line.review_label.text()
+    text = window.status_line.review_label.full_text()
     assert "another model than the one shown" in text and report_command(repo_dir) in text
     assert window.view_model.index(0).data(SUGGESTED_LABEL_ROLE) is None
     assert window.view_model.index(0).data(IS_FLAGGED_ROLE) is False
@@ -246,7 +246,7 @@ def test_a_window_regaining_focus_shows_the_other_windows_verdicts(qtbot, repo, 
     assert two.view_model.index(9).data(VERDICT_ROLE) is None
     two.activateWindow()
     qtbot.waitUntil(lambda: two.view_model.index(9).data(VERDICT_ROLE) == "exclude")
-    assert "1 excluded" in two.status_line.accuracy_label.text()
+    assert "1 excluded" in two.status_line.accuracy_label.full_text()
 
 
 def test_undo_restores_the_previous_verdict_or_clears_it(window, qtbot, test_split):
@@ -270,7 +270,7 @@ def test_a_refused_store_is_read_only_and_untouched(qtbot, repo, fashion_dir, tm
     path.write_text('{"format": "fashion-labeler-corrections/1"}')
     before = path.read_bytes()
     window = open_window(qtbot, repo[0], fashion_dir, path)
-    assert not window.tiles.writable and "not an SQLite file" in window.tiles.refusal
+    assert not window.tiles.writable and "is a JSON file, not a corrections store" in window.tiles.refusal
     assert "refused" in window.status_line.corrections_label.text() and window.message_box.isVisible()
     assert not window.menus.confirm_action.isEnabled() and not window.menus.accept_action.isEnabled()
     window.grid.setCurrentIndex(window.view_model.index(0))

@@ -71,7 +71,7 @@ def test_a_remembered_label_issues_filter_opens_on_every_image(qtbot, bare_repo,
     window = open_window(qtbot, bare_repo, fashion_dir, tmp_path / "c.sqlite", settings=settings)
     assert window.filter_bar.show_filter.currentData() == "issues"
     assert window.view_model.rowCount() == 10_000 and window.report_banner.isVisible()
-    assert "Showing 10,000 of 10,000 images" == window.filter_bar.shown_label.text()
+    assert "Showing 10,000 of 10,000 images" == window.filter_bar.shown_label.full_text()
 
 
 def test_a_sidecar_of_the_wrong_shape_is_no_report_and_the_status_line_says_why(qtbot, bare_repo, fashion_dir,
@@ -84,7 +84,7 @@ def test_a_sidecar_of_the_wrong_shape_is_no_report_and_the_status_line_says_why(
     sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "splits": ["test"]}))
     window = open_window(qtbot, bare_repo, fashion_dir, tmp_path / "c.sqlite")
     assert window.tiles.review is None
-    assert "is not a usable label-issue report" in window.status_line.review_label.text()
+    assert "is not a usable label-issue report" in window.status_line.review_label.full_text()
     assert "its field 'splits' should be an object, got list" in window.status_line.review_label.toolTip()
     choose(window.filter_bar.show_filter, "issues")
     assert window.view_model.rowCount() == 10_000 and window.report_banner.isVisible()

@@ -78,6 +78,25 @@ def _head(path: Path) -> bytes:
         os.close(fd)
 
 
+def _looks_like(path: Path, head: bytes) -> str:
+    """What a file that is not SQLite seems to be, in a reader's words (never its bytes)."""
+    start = head.lstrip()[:1]
+    if path.suffix.lower() == ".json" or start in (b"{", b"["):
+        return "a JSON file"
+    if path.suffix.lower() == ".csv" or head.startswith(b"split,"):
+        return "a CSV file"
+    return "not a database file"
+
+
+def _how_to_use(path: Path, head: bytes) -> str:
+    kind = _looks_like(path, head)
+    if kind == "a JSON file":
+        return "bring its verdicts in with the labeler's File ▸ Import corrections JSON, and open a .sqlite file here"
+    if kind == "a CSV file":
+        return "bring its verdicts in with the labeler's File ▸ Import verdicts from CSV, and open a .sqlite file here"
+    return f"name another file, such as {path.with_name(FILE_NAME)}"
+
+
 def refuse_foreign_file(path: Path, create: bool) -> None:
     """Look at an existing file without writing to it; raise CorrectionsError unless it is ours."""
     st = _stat(path)
@@ -107,10 +126,8 @@ def refuse_foreign_file(path: Path, create: bool) -> None:
             )
         return  # an empty file is an empty database to SQLite: nothing to lose
     if head != SQLITE_MAGIC:
-        raise CorrectionsError(
-            f"{path} is not an SQLite file (it starts with {head[:8]!r}); it was left untouched — "
-            "a JSON sidecar is imported with import_json, not opened; name another file"
-        )
+        raise CorrectionsError(f"{path} is {_looks_like(path, head)}, not a corrections store; it was left "
+                               f"untouched — {_how_to_use(path, head)}")
     _probe(path, has_wal=sides["-wal"] is not None, has_shm=sides["-shm"] is not None)
 
 

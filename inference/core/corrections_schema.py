@@ -13,18 +13,19 @@ import functools
 import sqlite3
 from pathlib import Path
 
+from inference.core.corrections_tags import TAG_MAX_CHARS
 from inference.core.corrections_values import SPLIT_SIZES
 from inference.core.errors import CorrectionsError
 
 FILE_NAME = "corrections.sqlite"
 # PRAGMA application_id marks the file as ours ("FMLC"); user_version is the schema's version.
 APPLICATION_ID = 0x464D4C43
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added the tags (inference/core/corrections_migration.py upgrades a version 1 file)
 
 # CHECK constraints spell out types with typeof(): STRICT tables would do it too, but a file
 # with a STRICT table cannot be opened at all by SQLite < 3.37 (Debian 11, Ubuntu 20.04).
 VERDICT_SQL = "('relabel', 'confirmed', 'exclude')"
-SCHEMA = (
+SCHEMA_V1 = (
     """CREATE TABLE meta (
     key TEXT PRIMARY KEY NOT NULL CHECK (typeof(key) = 'text'),
     value TEXT NOT NULL
@@ -63,10 +64,41 @@ SCHEMA = (
     """CREATE TRIGGER history_no_delete BEFORE DELETE ON history
     BEGIN SELECT RAISE(ABORT, 'the corrections history is append-only'); END""",
 )
+# Version 2: tags on images (inference/core/corrections_tags.py), with their own append-only history.
+TAGS_SCHEMA = (
+    f"""CREATE TABLE tags (
+    dataset_digest TEXT NOT NULL CHECK (length(dataset_digest) = 64 AND dataset_digest NOT GLOB '*[^0-9a-f]*'),
+    split TEXT NOT NULL CHECK (split IN ('train', 'test')),
+    idx INTEGER NOT NULL CHECK (typeof(idx) = 'integer'
+        AND idx >= 0 AND idx < CASE split WHEN 'train' THEN {SPLIT_SIZES['train']} ELSE {SPLIT_SIZES['test']} END),
+    tag TEXT NOT NULL CHECK (typeof(tag) = 'text' AND length(tag) BETWEEN 1 AND {TAG_MAX_CHARS}
+        AND tag NOT GLOB '*[,;]*'),
+    time TEXT NOT NULL CHECK (typeof(time) = 'text'),
+    PRIMARY KEY (dataset_digest, split, idx, tag)
+)""",
+    """CREATE TABLE tag_history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset_digest TEXT NOT NULL,
+    split TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    tag TEXT NOT NULL,
+    change TEXT NOT NULL CHECK (change IN ('added', 'removed')),
+    time TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    session TEXT NOT NULL
+)""",
+    "CREATE INDEX tag_history_by_image ON tag_history (dataset_digest, split, idx)",
+    """CREATE TRIGGER tag_history_no_update BEFORE UPDATE ON tag_history
+    BEGIN SELECT RAISE(ABORT, 'the tag history is append-only'); END""",
+    """CREATE TRIGGER tag_history_no_delete BEFORE DELETE ON tag_history
+    BEGIN SELECT RAISE(ABORT, 'the tag history is append-only'); END""",
+)
+SCHEMA = SCHEMA_V1 + TAGS_SCHEMA
+UPGRADABLE_VERSIONS = (1,)  # older schema versions that opening upgrades in place, every row kept
 
 # The statements a file of each version this program opens was made with: its schema is checked
 # against them before anything else (an older version's before it is upgraded).
-SCHEMAS = {SCHEMA_VERSION: SCHEMA}
+SCHEMAS = {1: SCHEMA_V1, SCHEMA_VERSION: SCHEMA}
 
 
 def schema_marks(db: sqlite3.Connection) -> tuple[int, int]:
@@ -88,7 +120,7 @@ def check_schema_marks(path: Path, app_id: int, version: int) -> None:
             f"{path} is an SQLite database of another program, not a fashion-labeler corrections store; "
             f"it was left untouched — name another file, or {move_away(path)} away"
         )
-    if version != SCHEMA_VERSION:
+    if version != SCHEMA_VERSION and version not in UPGRADABLE_VERSIONS:
         raise CorrectionsError(
             f"{path} is a corrections store of schema version {version}, this program reads version "
             f"{SCHEMA_VERSION}; it was left untouched — use the fashion-labeler version that wrote it"

@@ -29,12 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from inference.core.atomic_write import atomic_write
-from inference.core.classes import CLASS_NAMES
+from inference.core.corrections_csv import write_csv
 from inference.core.corrections_file import refuse_foreign_file
-from inference.core.csv_safe import csv_text
 from inference.core.corrections_schema import (APPLICATION_ID, FILE_NAME, SCHEMA, SCHEMA_VERSION, check_schema,
                                           check_schema_marks, schema_marks, table_names)
 from inference.core.corrections_json import parse_json_file, read_limited
+from inference.core.corrections_migration import upgrade
+from inference.core.corrections_tags import StoreTags
 from inference.core.corrections_values import (EXPORT_FORMAT, SPLIT_SIZES, VERDICTS, AppliedCorrections, HistoryEntry,
                                           Verdict, check_digest, check_indices, check_label, check_labels,
                                           check_session, check_split, check_verdict, is_int, now_utc, stored_counts,
@@ -68,8 +69,9 @@ def legacy_json_path(split: str, digest: str) -> Path:
 # --- the store --------------------------------------------------------------------------------
 
 
-class CorrectionsStore:
-    """One user's corrections file. Open with `CorrectionsStore.open()`; use as a context manager."""
+class CorrectionsStore(StoreTags):
+    """One user's corrections file. Open with `CorrectionsStore.open()`; use as a context manager.
+    Its tag methods (tags, set_tags, tag_history) are in inference/core/corrections_tags.py."""
 
     def __init__(self, path: Path, connection: sqlite3.Connection, session: str):
         self.path = path
@@ -124,6 +126,8 @@ class CorrectionsStore:
             else:
                 check_schema_marks(self.path, app_id, version)
                 check_schema(self._db, self.path, version)  # again: the file as it is in this transaction
+                if version < SCHEMA_VERSION:
+                    upgrade(self._db, version)  # in this transaction: all of it, or the file as it was
 
     def close(self) -> None:
         self._db.close()
@@ -350,16 +354,9 @@ class CorrectionsStore:
         return len(verdicts)
 
     def export_csv(self, path: str | os.PathLike, digest: str, split: str) -> int:
-        """Write the split's verdicts as CSV with class names, atomically; returns how many rows."""
-        verdicts = self.verdicts(digest, split)
-        header = ["split", "index", "verdict", "given_label", "given_class", "new_label", "new_class", "time"]
-        rows = [header] + [
-            [split, v.index, v.verdict, v.given_label, CLASS_NAMES[v.given_label],
-             *(("", "") if v.new_label is None else (v.new_label, CLASS_NAMES[v.new_label])), v.time]
-            for v in verdicts.values()
-        ]
-        _write_export(path, csv_text(rows).encode("utf-8"))
-        return len(verdicts)
+        """Write the split's verdicts and tags as CSV (inference/core/corrections_csv.py), atomically;
+        returns how many rows. The labeler adds the label-issue report's columns."""
+        return write_csv(path, split, self.verdicts(digest, split), self.tags(digest, split))
 
 
 def _write_export(path: str | os.PathLike, data: bytes) -> None:
