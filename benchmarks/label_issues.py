@@ -185,7 +185,8 @@ def main() -> None:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--progress", action="store_true", help="show the fold x epoch bar")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice). On a 2-core machine "
-                   "shared with other jobs two threads spin on each other: one took 1/3 of the CPU time")
+                   "shared with other jobs two threads spin on each other: the CNN's 5 folds took 322 s of CPU "
+                   "on one thread against 532-1111 s on two")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
