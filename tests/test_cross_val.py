@@ -10,6 +10,7 @@ import torch
 from training import cross_val, softmax_concise, softmax_scratch
 from training.config import TrainConfig
 from training.auditors import AUDITORS
+from training.auditors.auditor import Auditor
 from training.auditors.cnn import CNNRecipe
 from training.auditors.linear import LinearRecipe
 from training.cross_val import audit_out_of_fold, out_of_fold, stratified_folds
@@ -126,33 +127,37 @@ TINY_RECIPES = {"linear": LinearRecipe(epochs=1, batch_size=64), "cnn": CNNRecip
 
 @pytest.mark.parametrize("auditor", sorted(AUDITORS))
 def test_no_image_is_scored_by_an_auditor_that_trained_on_it(monkeypatch, auditor):
-    """The same spy as above on audit_out_of_fold's seams: what each fold's auditor trains on
-    (train_fold) and what it scores (predict_probabilities)."""
+    """Spies on the fold models themselves: a hook on every model the auditor builds records each
+    image its forward pass sees, in training mode (trained on) or eval mode (scored), whatever
+    loop or seam fed it."""
     trained_on, scored = {}, {}
-    real_train, real_predict = cross_val.train_fold, cross_val.predict_probabilities
+    real_build = Auditor.build
 
-    def spy_train(chosen, model, split, recipe, on_epoch):
-        trained_on[model] = indices_of(split.train_images)
-        return real_train(chosen, model, split, recipe, on_epoch)
+    def spy_build(self, device):
+        model = real_build(self, device)
+        trained_on[model], scored[model] = set(), []
 
-    def spy_predict(model, images):
-        probs = real_predict(model, images)
-        scored[model] = (sorted(indices_of(images)), probs)
-        return probs
+        def record(module, args):
+            pixels = (args[0] * 255).round().to(torch.uint8)  # the batch step scaled them to [0, 1]
+            if module.training:
+                trained_on[module] |= indices_of(pixels)
+            else:
+                scored[module] += sorted(indices_of(pixels))
 
-    monkeypatch.setattr(cross_val, "train_fold", spy_train)
-    monkeypatch.setattr(cross_val, "predict_probabilities", spy_predict)
+        model.register_forward_pre_hook(record)
+        return model
+
+    monkeypatch.setattr(Auditor, "build", spy_build)
     n, labels = 400, torch.from_numpy(np.arange(400) % 10)
     oof = audit_out_of_fold(auditor, TrainConfig(), index_images(n), labels, k=4, progress=False,
                             recipe=TINY_RECIPES[auditor])
 
     assert len(trained_on) == len(scored) == 4
     seen = []
-    for model, (indices, probs) in scored.items():
+    for model, indices in scored.items():
         assert not set(indices) & trained_on[model], "a fold's auditor scored an image it trained on"
-        assert len(trained_on[model]) + len(indices) == n
-        np.testing.assert_array_equal(oof.probabilities[indices], probs)
-        assert len(set(oof.folds[indices])) == 1
+        assert len(trained_on[model]) + len(indices) == n  # trained on every image outside its fold
+        assert len(set(oof.folds[indices])) == 1  # and scored exactly one fold
         seen += indices
     assert sorted(seen) == list(range(n))  # every image scored exactly once
     np.testing.assert_allclose(oof.probabilities.sum(axis=1), 1, rtol=1e-5)

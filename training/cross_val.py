@@ -130,12 +130,6 @@ def overall_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float((probabilities.argmax(axis=1) == labels).mean()) if len(labels) else float("nan")
 
 
-def train_fold(auditor, model, split: FoldSplit, recipe, on_epoch) -> None:
-    """Trains one fold's model on the fold's training part only. A seam of its own, so a test
-    can see what every fold model was given."""
-    auditor.train(model, split.train_images, split.train_labels, recipe, on_epoch)
-
-
 def audit_out_of_fold(
     auditor: str,
     cfg,
@@ -176,7 +170,7 @@ def audit_out_of_fold(
             torch.manual_seed(recipe.seed)  # every fold model starts from the same init
             model = chosen.build(images.device)
             try:
-                train_fold(chosen, model, split, recipe, on_epoch)
+                chosen.train(model, split.train_images, split.train_labels, recipe, on_epoch)  # K-1 folds only
             except TrainingError as e:
                 raise TrainingError(f"cross-validation fold {fold + 1} of {k} ({auditor} auditor): {e}") from None
             probabilities[held_out] = predict_probabilities(model, split.val_images)
