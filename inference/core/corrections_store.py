@@ -38,7 +38,7 @@ from inference.core.corrections_migration import upgrade
 from inference.core.corrections_tags import StoreTags
 from inference.core.corrections_values import (EXPORT_FORMAT, SPLIT_SIZES, VERDICTS, AppliedCorrections, HistoryEntry,
                                           Verdict, check_digest, check_indices, check_label, check_labels,
-                                          check_session, check_split, check_verdict, is_int, now_utc, stored_counts,
+                                          check_session, check_split, check_verdict, image_filter, now_utc, stored_counts,
                                           stored_history, stored_verdict, verdicts_digest)
 from inference.core.errors import CorrectionsError
 
@@ -298,20 +298,14 @@ class CorrectionsStore(StoreTags):
 
     def history(self, digest: str, split: str, index: int | None = None) -> list[HistoryEntry]:
         """Every change to the split (or to one image), oldest first."""
-        check_digest(digest)
-        size = check_split(split)
-        where, params = "dataset_digest = ? AND split = ?", [digest, split]
-        if index is not None:
-            if not is_int(index):
-                raise CorrectionsError(f"index {index!r:.80}: expected an int or None")
-            where, params = where + " AND idx = ?", params + [int(check_indices(index, size, split)[0])]
+        where, params = image_filter(digest, split, index)
         with self._sqlite_errors("read the history"):
             rows = self._db.execute(
                 "SELECT seq, idx, old_verdict, old_label, new_verdict, new_label, given_label, time, pid, session"
                 f" FROM history WHERE {where} ORDER BY seq",
                 params,
             ).fetchall()
-        return [stored_history(row, size, split, self.path) for row in rows]
+        return [stored_history(row, check_split(split), split, self.path) for row in rows]
 
     # --- interchange ------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from inference.core.corrections_values import check_digest, check_indices, check_split, is_int, now_utc
+from inference.core.corrections_values import check_digest, check_indices, check_split, image_filter, is_int, now_utc
 from inference.core.errors import CorrectionsError
 
 TAG_MAX_CHARS = 40  # "whole person not a garment" is 26; a sentence belongs in a note, not a tag
@@ -120,13 +120,7 @@ class StoreTags:
 
     def tag_history(self, digest: str, split: str, index: int | None = None) -> list[TagChange]:
         """Every tag added to or removed from the split (or one image), oldest first."""
-        check_digest(digest)
-        size = check_split(split)
-        where, params = "dataset_digest = ? AND split = ?", [digest, split]
-        if index is not None:
-            if not is_int(index):
-                raise CorrectionsError(f"index {index!r:.80}: expected an int or None")
-            where, params = where + " AND idx = ?", params + [int(check_indices(index, size, split)[0])]
+        where, params = image_filter(digest, split, index)
         with self._sqlite_errors("read the tag history"):
             rows = self._db.execute(f"SELECT seq, idx, tag, change, time, pid, session FROM tag_history"
                                     f" WHERE {where} ORDER BY seq", params).fetchall()

@@ -144,6 +144,19 @@ def check_session(session) -> str:
     return session
 
 
+def image_filter(digest, split, index) -> tuple[str, list]:
+    """The WHERE clause and parameters that pick a split's rows, or one image's (index not None),
+    all three checked: what the verdict history and the tag history are read by."""
+    check_digest(digest)
+    size = check_split(split)
+    where, params = "dataset_digest = ? AND split = ?", [digest, split]
+    if index is not None:
+        if not is_int(index):
+            raise CorrectionsError(f"index {index!r:.80}: expected an int or None")
+        where, params = where + " AND idx = ?", params + [int(check_indices(index, size, split)[0])]
+    return where, params
+
+
 def verdicts_digest(digest: str, split: str, verdicts: dict[int, Verdict]) -> str:
     h = hashlib.sha256(f"{EXPORT_FORMAT}\n{digest}\n{split}\n".encode())
     for v in verdicts.values():
