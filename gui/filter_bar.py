@@ -18,7 +18,6 @@ SHOW_CHOICES = (("all", "All"), ("mistakes", "Mistakes only"), ("correct", "Corr
                 ("corrected", "Corrected labels"))
 SORT_CHOICES = (("index", "Index"), ("confidence", "Least confident first"),
                 ("loss", "Highest loss first"), ("quality", "Label quality (most suspect first)"))
-NEEDS_REPORT = ("issues", "quality")  # choices that mean nothing without a label-issue report
 
 
 class FilterBar(QWidget):
@@ -91,14 +90,6 @@ class FilterBar(QWidget):
                 combo.addItem(f"{k} {name}", k)
             combo.blockSignals(False)
         self.view_model.set_filter(true_class=None, predicted_class=None)
-
-    def set_report_available(self, available: bool) -> None:
-        """Offer the choices that need a label-issue report only when there is one."""
-        for combo in (self.show_filter, self.sort_choice):
-            for key in NEEDS_REPORT:
-                row = combo.findData(key)
-                if row >= 0:
-                    combo.model().item(row).setEnabled(available)
 
     def show_pair(self, true_class: int | None, predicted_class: int | None, show: str | None = "all") -> None:
         """The images of one (true, predicted) pair; None is any class. `show` sets the Show filter

@@ -137,7 +137,6 @@ class MainWindow(QMainWindow):
         self.request = request
         self.undo_stack.clear()
         self.filter_bar.set_class_names(scored.class_names)
-        self.filter_bar.set_report_available(scored.review is not None)
         self.detail.why.set_weights(scored.weights, scored.weights_note)  # before the rows: they select one
         self.detail.set_sources(model_name(scored.model_path), scored.review)
         self.tiles.set_scored(scored)

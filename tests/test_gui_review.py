@@ -198,8 +198,13 @@ def test_without_a_report_the_status_line_says_how_to_make_one(qtbot, fashion_di
     window = open_window(qtbot, repo_dir, fashion_dir, tmp_path / "c.sqlite")
     assert window.tiles.review is None
     assert report_command(repo_dir) in window.status_line.review_label.full_text()
-    items = window.filter_bar.show_filter.model()
-    assert not items.item(window.filter_bar.show_filter.findData("issues")).isEnabled()
+    # Label issues stays on offer (its count reads "no report"): chosen, it shows every image under
+    # the banner with the command, never an empty grid.
+    show = window.filter_bar.show_filter
+    assert show.model().item(show.findData("issues")).isEnabled() and "no report" in show.itemText(show.findData("issues"))
+    show.setCurrentIndex(show.findData("issues"))
+    assert window.view_model.rowCount() == 10_000 and report_command(repo_dir) in window.report_banner.text()
+    show.setCurrentIndex(show.findData("all"))
     assert not window.accept_suggestion()  # Enter has nothing to accept
     assert report_command(repo_dir) in window.status_line.currentMessage()  # this repository, no verdicts yet
     window.grid.setCurrentIndex(window.view_model.index(0))
