@@ -106,6 +106,9 @@ class DetailPanel(QWidget):
         self.suggestion = QLabel()
         self.suggestion.setToolTip("the label-issue report's most probable class and its probability "
                                    "(out-of-fold on the train split, the final model's on the test split)")
+        self.source = QLabel()  # its own row: beside the suggestion it wrapped to 3 lines and overlapped the next rows
+        self.source.setToolTip("whose probabilities the report's suggestion is: on the train split an auditor's, "
+                               "out-of-fold (a model that never trained on the image); on the test split the exported model's")
         self.quality = QLabel()
         self.quality.setToolTip("the image's place in the label-issue report, most suspect first "
                                 "(cleanlab's label quality, lower: more likely wrong)")
@@ -125,6 +128,7 @@ class DetailPanel(QWidget):
         form.addRow("Loss −log p(true):", self.loss)
         form.addRow("Verdict:", self.verdict)
         form.addRow("Report suggests:", self.suggestion)
+        form.addRow("Suggested by:", self.source)
         form.addRow("Report rank:", self.quality)
         form.addRow("Tags:", self.tags)
         layout = QVBoxLayout(self)
@@ -185,7 +189,7 @@ class DetailPanel(QWidget):
     @property
     def _fields(self) -> tuple[QLabel, ...]:
         return (self.true_label, self.predicted, self.confidence, self.loss, self.verdict, self.suggestion,
-                self.quality, self.tags)
+                self.source, self.quality, self.tags)
 
     def _show_review(self, index, names) -> None:
         text, colour = VERDICT_TEXT[index.data(VERDICT_ROLE)]
@@ -197,11 +201,11 @@ class DetailPanel(QWidget):
             self.suggestion.setText("no label-issue report")
             self.suggestion.setStyleSheet("")
             self.quality.clear()
+            self.source.clear()
             return
         flagged = index.data(IS_FLAGGED_ROLE)
-        source = f" ({self.review.source})" if self.review is not None and self.review.source else ""
-        self.suggestion.setText(f"{names[suggested]} ({suggested}), p {index.data(SUGGESTED_PROBABILITY_ROLE):.1%}"
-                                f"{source}")
+        self.suggestion.setText(f"{names[suggested]} ({suggested}), p {index.data(SUGGESTED_PROBABILITY_ROLE):.1%}")
+        self.source.setText(self.review.source if self.review is not None and self.review.source else "the report")
         self.suggestion.setStyleSheet(f"color: {FLAGGED.name()}; font-weight: bold" if flagged else "")
         self.quality.setText(self._rank_text(index.data(DATASET_INDEX_ROLE), index.data(REPORT_RANK_ROLE)))
         if flagged:

@@ -168,7 +168,7 @@ def test_after_corrections_and_cross_val_the_reviewed_images_are_not_on_top(qtbo
     # Whose probabilities are which: the deployed version's bars, the auditor's suggestion.
     window.grid.setCurrentIndex(window.view_model.index(0))
     assert window.detail.bars_title.text().startswith("Deployed model's probabilities (version 2")
-    assert "(out-of-fold, 2 folds, linear auditor)" in window.detail.suggestion.text()
+    assert window.detail.source.text() == "out-of-fold, 2 folds, linear auditor"
     # Its place among all flagged images: behind the reviewed images that rank above it.
     place = 1 + int(np.count_nonzero(window.tiles.review.rank[still_flagged] < window.tiles.review.rank[rows[0]]))
     assert window.detail.quality.text() == f"#{place} of {int(flagged.sum()):,} flagged"

@@ -10,10 +10,13 @@ from pathlib import Path
 
 from inference.core.corrections_store import CorrectionsStore
 from inference.core.fashion_mnist import load_split
+from inference.core.label_issues import csv_name
+from inference.core.model_repository import report_folders, resolve_model_path
 
 model, path = Path(sys.argv[1]), Path(sys.argv[2])
 split = load_split("train")
-with open(model / "fashion_mnist" / "label_issues-train.csv", encoding="utf-8") as f:
+report = next(f / csv_name("train") for f in report_folders(resolve_model_path(model)) if (f / csv_name("train")).is_file())
+with open(report, encoding="utf-8") as f:
     flagged = [r for r in csv.DictReader(f) if r["is_issue"] == "true"]
 camisole = [int(r["index"]) for r in flagged
             if r["given_label"] in ("0", "6") and r["suggested_label"] in ("0", "3", "6")][:28]
