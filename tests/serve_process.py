@@ -65,3 +65,12 @@ def stop(process: subprocess.Popen) -> str:
         except subprocess.TimeoutExpired:
             continue
     return process.stdout.read() if process.poll() is not None else ""
+
+
+def triton_numbers(value):
+    """protobuf's JSON mapping writes 64-bit integers as strings; Triton writes numbers."""
+    if isinstance(value, dict):
+        return {k: triton_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [triton_numbers(v) for v in value]
+    return int(value) if isinstance(value, str) and value.isdigit() else value

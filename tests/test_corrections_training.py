@@ -8,15 +8,14 @@ Two real one-epoch runs of the concise model, shared by every test here (one tor
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from types import SimpleNamespace
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from command_runs import train_and_export
 
 from inference.core.corrections_store import CorrectionsStore
 from inference.core.fashion_mnist import load_split
@@ -28,15 +27,6 @@ from training.onnx_export import recorded_accuracy
 
 ONE_EPOCH = ["--variant", "concise", "--epochs", "1"]
 SHIRT = 6
-
-
-def train_and_export(flags: list[str]) -> str:
-    """train-and-export as a user runs it; returns what it printed, and fails on a non-zero exit."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = cli.main(flags)
-    assert code == 0, err.getvalue()
-    return out.getvalue()
 
 
 def make_store(path, train, test) -> SimpleNamespace:

@@ -15,7 +15,7 @@ import pytest
 import tritonclient.http as httpclient
 from google.protobuf import json_format, text_format
 from prometheus_client.parser import text_string_to_metric_families
-from serve_process import serving
+from serve_process import serving, triton_numbers
 from tiny_models import tiny_model, tiny_weights
 from tritonclient.grpc import model_config_pb2
 from tritonclient.utils import InferenceServerException
@@ -88,19 +88,10 @@ def test_metadata_as_triton_reports_it(client):
     assert client.get_model_metadata(MODEL_NAME, "1")["name"] == MODEL_NAME
 
 
-def _ints(value):
-    """protobuf's JSON mapping writes 64-bit integers as strings; Triton writes numbers."""
-    if isinstance(value, dict):
-        return {k: _ints(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_ints(v) for v in value]
-    return int(value) if isinstance(value, str) and value.isdigit() else value
-
-
 def test_config_is_config_pbtxt_as_protobuf_reads_it(client, repository):
     text = (repository / MODEL_NAME / "config.pbtxt").read_text()
     parsed = text_format.Parse(text, model_config_pb2.ModelConfig())
-    expected = _ints(json_format.MessageToDict(parsed, preserving_proto_field_name=True))
+    expected = triton_numbers(json_format.MessageToDict(parsed, preserving_proto_field_name=True))
     assert client.get_model_config(MODEL_NAME) == expected
     assert client.get_model_config(MODEL_NAME)["max_batch_size"] == 4096
 

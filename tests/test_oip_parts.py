@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from serve_process import triton_numbers
 from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2
 
@@ -40,17 +41,9 @@ parameters { key: "note" value: { string_value: "a \\"quoted\\" word" } }
 """
 
 
-def _ints(value):
-    if isinstance(value, dict):
-        return {k: _ints(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_ints(v) for v in value]
-    return int(value) if isinstance(value, str) and value.isdigit() else value
-
-
 def reference(text: str) -> dict:
     parsed = text_format.Parse(text, model_config_pb2.ModelConfig())
-    return _ints(json_format.MessageToDict(parsed, preserving_proto_field_name=True))
+    return triton_numbers(json_format.MessageToDict(parsed, preserving_proto_field_name=True))
 
 
 @pytest.mark.parametrize("text", [triton_config(), HAND_EDITED], ids=["written-by-training", "hand-edited"])

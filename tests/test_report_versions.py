@@ -9,15 +9,14 @@ Three real one-epoch runs of the concise model into one repository, shared by th
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shlex
-from contextlib import redirect_stderr, redirect_stdout
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from command_runs import train_and_export
 
 from inference.core.fashion_mnist import load_split
 from inference.core.label_issues import SIDECAR, USER_SUPPLIED, csv_name, read_report
@@ -28,14 +27,6 @@ from training.label_report import find_issues
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 ONE_EPOCH = ["--variant", "concise", "--epochs", "1"]
 PREFIX = "train-and-export: error: "
-
-
-def train_and_export(flags: list[str]) -> str:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = cli.main(flags)
-    assert code == 0, err.getvalue()
-    return out.getvalue()
 
 
 def report_files(folder) -> dict[str, bytes]:
