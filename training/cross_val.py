@@ -72,7 +72,11 @@ def stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
 def predict_probabilities(model, images: torch.Tensor) -> np.ndarray:
     """uint8 images (N, 28, 28) -> softmax probabilities (N, 10) float32 on the CPU."""
     model.eval()
-    chunks = [model(scale(images[s : s + EVAL_BATCH])) for s in range(0, len(images), EVAL_BATCH)]  # (B, 10) logits
+    # The model's device, not the images': the ONNX export moves the final model to the CPU while
+    # the data stays on CUDA (on a GPU, the test-set report failed with "mat1 is on cuda:0").
+    device = next(model.parameters()).device
+    chunks = [model(scale(images[s : s + EVAL_BATCH].to(device)))  # (B, 10) logits
+              for s in range(0, len(images), EVAL_BATCH)]
     return torch.softmax(torch.cat(chunks), dim=1).cpu().numpy()
 
 
