@@ -17,12 +17,12 @@ import sys
 import time
 
 import numpy as np
+from inference_speed import time_calls  # this folder is on sys.path when a script in it runs
 
 from inference.core.attributions import contributions, linear_weights
 from inference.core.errors import InferenceError
 from inference.core.fashion_mnist import load_split
 from inference.core.predictor import Predictor
-from inference_speed import time_calls  # this folder is on sys.path when a script in it runs
 
 TARGET_MS = 50.0  # issue 12: attributions for the whole test set
 

@@ -51,7 +51,7 @@ def ranking_from_auditor(auditor: str, folds: int, top: int) -> list[tuple[int, 
     oof = audit_out_of_fold(auditor, TrainConfig(), torch.from_numpy(split.images), torch.from_numpy(labels), folds)
     issues = find_issues("train", labels, oof.probabilities)
     keep = np.flatnonzero(issues.is_issue)[:top]
-    return list(zip(issues.index[keep].tolist(), issues.given_label[keep].tolist(), issues.suggested_label[keep].tolist()))
+    return list(zip(issues.index[keep].tolist(), issues.given_label[keep].tolist(), issues.suggested_label[keep].tolist(), strict=False))
 
 
 def contact_sheet(images: np.ndarray, rows: list[tuple[int, int, int]], tile: int = 112, columns: int = 8) -> Image.Image:

@@ -21,14 +21,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import numpy as np
+from PySide6.QtWidgets import QApplication
 
-from gui.templates_view import TemplatesView  # noqa: E402
-from gui.why_view import WhyView, runner_up  # noqa: E402
-from inference.core.attributions import linear_weights  # noqa: E402
-from inference.core.fashion_mnist import load_split  # noqa: E402
-from inference.core.predictor import Predictor  # noqa: E402
+from gui.templates_view import TemplatesView
+from gui.why_view import WhyView, runner_up
+from inference.core.attributions import linear_weights
+from inference.core.fashion_mnist import load_split
+from inference.core.predictor import Predictor
 
 SHIRT, T_SHIRT = 6, 0
 

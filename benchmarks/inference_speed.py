@@ -116,12 +116,12 @@ def worker(model: str, threads: int | None, budget: float) -> dict:
     for name, fn in contenders.items():
         for n in BATCHES:
             batch = np.ascontiguousarray(images[:n] if n <= len(images) else train[:n])
-            seconds = time_calls(lambda: fn(batch), budget if n > 1 else max(budget, 1.0))
+            seconds = time_calls(lambda fn=fn, batch=batch: fn(batch), budget if n > 1 else max(budget, 1.0))
             rows[f"{name}|{n}"] = {"p50": float(np.median(seconds)), "p99": float(np.percentile(seconds, 99)),
                                    "min": float(seconds.min()), "calls": len(seconds)}
         if name == "predictor.predict":
             single = images[:1]
-            session_only = time_calls(lambda: predictor.session.run(["probabilities"], {"images": single}), 1.0)
+            session_only = time_calls(lambda single=single: predictor.session.run(["probabilities"], {"images": single}), 1.0)
     reference = predictor.predict_proba(images)
     agreement = {name: float(np.abs(np.asarray(getattr(fn(images), "probabilities", None) if name ==
                                                "predictor.predict" else fn(images)) - reference).max())

@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from inference.adapters.ray_engine import run, start_ray
 from inference.core import fashion_mnist as fm
 from inference.core.input_files import load
 from inference.core.model_repository import resolve_model_path
 from inference.core.predictor import Predictor
-from inference.adapters.ray_engine import run, start_ray
 
 # The two-node cluster is the one the test suite starts (tests/ray_cluster.py): one way to do it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

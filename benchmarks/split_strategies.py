@@ -95,7 +95,7 @@ def main() -> None:
         for n in BATCHES:
             batch = np.ascontiguousarray(images[:n])
             for name, fn in contenders.items():
-                ms = median_ms(lambda: fn(batch), args.budget)
+                ms = median_ms(lambda fn=fn, batch=batch: fn(batch), args.budget)
                 best[name, n] = min(best.get((name, n), math.inf), ms)
     print(f"{t} thread(s), {len(os.sched_getaffinity(0))} usable core(s), onnxruntime {ort.__version__}")
     print(f"{'batch':>6}  " + "  ".join(f"{name:>26}" for name in contenders))

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from gui.palette import DARK_TEXT, DIAGONAL, EMPTY_CELL, LIGHT_TEXT, MISTAKE, SELECTED_CELL
 
-
 CELL_POINTS = 8.0
 SMALLEST_POINTS = 6.0
 WIDEST = "4.8k"  # the widest text a cell holds (abbreviate keeps every count to four characters)
@@ -130,7 +129,7 @@ class ConfusionView(QTableView):
     """The matrix's view: its font shrinks with its cells (down to SMALLEST_POINTS) so "4.8k" fits
     whole, and below WIDE_ENOUGH the row headers keep only the class key (the name in the tooltip)."""
 
-    def minimumSizeHint(self):  # noqa: N802 (Qt override)
+    def minimumSizeHint(self):
         """Every column at its narrowest, so the pane's dock never cuts the last columns off
         (the detail pane keeps its width now; at 1024 x 700 the matrix lost columns 8 and 9)."""
         hint = super().minimumSizeHint()

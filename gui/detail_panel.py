@@ -12,13 +12,27 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPixmap
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from gui.review import Review
-from gui.why_view import WhyView, runner_up
 from gui.palette import CONFIRMED, CORRECT_BAR, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, OTHER_BAR, TRACK, coloured
-from gui.tile_model import (CLASS_NAMES_ROLE, CONFIDENCE_ROLE, DATASET_INDEX_ROLE, IS_CORRECTED_ROLE, IS_FLAGGED_ROLE,
-                            LOSS_ROLE, ORIGINAL_LABEL_ROLE, PREDICTED_LABEL_ROLE,
-                            PIXELS_ROLE, PROBABILITIES_ROLE, REPORT_RANK_ROLE, SUGGESTED_LABEL_ROLE, SUGGESTED_PROBABILITY_ROLE,
-                            TAGS_ROLE, TRUE_LABEL_ROLE, VERDICT_ROLE)
+from gui.review import Review
+from gui.tile_model import (
+    CLASS_NAMES_ROLE,
+    CONFIDENCE_ROLE,
+    DATASET_INDEX_ROLE,
+    IS_CORRECTED_ROLE,
+    IS_FLAGGED_ROLE,
+    LOSS_ROLE,
+    ORIGINAL_LABEL_ROLE,
+    PIXELS_ROLE,
+    PREDICTED_LABEL_ROLE,
+    PROBABILITIES_ROLE,
+    REPORT_RANK_ROLE,
+    SUGGESTED_LABEL_ROLE,
+    SUGGESTED_PROBABILITY_ROLE,
+    TAGS_ROLE,
+    TRUE_LABEL_ROLE,
+    VERDICT_ROLE,
+)
+from gui.why_view import WhyView, runner_up
 
 ENLARGE = 7  # 28 px -> 196 px: the panel still fits beside the grid in a 1024-wide window
 MIN_BAR = 16  # px: the narrowest bar still reads as a length
@@ -70,7 +84,7 @@ class ProbabilityBars(QWidget):
         name_w = max(QFontMetrics(bold).horizontalAdvance(n) for n in names) + 8  # bold: the true class
         name_w = max(min(name_w, self.width() - value_w - MIN_BAR), 0)
         bar_w = max(self.width() - name_w - value_w, 1)
-        for k, (name, prob) in enumerate(zip(names, self.probabilities)):
+        for k, (name, prob) in enumerate(zip(names, self.probabilities, strict=False)):
             y = 2 + k * row
             font = bold if k == self.true_label else self.font()
             p.setFont(font)

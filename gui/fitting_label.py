@@ -53,16 +53,16 @@ class FittingLabel(QLabel):
     def _fit(self) -> None:
         if not self.texts:
             return
-        chosen = next((t for t, w in zip(self.texts, self._widths) if w <= self.width()), self.texts[-1])
+        chosen = next((t for t, w in zip(self.texts, self._widths, strict=False) if w <= self.width()), self.texts[-1])
         if chosen != self.text():
             self.setText(chosen)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit()
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(self._widths[0] if self._widths else 0, super().sizeHint().height())
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
+    def minimumSizeHint(self) -> QSize:
         return QSize(self._widths[-1] if self._widths else 0, super().minimumSizeHint().height())

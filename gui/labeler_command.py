@@ -44,7 +44,7 @@ def window_size(text: str) -> tuple[int, int]:
         size = (int(width), int(height))
     except ValueError:
         size = None
-    if size is None or not all(low <= v <= 16384 for low, v in zip(SMALLEST, size)):
+    if size is None or not all(low <= v <= 16384 for low, v in zip(SMALLEST, size, strict=False)):
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT of at least {SMALLEST[0]}x{SMALLEST[1]}, "
                                          f"e.g. 1280x800, got {text[:40]!r}")
     return size

@@ -18,8 +18,19 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import (QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QPoint, QRect, QSettings, Qt,
-                            QTimer, Signal, Slot)
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    QRect,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
@@ -27,21 +38,21 @@ from gui.cell_filter import narrow_to_cell
 from gui.confusion import ConfusionModel, make_confusion_view
 from gui.detail_panel import DetailPanel
 from gui.file_exchange import FileExchange
-from gui.report_banner import make_report_command
-from gui.review import model_name
 from gui.filter_bar import FilterBar
 from gui.menus import WindowMenus
+from gui.report_banner import make_report_command
+from gui.review import model_name
 from gui.scoring import ScoredSplit, ScoringRequest
 from gui.scoring_thread import BackgroundScoring
+from gui.screen_fit import first_geometry
 from gui.status_line import StatusLine
+from gui.tagging import Tagging
 from gui.tile_delegate import TileDelegate, TileGridView
 from gui.tile_filter import TileFilterModel
 from gui.tile_menu import tile_menu
-from gui.tagging import Tagging
 from gui.tile_model import TileModel
 from gui.verdict_undo import VerdictCommand
 from gui.window_layout import KeysStayHere, build_panes
-from gui.screen_fit import first_geometry
 from gui.window_settings import restore_window, save_window
 from inference.core.label_issues import HOW_TO_MAKE
 

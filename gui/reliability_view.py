@@ -12,8 +12,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from inference.core.calibration import ReliabilityBins
 from gui.palette import DIAGONAL, MISTAKE, OTHER_BAR, TRACK
+from inference.core.calibration import ReliabilityBins
 
 ACCURACY_BAR = QColor(DIAGONAL.red(), DIAGONAL.green(), DIAGONAL.blue(), 150)
 GAP = QColor(MISTAKE.red(), MISTAKE.green(), MISTAKE.blue(), 70)  # see-through: the bar stays visible under it

@@ -10,9 +10,9 @@ by the window, not here: an SQLite connection must stay on the thread that opene
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PySide6.QtGui import QImage

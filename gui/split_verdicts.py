@@ -35,7 +35,7 @@ class SplitVerdicts:
         self.import_problem: str | None = None  # why the legacy sidecar could not be imported
 
     @classmethod
-    def open(cls, path: str | os.PathLike, split: Split) -> "SplitVerdicts":
+    def open(cls, path: str | os.PathLike, split: Split) -> SplitVerdicts:
         """Open (or create) the store at `path`; CorrectionsError, file untouched, if it is not usable."""
         opened = cls(CorrectionsStore.open(path, session=SESSION), split)
         opened._import_legacy()

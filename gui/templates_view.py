@@ -12,10 +12,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
+from gui.diverging import ColourLegend, diverging_rgb, rgb_image, scaled_up, symmetric_scale
 from inference.core.attributions import LinearWeights
 from inference.core.classes import IMAGE_SHAPE
 from inference.core.errors import ArgumentError
-from gui.diverging import ColourLegend, diverging_rgb, rgb_image, scaled_up, symmetric_scale
 
 ENLARGE = 4  # 112 px per template: five to a row fit a 600 px dialog
 COLUMNS = 5
@@ -60,7 +60,7 @@ class TemplatesView(QWidget):
             raise ArgumentError(f"{len(templates)} templates and {len(class_names)} class names arrived; "
                                 "the view shows 10 of each, from a Fashion-MNIST model")
         scale = symmetric_scale(templates)
-        for k, (template, name) in enumerate(zip(templates, class_names)):
+        for k, (template, name) in enumerate(zip(templates, class_names, strict=False)):
             self._images[k].setPixmap(QPixmap.fromImage(scaled_up(rgb_image(diverging_rgb(template, scale)), ENLARGE)))
             self._captions[k].setText(f"{k} · {name}")
             self._images[k].setToolTip(f"{name}: weights from {template.min():+.3f} to {template.max():+.3f} {UNIT}; "

@@ -51,7 +51,7 @@ class TileFilterModel(QStringListModel):
         self._compute()
         self._show_rows()
 
-    def sourceModel(self) -> TileModel:  # noqa: N802 (the proxy's name for it)
+    def sourceModel(self) -> TileModel:
         return self._source
 
     # --- the view's settings -------------------------------------------------------------------

@@ -320,7 +320,7 @@ class TileModel(QAbstractListModel):
                          tags_by_row: dict | None = None) -> bool:
         """Put back a `verdict_state` (and, given, the rows' tags): each row gets its verdict from then, or none."""
         groups = []
-        for code, label in sorted(set(zip(codes.tolist(), new_labels.tolist()))):
+        for code, label in sorted(set(zip(codes.tolist(), new_labels.tolist(), strict=False))):
             same = rows[(codes == code) & (new_labels == label)]
             groups.append((same, VERDICTS[code - 1] if code else None, label if code == RELABEL else None))
         return self._write(groups, tags_by_row)

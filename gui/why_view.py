@@ -14,11 +14,11 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
+from gui.diverging import ColourLegend, diverging_rgb, rgb_image, scaled_up, symmetric_scale
+from gui.palette import TRACK
 from inference.core.attributions import LinearWeights
 from inference.core.classes import IMAGE_SHAPE
 from inference.core.errors import ArgumentError
-from gui.diverging import ColourLegend, diverging_rgb, rgb_image, scaled_up, symmetric_scale
-from gui.palette import TRACK
 
 ENLARGE = 8  # 28 px -> 224 px, the detail panel's image size
 UNIT = "logit / pixel"

@@ -48,7 +48,7 @@ class WholeWidthScrollArea(QScrollArea):
         super().__init__(parent)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-    def minimumSizeHint(self):  # noqa: N802 (Qt override)
+    def minimumSizeHint(self):
         hint = super().minimumSizeHint()
         if self.widget() is not None:
             hint.setWidth(self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()

@@ -8,10 +8,10 @@ import os
 # Before anything imports Qt: the GUI tests run without a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
+import pytest
 
-from inference.core.errors import DatasetError  # noqa: E402
-from inference.core.fashion_mnist import find_data_dir, load_split  # noqa: E402
+from inference.core.errors import DatasetError
+from inference.core.fashion_mnist import find_data_dir, load_split
 
 
 @pytest.fixture(autouse=True)
@@ -42,8 +42,8 @@ def test_split(fashion_dir):
 @pytest.fixture(scope="session")
 def trained(fashion_dir, tmp_path_factory):
     """Both variants trained with the seed's recipe and exported, once per test session."""
-    from training.train_command import run
     from training.config import TrainConfig
+    from training.train_command import run
 
     out = tmp_path_factory.mktemp("models")
     cfg = TrainConfig(out=str(out), data_dir=str(fashion_dir))

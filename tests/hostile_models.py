@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
-
 from tiny_models import tiny_model
 
 

@@ -30,7 +30,7 @@ class WrittenReport:
 
 def csv_text(index, given, suggested, quality, flagged, probabilities) -> str:
     lines = [",".join(COLUMNS)]
-    for i, g, s, q, f, p in zip(index, given, suggested, quality, flagged, probabilities):
+    for i, g, s, q, f, p in zip(index, given, suggested, quality, flagged, probabilities, strict=False):
         lines.append(f"{i},{g},{s},{q:.6g},{'true' if f else 'false'}," + ",".join(f"{v:.6g}" for v in p))
     return "\n".join(lines) + "\n"
 

@@ -99,8 +99,8 @@ def two_node_cluster(folder: Path) -> Iterator[LocalCluster]:
                RAY_USAGE_STATS_ENABLED="0")
     env.pop("RAY_ADDRESS", None)  # this cluster, not one the environment points at
     ports = free_ports(len(HEAD_PORTS) + 2 * len(NODE_PORTS))  # all at once: all different
-    head = dict(zip(HEAD_PORTS + NODE_PORTS, ports))
-    worker = dict(zip(NODE_PORTS, ports[len(head):]))
+    head = dict(zip(HEAD_PORTS + NODE_PORTS, ports, strict=False))
+    worker = dict(zip(NODE_PORTS, ports[len(head):], strict=False))
     cluster = LocalCluster(f"{HOST}:{head['--port']}", env)
     try:
         cluster.start_node(["--head", "--include-dashboard", "false", "--temp-dir", str(folder / "ray")], head)

@@ -39,7 +39,7 @@ def reference_ece(probs: np.ndarray, labels: np.ndarray, bins: int) -> float:
     confidence, predicted = probs.max(axis=1), probs.argmax(axis=1)
     edges = np.linspace(0, 1, bins + 1)
     ece = 0.0
-    for lower, upper in zip(edges[:-1], edges[1:]):
+    for lower, upper in zip(edges[:-1], edges[1:], strict=False):
         inside = (confidence > lower) & (confidence <= upper)
         if inside.any():
             ece += inside.mean() * abs((predicted[inside] == labels[inside]).mean() - confidence[inside].mean())

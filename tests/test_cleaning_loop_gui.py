@@ -66,7 +66,7 @@ def test_review_in_the_labeler_then_retrain(qtbot, fashion_dir, tmp_path, monkey
     assert meta["corrections_digest"]
 
     # 5. The labels it trained on were the corrected ones, without the excluded image.
-    by_index = dict(zip(seen["index"].tolist(), seen["labels"].tolist()))
+    by_index = dict(zip(seen["index"].tolist(), seen["labels"].tolist(), strict=False))
     assert excluded not in by_index
     assert all(by_index[int(i)] == 6 for i in relabelled)
     untouched = np.setdiff1d(np.arange(len(train.labels)), np.r_[relabelled, excluded])[:1000]

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import inference.core.corrections_json as cj
-import inference.core.corrections_values as cv
 import inference.core.corrections_store as cs
+import inference.core.corrections_values as cv
 from inference.core.corrections_store import CorrectionsStore, Verdict
 from inference.core.errors import CorrectionsError, InferenceError
 

@@ -24,7 +24,6 @@ from inference.core.model_repository import latest_model, model_dir, onnx_path, 
 from training import train_command as cli
 from training.onnx_export import recorded_accuracy
 
-
 ONE_EPOCH = ["--variant", "concise", "--epochs", "1"]
 SHIRT = 6
 
@@ -159,7 +158,7 @@ def test_the_report_is_tied_to_version_2_and_reads_back_without_cleanlab(retrain
     assert sidecar["model"] == "2/model.onnx"
     assert sidecar["model_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     assert sidecar["cross_val_folds"] == 2 and sidecar["dataset_sha256"] == r.train.digest
-    assert sidecar["corrections_digest"] == dict(zip(("train", "test"), r.decided.digests))
+    assert sidecar["corrections_digest"] == dict(zip(("train", "test"), r.decided.digests, strict=False))
     # The torch-free reader the labeler uses accepts it for version 2's model.
     train = read_report(version_dir(r.out, 2), "train", r.train.digest, sidecar["model_sha256"], len(r.train.labels))
     test = read_report(version_dir(r.out, 2), "test", r.test.digest, sidecar["model_sha256"], len(r.test.labels))
@@ -173,10 +172,10 @@ def test_the_report_ranks_the_corrected_labels_at_their_file_positions(retrained
     sha = json.loads((version_dir(r.out, 2) / "label_issues.json").read_text())["model_sha256"]
     train = read_report(version_dir(r.out, 2), "train", r.train.digest, sha, len(r.train.labels))
     assert d.excluded not in set(train.index.tolist())  # an excluded image has no row
-    given = dict(zip(train.index.tolist(), train.given_label.tolist()))
+    given = dict(zip(train.index.tolist(), train.given_label.tolist(), strict=False))
     assert [given[i] for i in d.relabelled] == [SHIRT] * 3
     others = np.setdiff1d(train.index, d.relabelled)
     np.testing.assert_array_equal([given[i] for i in others], r.train.labels[others])
     test = read_report(version_dir(r.out, 2), "test", r.test.digest, sha, len(r.test.labels))
     assert d.test_excluded not in set(test.index.tolist())
-    assert dict(zip(test.index.tolist(), test.given_label.tolist()))[d.test_relabel] == SHIRT
+    assert dict(zip(test.index.tolist(), test.given_label.tolist(), strict=False))[d.test_relabel] == SHIRT

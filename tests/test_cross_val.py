@@ -8,14 +8,13 @@ import pytest
 import torch
 
 from training import cross_val, softmax_concise, softmax_scratch
-from training.config import TrainConfig
 from training.auditors import AUDITORS
 from training.auditors.auditor import Auditor
 from training.auditors.cnn import CNNRecipe
 from training.auditors.linear import LinearRecipe
+from training.config import TrainConfig
 from training.cross_val import audit_out_of_fold, out_of_fold, stratified_folds
 from training.errors import TrainingError
-
 
 # These models are tiny: see the fixture for why one thread.
 pytestmark = pytest.mark.usefixtures("torch_one_thread")

@@ -11,8 +11,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from inference.core.classes import CLASS_NAMES
 from inference.core import model_repository
+from inference.core.classes import CLASS_NAMES
 from training import onnx_export as export
 from training.softmax_concise import make_model
 from training.softmax_scratch import SoftmaxRegressionScratch

@@ -10,10 +10,10 @@ import os
 
 import numpy as np
 import pytest
-
 from gui_helpers import open_window
-from gui.file_exchange import with_suffix
 from test_gui_review import make_repo
+
+from gui.file_exchange import with_suffix
 
 
 @pytest.fixture(scope="module")

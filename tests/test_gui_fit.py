@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from gui_helpers import open_window
 from PySide6.QtCore import QPoint, QRect, QSettings
+from test_gui_review import make_repo
 
 from gui.main_window import MainWindow
 from gui.scoring import ScoringRequest
 from gui.screen_fit import first_geometry
-from gui_helpers import open_window
-from test_gui_review import make_repo
 
 LAPTOP = QRect(0, 0, 1280, 800)  # the reviewer's screen
 

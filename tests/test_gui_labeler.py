@@ -6,17 +6,16 @@ from dataclasses import FrozenInstanceError
 
 import numpy as np
 import pytest
+from gui_helpers import ROOMY_SCREEN
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
-from gui.png_export import ZOOM as EXPORT_ZOOM
 from gui.main_window import MainWindow
 from gui.palette import CORRECTED
+from gui.png_export import ZOOM as EXPORT_ZOOM
 from gui.scoring import ScoringRequest
-from gui_helpers import ROOMY_SCREEN
-from gui.tile_model import (CLASS_NAMES_ROLE, IS_CORRECTED_ROLE, PREDICTED_NAME_ROLE, TRUE_LABEL_ROLE,
-                            TRUE_NAME_ROLE)
+from gui.tile_model import CLASS_NAMES_ROLE, IS_CORRECTED_ROLE, PREDICTED_NAME_ROLE, TRUE_LABEL_ROLE, TRUE_NAME_ROLE
 from inference.core.corrections_store import CorrectionsStore
 from inference.core.fashion_mnist import dataset_digest
 from inference.core.predictor import Predictor

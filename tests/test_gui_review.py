@@ -12,12 +12,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from gui_helpers import open_window
 from label_issue_files import write_report
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from tiny_models import tiny_weights, write_tiny_model
 
-from gui_helpers import open_window
 from gui.palette import CONFIRMED, EXCLUDED, FLAGGED
 from gui.png_export import render_tiles
 from gui.scoring import ScoringRequest, score_split

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gui_helpers import open_window
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QDialogButtonBox
+from test_gui_review import make_repo
 
-from gui_helpers import open_window
 from gui.palette import TAG
 from gui.png_export import render_tiles
 from gui.tile_menu import tile_menu
 from gui.tile_model import TAGS_ROLE
 from inference.core.corrections_store import CorrectionsStore
-from test_gui_review import make_repo
 
 
 @pytest.fixture(scope="module")

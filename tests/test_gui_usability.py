@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gui_helpers import open_window
 from PySide6.QtCore import QPoint, QRect, QSettings, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QPainter
 from PySide6.QtWidgets import QApplication, QMessageBox, QStyleOptionViewItem
 
 from gui.confusion import ConfusionModel, abbreviate
-from gui_helpers import open_window
 from gui.shortcuts_dialog import ShortcutsDialog
 from gui.tile_delegate import TileDelegate
 from gui.tile_menu import tile_menu

@@ -16,13 +16,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import hostile
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-import hostile
 from inference.core import decoders
 from inference.core import fashion_mnist as fm
 from inference.core.decoders import decode_bytes, read_image

@@ -12,10 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from inference.core.errors import InferenceError
 from inference.core.arrays import as_uint8_batch, chunks
 from inference.core.decoders import read_image
-from inference.core.errors import InputError, InputTypeError
+from inference.core.errors import InferenceError, InputError, InputTypeError
 from inference.core.input_files import label_file_for, load, load_in_parts
 
 uint8_batches = hnp.arrays(np.uint8, st.tuples(st.integers(1, 5), st.just(28), st.just(28)))

@@ -156,7 +156,7 @@ def test_after_corrections_and_cross_val_the_reviewed_images_are_not_on_top(qtbo
     assert window.tiles.review is not None and window.tiles.review.folder == version_dir(out, 2)
     model_sha256 = hashlib.sha256(onnx_path(out, 2).read_bytes()).hexdigest()
     report = read_report(version_dir(out, 2), "train", window.tiles.scored.split.digest, model_sha256, 60_000)
-    given = dict(zip(report.index.tolist(), report.given_label.tolist()))
+    given = dict(zip(report.index.tolist(), report.given_label.tolist(), strict=False))
     assert [given[int(i)] for i in relabelled] == suggested.tolist()  # judged by the new label
     rows = review_view(window)
     flagged = window.tiles.review.flagged

@@ -9,11 +9,11 @@ import json
 
 import numpy as np
 import pytest
+from tiny_models import reference_scores, tiny_model, write_tiny_model
 
 from inference.core.classes import CLASS_NAMES
 from inference.core.errors import ArgumentError, InferenceError, ModelError
 from inference.core.predictor import Predictor, thread_limit
-from tiny_models import reference_scores, tiny_model, write_tiny_model
 
 GOOD_META = {
     "test_accuracy": "0.8312",

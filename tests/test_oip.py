@@ -133,7 +133,7 @@ def test_classification_strings_are_tritons(client, predictors, test_split, bina
     probs, logits = predictors["2"].predict_proba(images), predictors["2"].logits(images)
     got = result.as_numpy("probabilities")
     assert got.shape == (20, 3)
-    for row, p in zip(got, probs):
+    for row, p in zip(got, probs, strict=False):
         top = np.argsort(-p, kind="stable")[:3]
         # labels.txt names the probabilities' classes; std::to_string prints the value as %f
         assert [s.decode() if isinstance(s, bytes) else s for s in row] == [

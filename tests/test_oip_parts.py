@@ -8,18 +8,18 @@ import json
 
 import numpy as np
 import pytest
-from serve_process import triton_numbers
 from google.protobuf import json_format, text_format
+from serve_process import triton_numbers
+from tiny_models import tiny_model
 from tritonclient.grpc import model_config_pb2
 
-from inference.adapters.service_errors import ServiceError
 from inference.adapters.model_config_text import parse_config
 from inference.adapters.oip_tensors import classify, infer_request, parse_header, split_body
 from inference.adapters.serve_command import default_model_file
 from inference.adapters.served_models import default_version
+from inference.adapters.service_errors import ServiceError
 from inference.core.errors import ModelError
 from inference.core.model_repository import MODEL_NAME, triton_config, write_model
-from tiny_models import tiny_model
 
 HAND_EDITED = """
 # a config as people write them by hand

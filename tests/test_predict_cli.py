@@ -15,8 +15,8 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from inference.core.classes import CLASS_NAMES
 from inference.adapters.predict_command import main
+from inference.core.classes import CLASS_NAMES
 
 
 @pytest.fixture(scope="module")

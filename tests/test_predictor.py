@@ -17,12 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from inference.core.classes import CLASS_NAMES
-from inference.core.errors import ArgumentError, InferenceError
-from inference.core.errors import InputError
-from inference.core.errors import ModelError
-from inference.core.model_repository import resolve_model_path
 from inference.core import predictor as predictor_module
+from inference.core.classes import CLASS_NAMES
+from inference.core.errors import ArgumentError, InferenceError, InputError, ModelError
+from inference.core.model_repository import resolve_model_path
 from inference.core.predictor import SPLIT_FROM, Prediction, Predictor, default_threads
 
 
@@ -270,7 +268,7 @@ def test_callers_on_several_threads_share_one_predictor(threaded, sequential, te
         caller.start()
     for caller in callers:
         caller.join(timeout=60)
-    for part, result in zip(slices, results):
+    for part, result in zip(slices, results, strict=False):
         np.testing.assert_array_equal(result, sequential.predict_proba(test_split.images[part]))
 
 

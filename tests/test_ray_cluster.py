@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from ray_cluster import two_node_cluster
 
 from inference.core.predictor import Predictor
-from ray_cluster import two_node_cluster
 
 RUN_TIMEOUT_S = 300  # about 10 s on a quiet 2-core machine
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import shutil
 
+import hostile
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -14,10 +15,9 @@ import pytest
 import ray
 from PIL import Image
 
-import hostile
+from inference.adapters.ray_engine import RayEngineError, RayScorer, decode_bytes, list_inputs, run, score_dataset
 from inference.core.errors import InputError
 from inference.core.predictor import Predictor
-from inference.adapters.ray_engine import RayEngineError, RayScorer, decode_bytes, list_inputs, run, score_dataset
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import sys
 import httpx
 import numpy as np
 import pytest
-import schemathesis
 import requests
+import schemathesis
 from hypothesis import HealthCheck, given, settings
 from PIL import Image
 from schemathesis.checks import not_a_server_error
@@ -23,11 +23,11 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from serve_process import serving
 
+from inference.adapters.serve_command import bind, main, parse_args
 from inference.core.classes import CLASS_NAMES
 from inference.core.predictor import Predictor
-from inference.adapters.serve_command import bind, main, parse_args
-from serve_process import serving
 
 LIMIT = 64 * 1024  # small, so the 413 tests stay quick; 83 raw images fit
 

@@ -22,14 +22,14 @@ import anyio
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
 from hostile import hostile_images
+from PIL import Image
 from serve_process import HOST, free_port, serving
 from tiny_models import write_tiny_model
 
-from inference.core.predictor import Predictor
-from inference.adapters.serve_command import main
 from inference.adapters.http_app import create_app
+from inference.adapters.serve_command import main
+from inference.core.predictor import Predictor
 
 LIMIT = 1024 * 1024
 READ_TIMEOUT = 1.0  # seconds: short, so the trickled body is cut off quickly

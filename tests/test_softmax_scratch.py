@@ -80,5 +80,5 @@ def test_sgd_follows_torch_optim_sgd(momentum, weight_decay):
             o.zero_grad()
             ((X @ params[0] + params[1]) ** 2).mean().backward()
             o.step()
-    for a, b in zip(ours, ref):
+    for a, b in zip(ours, ref, strict=False):
         assert_close(a, b)

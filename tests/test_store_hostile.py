@@ -15,11 +15,17 @@ import threading
 from pathlib import Path
 
 import pytest
+from hostile import (
+    STORE_DIGEST,
+    STORE_LABELS,
+    fill_store,
+    store_with_rows,
+    store_with_statements,
+    unclosed_wal_database,
+)
 
 from inference.core.corrections_store import CorrectionsStore
 from inference.core.errors import CorrectionsError
-from hostile import (STORE_DIGEST, STORE_LABELS, fill_store, store_with_rows, store_with_statements,
-                           unclosed_wal_database)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -262,7 +268,7 @@ def open_in_a_thread(path: Path) -> BaseException | None:
     def attempt():
         try:
             CorrectionsStore.open(path).close()
-        except BaseException as e:  # noqa: BLE001 - handed to the test
+        except BaseException as e:
             outcome["error"] = e
 
     thread = threading.Thread(target=attempt, daemon=True)

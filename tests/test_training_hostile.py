@@ -12,11 +12,11 @@ import pytest
 from onnx import TensorProto, helper
 
 from inference.core import model_repository
+from inference.core.model_repository import model_dir, onnx_path
 from training import train_command as cli
 from training.errors import TrainingError
-from training.onnx_export import recorded_accuracy
 from training.loop import DIVERGED_FACTOR, DivergenceGuard
-from inference.core.model_repository import model_dir, onnx_path
+from training.onnx_export import recorded_accuracy
 
 PREFIX = "train-and-export: error: "
 ONE_EPOCH = ["--variant", "concise", "--epochs", "1"]
@@ -186,8 +186,9 @@ def test_a_store_with_a_hostile_schema_is_refused_before_the_data(tmp_path, caps
                          ids=["index-minus-1", "label-42", "label-with-confirmed"])
 def test_a_store_row_past_its_checks_never_reaches_training(fashion_dir, tmp_path, capsys, monkeypatch, row):
     """Index -1 would relabel the last image (numpy's negative indexing), 42 would enter the labels."""
-    from inference.core.fashion_mnist import load_split
     from hostile import store_with_rows
+
+    from inference.core.fashion_mnist import load_split
 
     train = load_split("train", fashion_dir)
     path = store_with_rows(tmp_path / "corrections.sqlite", [row], digest=train.digest, split="train")

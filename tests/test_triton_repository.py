@@ -12,8 +12,15 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2  # Triton's own schema for config.pbtxt
 
 from inference.core import model_repository
-from inference.core.model_repository import (check_writable, latest_model, model_dir, model_folder_of, onnx_path,
-                                             resolve_model_path, write_model)
+from inference.core.model_repository import (
+    check_writable,
+    latest_model,
+    model_dir,
+    model_folder_of,
+    onnx_path,
+    resolve_model_path,
+    write_model,
+)
 
 # ONNX element types -> Triton data types, for the ones this model uses.
 ONNX_TO_TRITON = {

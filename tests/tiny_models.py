@@ -75,7 +75,7 @@ def tiny_model(
             helper.make_node("Concat", ["batch", "minus_one"], ["z_shape"], axis=0),
             helper.make_node("Reshape", ["z0", "z_shape"], ["z"]),
         ]
-    nodes += [helper.make_node("Identity", [src], [name]) for src, name in zip(computed, output_names)]
+    nodes += [helper.make_node("Identity", [src], [name]) for src, name in zip(computed, output_names, strict=False)]
     initializers = [
         numpy_helper.from_array(np.array([-1, PIXELS], np.int64), "flat_shape"),
         numpy_helper.from_array(np.array(1 / 255, np.float32), "inv255"),

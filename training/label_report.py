@@ -150,7 +150,7 @@ def summary(reports: list[LabelIssues], top: int = 10) -> str:
     counts = ", ".join(f"{r.split} {int(r.is_issue.sum())} of {len(r.index)}" for r in reports)
     lines = [f"label issues flagged by cleanlab ({METHOD}, {FILTER_BY}): {counts}"]
     pairs = {
-        r.split: Counter(zip(r.given_label[r.is_issue].tolist(), r.suggested_label[r.is_issue].tolist()))
+        r.split: Counter(zip(r.given_label[r.is_issue].tolist(), r.suggested_label[r.is_issue].tolist(), strict=False))
         for r in reports
     }
     total = sum(pairs.values(), Counter())

@@ -8,9 +8,9 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display needed, none opened
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from training.reliability_plot import draw_reliability  # noqa: E402
+from training.reliability_plot import draw_reliability
 
 
 def curves_png(histories: dict, calibrations: dict | None = None) -> bytes:
@@ -18,7 +18,7 @@ def curves_png(histories: dict, calibrations: dict | None = None) -> bytes:
     panel (reliability on the test set, before and after temperature scaling). PNG bytes."""
     panels = len(histories) + (1 if calibrations else 0)
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
-    for ax, (variant, h) in zip(axes[0], histories.items()):
+    for ax, (variant, h) in zip(axes[0], histories.items(), strict=False):
         epochs = range(1, len(h.train_loss) + 1)
         ax.plot(epochs, h.train_loss, label="train loss")
         ax.plot(epochs, h.val_loss, "--", label="val loss")

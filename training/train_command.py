@@ -33,21 +33,30 @@ from inference.core.atomic_write import atomic_write
 from inference.core.command_line import OneLineParser, finite_float, int_in, os_error_text, run_command
 from inference.core.corrections_store import default_path
 from inference.core.fashion_mnist import SPLITS
-from inference.core.model_repository import (CURVES_FILE, HISTORY_FILE, check_writable, latest_model, model_dir,
-                                             repository_of, run_folder_of, unexported_run_dir, weights_file,
-                                             write_model)
+from inference.core.model_repository import (
+    CURVES_FILE,
+    HISTORY_FILE,
+    check_writable,
+    latest_model,
+    model_dir,
+    repository_of,
+    run_folder_of,
+    unexported_run_dir,
+    weights_file,
+    write_model,
+)
 from inference.core.next_steps import report_command, review_command
 from training import softmax_concise, softmax_scratch
+from training.calibration import Calibration, calibrate, calibration_line
 from training.config import DEVICES, SCHEDULES, VARIANTS, TrainConfig
 from training.corrections import open_store
 from training.data import Data, prepare
 from training.errors import TrainingError
 from training.label_report import report_label_issues, require_cleanlab
-from training.report_inputs import UserProbabilities, load_user_probabilities
-from training.calibration import Calibration, calibrate, calibration_line
 from training.loop import History, evaluate, fit
 from training.onnx_export import metadata, recorded_accuracy, to_onnx, verify
 from training.plot import curves_png
+from training.report_inputs import UserProbabilities, load_user_probabilities
 
 BUILDERS = {"scratch": softmax_scratch.build, "concise": softmax_concise.build}
 

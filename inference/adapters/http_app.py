@@ -30,7 +30,6 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inference.adapters.service_errors import ServiceError
 from inference.adapters.inference_stats import Timing
 from inference.adapters.oip_routes import OipRoutes
 from inference.adapters.predict_json import images_from_json
@@ -39,11 +38,13 @@ from inference.adapters.serve_protocol import OVER_CAPACITY
 from inference.adapters.serve_settings import HEALTH_PATHS, ServeSettings
 from inference.adapters.served_models import ServedModel
 from inference.adapters.service import Service
-from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.core.errors import InputError, ModelError
+from inference.adapters.service_errors import ServiceError
 from inference.core.arrays import PIXELS
+from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
 from inference.core.decoders import read_image
+from inference.core.errors import InputError, ModelError
 from inference.core.predictor import Predictor
+
 
 class Scored(BaseModel):
     name: str = Field(description="file name for uploads, the batch index otherwise")
@@ -338,7 +339,7 @@ def _score(service: Service, predictor: Predictor, decode: Callable[[], Decoded]
     scored_rows = [
         Scored(name=n, label=lab, class_name=c, confidence=conf, probabilities=p)
         for n, lab, c, conf, p in zip(
-            names, result.labels.tolist(), result.class_names, result.confidence.tolist(), probs.tolist()
+            names, result.labels.tolist(), result.class_names, result.confidence.tolist(), probs.tolist(), strict=False
         )
     ]
     answer = PredictResponse(model_sha256=predictor.sha256, predictions=scored_rows, errors=errors).model_dump_json()

@@ -62,7 +62,7 @@ class InferenceStats:
         """Report these versions even before they serve anything (Triton lists every loaded version)."""
         with self._lock:
             for v in versions:
-                self._versions[v]  # noqa: B018 - creates the entry
+                self._versions[v]
 
     def pending(self, version: str, change: int) -> None:
         with self._lock:

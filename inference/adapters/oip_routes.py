@@ -20,12 +20,12 @@ from importlib import metadata as package_metadata
 import anyio
 from starlette.types import Receive, Scope, Send
 
-from inference.adapters.service_errors import ServiceError
 from inference.adapters.inference_stats import Timing
 from inference.adapters.oip_tensors import InferRequest, infer_request, parse_header, response, split_body
 from inference.adapters.request_body import ClientLeft, problem_headers, read_body, send_bytes, send_json
 from inference.adapters.serve_metrics import CONTENT_TYPE as METRICS_TYPE
 from inference.adapters.service import Service, scored
+from inference.adapters.service_errors import ServiceError
 from inference.core.errors import ModelError
 
 # Images scored on the event loop itself when no other request is in flight: up to 256 take

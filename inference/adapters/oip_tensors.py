@@ -152,7 +152,7 @@ def classify(scores: np.ndarray, count: int, labels: list[str] | None) -> list[l
     count = min(count, scores.shape[1])
     order = np.argsort(-scores, axis=1, kind="stable")[:, :count]
     rows = []
-    for row, idx in zip(scores.tolist(), order.tolist()):
+    for row, idx in zip(scores.tolist(), order.tolist(), strict=False):
         if labels is None:
             rows.append([f"{row[i]:f}:{i}" for i in idx])
         else:

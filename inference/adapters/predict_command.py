@@ -33,9 +33,9 @@ from inference.core.atomic_write import AtomicFile
 from inference.core.calibration import ReliabilityBins, reliability_bins
 from inference.core.command_line import OneLineParser, finite_float, int_in, run_command, silence_stdout
 from inference.core.csv_safe import csv_text
+from inference.core.decoders import IMAGE_SUFFIXES
 from inference.core.errors import ArgumentError, InferenceError
 from inference.core.evaluation import confusion_matrix, matrix_report
-from inference.core.decoders import IMAGE_SUFFIXES
 from inference.core.input_files import LoadedImages, label_file_for, load_in_parts
 from inference.core.model_repository import resolve_model_path
 from inference.core.predictor import CHUNK, DEVICES, NonFiniteScores, Predictor, thread_limit
@@ -102,7 +102,7 @@ class ResultWriter:
 
     def write(self, names: list[str], labels: np.ndarray, probs: np.ndarray) -> None:
         confidence = probs[np.arange(len(labels)), labels]
-        rows = zip(names, labels.tolist(), confidence.tolist(), probs.tolist())
+        rows = zip(names, labels.tolist(), confidence.tolist(), probs.tolist(), strict=False)
         if self.fmt == "csv":
             text = self._csv(
                 [name, label, self.class_names[label], f"{conf:.6f}", *(f"{p:.6f}" for p in row)]

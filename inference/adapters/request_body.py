@@ -16,8 +16,8 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from inference.adapters.admission import Admission
-from inference.adapters.service_errors import ServiceError
 from inference.adapters.serve_settings import ServeSettings
+from inference.adapters.service_errors import ServiceError
 
 
 class ClientLeft(Exception):

@@ -14,7 +14,6 @@ import argparse
 import math
 import socket
 import sys
-
 from pathlib import Path
 
 from inference.adapters.serve_settings import DEFAULT_HOST, DEFAULT_PORT, ServeSettings

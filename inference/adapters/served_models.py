@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from inference.adapters.service_errors import ServiceError
 from inference.adapters.model_config_text import parse_config
+from inference.adapters.service_errors import ServiceError
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
 from inference.core.errors import ModelError
 from inference.core.model_repository import MODEL_FILE, MODEL_NAME, triton_config, versions

@@ -89,7 +89,7 @@ def read_csv(path: str | os.PathLike, split: str, given_labels: np.ndarray) -> C
     for line, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
-        get = lambda name: cells[columns[name]].strip() if name in columns and columns[name] < len(cells) else ""  # noqa: E731
+        get = lambda name, cells=cells: cells[columns[name]].strip() if name in columns and columns[name] < len(cells) else ""  # noqa: E731
         try:
             row = _check_row(line, get, split, given_labels, result.skipped)
         except CorrectionsError as e:

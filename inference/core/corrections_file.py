@@ -24,8 +24,14 @@ import stat
 import tempfile
 from pathlib import Path
 
-from inference.core.corrections_schema import (FILE_NAME, check_schema, check_schema_marks, move_away, schema_marks,
-                                          table_names)
+from inference.core.corrections_schema import (
+    FILE_NAME,
+    check_schema,
+    check_schema_marks,
+    move_away,
+    schema_marks,
+    table_names,
+)
 from inference.core.errors import CorrectionsError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"

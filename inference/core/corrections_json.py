@@ -11,10 +11,18 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-
 from inference.core.classes import NUM_CLASSES
-from inference.core.corrections_values import (EXPORT_FORMAT, Verdict, check_digest, check_indices, check_label,
-                                          check_split, check_verdict, is_int, verdicts_digest)
+from inference.core.corrections_values import (
+    EXPORT_FORMAT,
+    Verdict,
+    check_digest,
+    check_indices,
+    check_label,
+    check_split,
+    check_verdict,
+    is_int,
+    verdicts_digest,
+)
 from inference.core.errors import CorrectionsError
 from inference.core.json_limits import json_depth
 

@@ -31,15 +31,40 @@ import numpy as np
 from inference.core.atomic_write import atomic_write
 from inference.core.corrections_csv import write_csv
 from inference.core.corrections_file import refuse_foreign_file
-from inference.core.corrections_schema import (APPLICATION_ID, FILE_NAME, SCHEMA, SCHEMA_VERSION, check_schema,
-                                          check_schema_marks, schema_marks, table_names)
 from inference.core.corrections_json import parse_json_file, read_limited
 from inference.core.corrections_migration import upgrade
+from inference.core.corrections_schema import (
+    APPLICATION_ID,
+    FILE_NAME,
+    SCHEMA,
+    SCHEMA_VERSION,
+    check_schema,
+    check_schema_marks,
+    schema_marks,
+    table_names,
+)
 from inference.core.corrections_tags import StoreTags
-from inference.core.corrections_values import (EXPORT_FORMAT, SPLIT_SIZES, VERDICTS, AppliedCorrections, HistoryEntry,
-                                          Verdict, check_digest, check_indices, check_label, check_labels,
-                                          check_session, check_split, check_verdict, image_filter, now_utc, stored_counts,
-                                          stored_history, stored_verdict, verdicts_digest)
+from inference.core.corrections_values import (
+    EXPORT_FORMAT,
+    SPLIT_SIZES,
+    VERDICTS,
+    AppliedCorrections,
+    HistoryEntry,
+    Verdict,
+    check_digest,
+    check_indices,
+    check_label,
+    check_labels,
+    check_session,
+    check_split,
+    check_verdict,
+    image_filter,
+    now_utc,
+    stored_counts,
+    stored_history,
+    stored_verdict,
+    verdicts_digest,
+)
 from inference.core.errors import CorrectionsError
 
 __all__ = ["CorrectionsStore", "Verdict", "AppliedCorrections", "HistoryEntry", "VERDICTS", "SPLIT_SIZES",
@@ -80,7 +105,7 @@ class CorrectionsStore(StoreTags):
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None, *, create: bool = True,
-             session: str = "") -> "CorrectionsStore":
+             session: str = "") -> CorrectionsStore:
         """Open (or, with create, make) the store at `path` (default: default_path()).
 
         `session` names the window or tool in the history. A file that is not ours is refused
@@ -132,7 +157,7 @@ class CorrectionsStore(StoreTags):
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "CorrectionsStore":
+    def __enter__(self) -> CorrectionsStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -186,7 +211,7 @@ class CorrectionsStore(StoreTags):
                 f"relabel of index {first} to {label}: that is its given label; use verdict 'confirmed'"
             )
         stamp = now_utc()
-        rows = [(int(i), verdict, label, int(g), stamp) for i, g in zip(indices, given)]
+        rows = [(int(i), verdict, label, int(g), stamp) for i, g in zip(indices, given, strict=False)]
         with self._write("save the verdicts"):
             return self._replace(digest, split, rows, self.session)
 
@@ -270,7 +295,7 @@ class CorrectionsStore(StoreTags):
             ).fetchall()
         return stored_counts(rows, self.path)
 
-    def apply(self, digest: str, split: str, labels: np.ndarray) -> "AppliedCorrections":
+    def apply(self, digest: str, split: str, labels: np.ndarray) -> AppliedCorrections:
         """The split's labels with the verdicts applied, all from one snapshot of the store.
 
         Refuses verdicts whose given label is not the label in `labels`: they were made on other data.

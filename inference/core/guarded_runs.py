@@ -105,7 +105,7 @@ def bounded_run(session: ort.InferenceSession, outputs: list[str], feeds: dict, 
     def probe() -> None:
         try:
             outcome["outputs"] = session.run(outputs, feeds, run_options)
-        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+        except BaseException as e:
             outcome["error"] = e
         finally:
             done.set()

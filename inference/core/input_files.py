@@ -21,7 +21,6 @@ from inference.core.decoders import IMAGE_SUFFIXES, idx_header, idx_parts, namin
 from inference.core.errors import InputError
 
 
-
 @dataclass
 class LoadedImages:
     """What a file or folder held: the images that loaded, their names, and the files that did not."""

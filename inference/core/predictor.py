@@ -28,14 +28,20 @@ except ImportError as e:  # the runtime is an extra, so a bare install can lack 
         "(or 'fashion-softmax[gpu]' for the CUDA build; never both)"
     ) from e
 
-from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.core.errors import ArgumentError, ModelError
-from inference.core.model_repository import resolve_model_path
 from inference.core.arrays import as_batch, chunks, to_uint8
 from inference.core.attributions import LinearWeights, linear_weights
+from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
+from inference.core.errors import ArgumentError, ModelError
+from inference.core.guarded_runs import (
+    ORT_ERRORS,
+    NonFiniteScores,
+    bounded_run,
+    check_finite,
+    first_line,
+    scoring_failed,
+)
 from inference.core.model_metadata import OptionalMetadata
-from inference.core.guarded_runs import (ORT_ERRORS, NonFiniteScores, bounded_run, check_finite, first_line,
-                                        scoring_failed)
+from inference.core.model_repository import resolve_model_path
 from inference.core.piece_threads import PieceThreads
 
 __all__ = ["NonFiniteScores", "Prediction", "Predictor", "default_threads", "thread_limit"]
@@ -246,7 +252,7 @@ class Predictor:
             or given.type != "tensor(uint8)"
             or len(shape) != 3
             or isinstance(shape[0], int)  # a fixed batch size could not score other batch sizes
-            or any(isinstance(d, int) and d != side for d, side in zip(shape[1:], IMAGE_SHAPE))
+            or any(isinstance(d, int) and d != side for d, side in zip(shape[1:], IMAGE_SHAPE, strict=False))
         ):
             raise self._refuse(f"its input is {given.name}: {_describe(given)}")
         declared = {o.name: o for o in self.session.get_outputs()}
@@ -270,7 +276,7 @@ class Predictor:
         """
         images = np.stack([np.zeros(IMAGE_SHAPE, np.uint8), np.full(IMAGE_SHAPE, 255, np.uint8)])
         probs, logits = self._bounded_run(images)
-        for name, out in zip(OUTPUTS, (probs, logits)):
+        for name, out in zip(OUTPUTS, (probs, logits), strict=False):
             if out.dtype != np.float32 or out.shape != (2, NUM_CLASSES):
                 raise self._refuse(f"on a batch of two images its output {name} is {out.dtype} {list(out.shape)}")
         if not (np.isfinite(probs).all() and np.isfinite(logits).all()):
@@ -330,7 +336,7 @@ class Predictor:
         if len(batch) <= self.chunk:
             return self.session.run([output], {INPUT: to_uint8(batch)})[0]
         out = np.empty((len(batch), NUM_CLASSES), np.float32)
-        for start, part in zip(range(0, len(batch), self.chunk), chunks(batch, self.chunk)):
+        for start, part in zip(range(0, len(batch), self.chunk), chunks(batch, self.chunk), strict=False):
             out[start : start + len(part)] = self.session.run([output], {INPUT: to_uint8(part)})[0]
         return out
 

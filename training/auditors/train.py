@@ -9,7 +9,7 @@ with the fields below (each auditor's file defines its own dataclass).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

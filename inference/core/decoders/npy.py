@@ -15,6 +15,7 @@ from inference.core.arrays import as_batch, as_uint8_batch, batch_shape, check_d
 from inference.core.decoders.common import naming
 from inference.core.errors import InputError
 
+
 @dataclass(frozen=True)
 class NpyHeader:
     shape: tuple[int, ...]
