@@ -51,7 +51,9 @@ def main() -> int:
         "predicted class per image": lambda: contributions(W, images, predicted),
         "predicted vs true class": lambda: contributions(W, images, predicted, truth),
         "numpy W[cls] * x.astype(float32)": lambda: W[predicted].reshape(-1, 28, 28) * images.astype(np.float32),
-        "numpy (W[cls] - W[true]) * x": lambda: (W[predicted] - W[truth]).reshape(-1, 28, 28) * images.astype(np.float32),
+        "numpy (W[cls] - W[true]) * x": lambda: (
+            (W[predicted] - W[truth]).reshape(-1, 28, 28) * images.astype(np.float32)
+        ),
     }
     print(f"model {predictor.path}; {os.cpu_count()} CPU(s); numpy {np.__version__}; {len(images):,} test images")
     print(f"linear_weights probe: first call {first_probe * 1e3:.1f} ms, warm p50 {warm_probe * 1e3:.2f} ms")
@@ -63,7 +65,9 @@ def main() -> int:
         print(f"{name:<36} {times[name]:8.2f} {seconds.min() * 1e3:8.2f}")
     worst = max(times[name] for name in list(cases)[:3])
     verdict = "PASS" if worst <= TARGET_MS else "MISS"
-    print(f"\n== target (issue 12) ==\nslowest of the three, whole test set  {worst:8.2f} ms   target <= {TARGET_MS:g} ms  {verdict}")
+    print(
+        f"\n== target (issue 12) ==\nslowest of the three, whole test set  {worst:8.2f} ms   target <= {TARGET_MS:g} ms  {verdict}"
+    )
     return 0
 
 

@@ -51,10 +51,19 @@ def ranking_from_auditor(auditor: str, folds: int, top: int) -> list[tuple[int, 
     oof = audit_out_of_fold(auditor, TrainConfig(), torch.from_numpy(split.images), torch.from_numpy(labels), folds)
     issues = find_issues("train", labels, oof.probabilities)
     keep = np.flatnonzero(issues.is_issue)[:top]
-    return list(zip(issues.index[keep].tolist(), issues.given_label[keep].tolist(), issues.suggested_label[keep].tolist(), strict=False))
+    return list(
+        zip(
+            issues.index[keep].tolist(),
+            issues.given_label[keep].tolist(),
+            issues.suggested_label[keep].tolist(),
+            strict=False,
+        )
+    )
 
 
-def contact_sheet(images: np.ndarray, rows: list[tuple[int, int, int]], tile: int = 112, columns: int = 8) -> Image.Image:
+def contact_sheet(
+    images: np.ndarray, rows: list[tuple[int, int, int]], tile: int = 112, columns: int = 8
+) -> Image.Image:
     """One PNG-ready image: a grid of (N, 28, 28) `images[index]` tiles, each with its caption."""
     font = ImageFont.load_default(size=12)
     n_rows = max(1, -(-len(rows) // columns))
@@ -80,7 +89,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, help="PNG to write; default top<N>-<auditor or csv name>.png here")
     args = p.parse_args()
 
-    rows = ranking_from_csv(args.csv, args.top) if args.csv else ranking_from_auditor(args.auditor, args.folds, args.top)
+    rows = (
+        ranking_from_csv(args.csv, args.top) if args.csv else ranking_from_auditor(args.auditor, args.folds, args.top)
+    )
     out = args.out or Path(f"top{args.top}-{args.auditor or args.csv.stem}.png")
     contact_sheet(load_split("train").images, rows, args.tile, args.columns).save(out)
     print(f"{len(rows)} flagged images (caption: rank, index, given > suggested) -> {out}")

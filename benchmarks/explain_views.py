@@ -62,8 +62,10 @@ def screenshots(out: Path, weights, predictor, split, probabilities) -> None:
     why.show_image(split.images[i], T_SHIRT, SHIRT, runner_up(probabilities[i]), predictor.class_names)
     why.resize(330, why.heightForWidth(330))  # after the text is in: the wrapped lines set the height
     why.grab().save(str(out / "why.png"))
-    print(f"wrote {out / 'templates.png'} and {out / 'why.png'} (test image #{i}, "
-          f"p(T-shirt/top) = {probabilities[i, T_SHIRT]:.1%})")
+    print(
+        f"wrote {out / 'templates.png'} and {out / 'why.png'} (test image #{i}, "
+        f"p(T-shirt/top) = {probabilities[i, T_SHIRT]:.1%})"
+    )
 
 
 def main() -> int:
@@ -86,6 +88,7 @@ def main() -> int:
     app.processEvents()
     names = predictor.class_names
     calls = min(args.calls, len(split.images))
+
     def relayout_and_repaint() -> None:
         app.processEvents()  # the posted relayout a changed caption asks for, then the paint itself
         view.repaint()

@@ -91,9 +91,13 @@ def predictor_section(model: str, data_dir: str | None) -> int:
     diff = float(np.abs(p_gpu - p_cpu).max())
     same = bool(np.array_equal(p_gpu.argmax(1), p_cpu.argmax(1)))
     gpu_rate = images_per_second(gpu, train)
-    print(f"cuda Predictor: {gpu_rate:,.0f} images/s on the 60,000 training images ({gpu_rate / cpu_rate:.2f}x the cpu)")
-    print(f"auto picked cuda: {auto.device == 'cuda'}; max |dp| cuda vs cpu {diff:.2e} (<= {TOLERANCE:g}); "
-          f"same labels: {same}")
+    print(
+        f"cuda Predictor: {gpu_rate:,.0f} images/s on the 60,000 training images ({gpu_rate / cpu_rate:.2f}x the cpu)"
+    )
+    print(
+        f"auto picked cuda: {auto.device == 'cuda'}; max |dp| cuda vs cpu {diff:.2e} (<= {TOLERANCE:g}); "
+        f"same labels: {same}"
+    )
     return 0 if auto.device == "cuda" and diff <= TOLERANCE and same else 1
 
 

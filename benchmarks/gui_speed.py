@@ -122,12 +122,16 @@ def report_launch(split: str, results: list[dict]) -> None:
     med = lambda key: statistics.median(r[key] for r in results)  # noqa: E731
     best = lambda key: min(r[key] for r in results)  # noqa: E731
     print(f"[{split}] {results[0]['images']:,} images, {len(results)} launches (median / best):")
-    print(f"  spawn -> every image scored (parent's clock): {med('wall_to_scored_s'):.2f} s / {best('wall_to_scored_s'):.2f} s")
+    print(
+        f"  spawn -> every image scored (parent's clock): {med('wall_to_scored_s'):.2f} s / {best('wall_to_scored_s'):.2f} s"
+    )
     print(f"  process start -> window shown, loop running:  {med('shown_s'):.2f} s / {best('shown_s'):.2f} s")
     print(f"  process start -> scored:                      {med('scored_s'):.2f} s / {best('scored_s'):.2f} s")
-    print(f"  worker: load {med('load_s'):.2f} s, +model {med('model_s') - med('load_s'):.2f} s, "
-          f"+score {med('score_s') - med('model_s'):.3f} s, +tiles {med('tiles_s') - med('score_s'):.2f} s, "
-          f"+label-issue report {med('review_s') - med('tiles_s'):.3f} s ({results[0]['review']})")
+    print(
+        f"  worker: load {med('load_s'):.2f} s, +model {med('model_s') - med('load_s'):.2f} s, "
+        f"+score {med('score_s') - med('model_s'):.3f} s, +tiles {med('tiles_s') - med('score_s'):.2f} s, "
+        f"+label-issue report {med('review_s') - med('tiles_s'):.3f} s ({results[0]['review']})"
+    )
     print(f"  resident memory once scored: {med('rss_mb'):.0f} MB (peak {med('peak_rss_mb'):.0f} MB)")
 
 
@@ -192,12 +196,16 @@ def in_process(model: str | None, data_dir: str | None, split: str, scroll: bool
         best = {name: min(r[name] for r in rounds) for name in changes}
         every = [t for r in rounds for t in r.values()]
         n = w.tiles.rowCount()
-        print(f"[{split}] filter/sort change on {n:,} images (reset + relayout + repaint, until idle), "
-              f"best of {len(rounds)} rounds, ms:")
+        print(
+            f"[{split}] filter/sort change on {n:,} images (reset + relayout + repaint, until idle), "
+            f"best of {len(rounds)} rounds, ms:"
+        )
         print("  " + ", ".join(f"{k} {v:.0f}" for k, v in best.items()))
-        print(f"  best-of-rounds max {max(best.values()):.0f} ms; all {len(every)} changes: "
-              f"median {statistics.median(every):.0f} ms, max {max(every):.0f} ms; "
-              f"CPU median {statistics.median(cpu):.0f} ms, max {max(cpu):.0f} ms")
+        print(
+            f"  best-of-rounds max {max(best.values()):.0f} ms; all {len(every)} changes: "
+            f"median {statistics.median(every):.0f} ms, max {max(every):.0f} ms; "
+            f"CPU median {statistics.median(cpu):.0f} ms, max {max(cpu):.0f} ms"
+        )
 
         if not scroll:
             review_keys(window, app, split)
@@ -220,9 +228,11 @@ def in_process(model: str | None, data_dir: str | None, split: str, scroll: bool
         total = time.perf_counter() - t_all
         cols = max(1, w.grid.viewport().width() // w.grid.gridSize().width())
         rows = -(-page // w.grid.gridSize().height())
-        print(f"[{split}] full-grid scroll, one viewport ({cols}x{rows} tiles) per frame: {len(frames)} frames in "
-              f"{total:.2f} s; per frame median {statistics.median(frames):.1f} ms, max {max(frames):.1f} ms "
-              f"(~{1000 / statistics.median(frames):.0f} frames/s)")
+        print(
+            f"[{split}] full-grid scroll, one viewport ({cols}x{rows} tiles) per frame: {len(frames)} frames in "
+            f"{total:.2f} s; per frame median {statistics.median(frames):.1f} ms, max {max(frames):.1f} ms "
+            f"(~{1000 / statistics.median(frames):.0f} frames/s)"
+        )
         review_keys(window, app, split)
         window.close()
 
@@ -235,8 +245,11 @@ def review_keys(window, app, split: str, count: int = 40) -> None:
         bar.sort_choice.setCurrentIndex(bar.sort_choice.findData("quality"))
     app.processEvents()
     window.grid.setCurrentIndex(window.view_model.index(0))
-    keys = [lambda: window.give_verdict("confirmed"), lambda: window.give_verdict("exclude"),
-            lambda: window.give_verdict("relabel", 0)]
+    keys = [
+        lambda: window.give_verdict("confirmed"),
+        lambda: window.give_verdict("exclude"),
+        lambda: window.give_verdict("relabel", 0),
+    ]
     tagging = getattr(window, "tagging", None)  # absent in a checkout from before tags (--before)
     if window.tiles.review is not None:
         keys.append(window.accept_suggestion)
@@ -248,9 +261,11 @@ def review_keys(window, app, split: str, count: int = 40) -> None:
         times.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
     reviewed, flagged = window.tiles.review_progress()
-    print(f"[{split}] review keys ({'with' if window.tiles.review is not None else 'without'} a report): "
-          f"{count} verdicts, per key median {statistics.median(times):.1f} ms, max {max(times):.1f} ms "
-          f"(CPU median {statistics.median(cpu):.1f} ms); status: reviewed {reviewed} of {flagged} flagged")
+    print(
+        f"[{split}] review keys ({'with' if window.tiles.review is not None else 'without'} a report): "
+        f"{count} verdicts, per key median {statistics.median(times):.1f} ms, max {max(times):.1f} ms "
+        f"(CPU median {statistics.median(cpu):.1f} ms); status: reviewed {reviewed} of {flagged} flagged"
+    )
     if tagging is None:
         return
     times, cpu = [], []
@@ -262,8 +277,10 @@ def review_keys(window, app, split: str, count: int = 40) -> None:
         app.processEvents()
         times.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
-    print(f"[{split}] tag (one image, committed, shown): {len(times)} tags, per tag median "
-          f"{statistics.median(times):.1f} ms, max {max(times):.1f} ms (CPU median {statistics.median(cpu):.1f} ms)")
+    print(
+        f"[{split}] tag (one image, committed, shown): {len(times)} tags, per tag median "
+        f"{statistics.median(times):.1f} ms, max {max(times):.1f} ms (CPU median {statistics.median(cpu):.1f} ms)"
+    )
 
 
 def main(argv=None) -> int:
@@ -273,7 +290,9 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--splits", nargs="+", choices=("test", "train"), default=["test", "train"])
     p.add_argument("--no-launch", action="store_true", help="skip part 1 (launches)")
-    p.add_argument("--before", metavar="DIR", help="a checkout of older code: part 2 with it and with this, alternating")
+    p.add_argument(
+        "--before", metavar="DIR", help="a checkout of older code: part 2 with it and with this, alternating"
+    )
     p.add_argument("--no-scroll", action="store_true", help="skip the full-grid scroll (90 s on the train split)")
     args = p.parse_args(argv)
     if not args.no_launch:
@@ -292,10 +311,12 @@ def main(argv=None) -> int:
 
 def in_process_of(root: Path, model: str | None, data_dir: str | None, split: str, scroll: bool) -> None:
     """Part 2 in a fresh process with the code under `root` (this script's own functions, that code's gui/)."""
-    code = (f"import sys; sys.path.insert(0, {str(root)!r}); sys.argv = ['gui_speed']; "
-            f"import importlib.util as u; s = u.spec_from_file_location('gs', {str(Path(__file__).resolve())!r}); "
-            f"m = u.module_from_spec(s); s.loader.exec_module(m); m.ROOT = __import__('pathlib').Path({str(root)!r}); "
-            f"m.in_process({model!r}, {data_dir!r}, {split!r}, {scroll!r})")
+    code = (
+        f"import sys; sys.path.insert(0, {str(root)!r}); sys.argv = ['gui_speed']; "
+        f"import importlib.util as u; s = u.spec_from_file_location('gs', {str(Path(__file__).resolve())!r}); "
+        f"m = u.module_from_spec(s); s.loader.exec_module(m); m.ROOT = __import__('pathlib').Path({str(root)!r}); "
+        f"m.in_process({model!r}, {data_dir!r}, {split!r}, {scroll!r})"
+    )
     env = {**os.environ, "PYTHONPATH": str(root)}
     subprocess.run([sys.executable, "-c", code], env=env, cwd=root, check=True)
 

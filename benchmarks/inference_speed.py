@@ -117,17 +117,34 @@ def worker(model: str, threads: int | None, budget: float) -> dict:
         for n in BATCHES:
             batch = np.ascontiguousarray(images[:n] if n <= len(images) else train[:n])
             seconds = time_calls(lambda fn=fn, batch=batch: fn(batch), budget if n > 1 else max(budget, 1.0))
-            rows[f"{name}|{n}"] = {"p50": float(np.median(seconds)), "p99": float(np.percentile(seconds, 99)),
-                                   "min": float(seconds.min()), "calls": len(seconds)}
+            rows[f"{name}|{n}"] = {
+                "p50": float(np.median(seconds)),
+                "p99": float(np.percentile(seconds, 99)),
+                "min": float(seconds.min()),
+                "calls": len(seconds),
+            }
         if name == "predictor.predict":
             single = images[:1]
-            session_only = time_calls(lambda single=single: predictor.session.run(["probabilities"], {"images": single}), 1.0)
+            session_only = time_calls(
+                lambda single=single: predictor.session.run(["probabilities"], {"images": single}), 1.0
+            )
     reference = predictor.predict_proba(images)
-    agreement = {name: float(np.abs(np.asarray(getattr(fn(images), "probabilities", None) if name ==
-                                               "predictor.predict" else fn(images)) - reference).max())
-                 for name, fn in contenders.items()}
-    return {"threads": predictor.threads, "torch_threads": torch.get_num_threads(), "rows": rows,
-            "agreement": agreement, "session_run_p50": float(np.median(session_only))}
+    agreement = {
+        name: float(
+            np.abs(
+                np.asarray(getattr(fn(images), "probabilities", None) if name == "predictor.predict" else fn(images))
+                - reference
+            ).max()
+        )
+        for name, fn in contenders.items()
+    }
+    return {
+        "threads": predictor.threads,
+        "torch_threads": torch.get_num_threads(),
+        "rows": rows,
+        "agreement": agreement,
+        "session_run_p50": float(np.median(session_only)),
+    }
 
 
 def peak_rss_mb(model: str) -> float:
@@ -155,8 +172,17 @@ def run_worker(model: str, threads: int | None, budget: float) -> dict:
     if threads is not None:  # BLAS and OpenMP read these once, at import
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(threads)
-    command = [sys.executable, __file__, "--model", model, "--budget", str(budget), "--worker",
-               "--threads", str(threads or 0)]
+    command = [
+        sys.executable,
+        __file__,
+        "--model",
+        model,
+        "--budget",
+        str(budget),
+        "--worker",
+        "--threads",
+        str(threads or 0),
+    ]
     out = subprocess.run(command, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f"benchmark worker failed:\n{out.stderr}")
@@ -177,9 +203,13 @@ def print_table(result: dict) -> None:
             r = rows[f"{name}|{n}"]
             ratio = "" if name == "predictor.predict" else f"{r['p50'] / ours:10.2f}x"
             print(f"{n:>6}  {name:<18} {fmt_time(r['p50'])} {fmt_time(r['p99'])} {n / r['p50']:12,.0f}  {ratio:>12}")
-    print(f"   raw session.run, one image: p50 {fmt_time(result['session_run_p50'])} (the floor under predict's wrapper)")
-    print("   max |dp| vs predictor on the test set: "
-          + ", ".join(f"{k} {v:.1e}" for k, v in result["agreement"].items() if k != "predictor.predict"))
+    print(
+        f"   raw session.run, one image: p50 {fmt_time(result['session_run_p50'])} (the floor under predict's wrapper)"
+    )
+    print(
+        "   max |dp| vs predictor on the test set: "
+        + ", ".join(f"{k} {v:.1e}" for k, v in result["agreement"].items() if k != "predictor.predict")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,8 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"inference_speed: error: {e}", file=sys.stderr)
         return 2
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"model {model}; {cores} usable of {os.cpu_count()} CPU(s); python {sys.version.split()[0]}"
-          + (f"; OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}" if "OPENBLAS_CORETYPE" in os.environ else ""))
+    print(
+        f"model {model}; {cores} usable of {os.cpu_count()} CPU(s); python {sys.version.split()[0]}"
+        + (f"; OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}" if "OPENBLAS_CORETYPE" in os.environ else "")
+    )
     single, default = run_worker(model, 1, args.budget), run_worker(model, None, args.budget)
     print_table(single)
     print_table(default)
@@ -218,15 +250,24 @@ def main(argv: list[str] | None = None) -> int:
     one = {r["threads"]: p50(r, "predictor.predict", 1) * 1e6 for r in (single, default)}
     rss = peak_rss_mb(model)
     print("\n== targets (issue 3) ==")
-    print(f"full test set (10,000 images)      {full:8.2f} ms   target <= {TARGET_FULL_MS:g} ms "
-          f"({10_000 / full * 1e3:,.0f} images/s)  {verdict(full <= TARGET_FULL_MS)}")
-    print(f"single-image predict p50           {min(one.values()):8.1f} us   target <= {TARGET_SINGLE_US:g} us  "
-          f"{verdict(min(one.values()) <= TARGET_SINGLE_US)}   ("
-          + ", ".join(f"{t} thread(s) {us:.1f} us" for t, us in one.items()) + ")")
-    print(f"peak RSS: import, open, score all  {rss:8.1f} MB   target <= {TARGET_RSS_MB:g} MB  {verdict(rss <= TARGET_RSS_MB)}")
+    print(
+        f"full test set (10,000 images)      {full:8.2f} ms   target <= {TARGET_FULL_MS:g} ms "
+        f"({10_000 / full * 1e3:,.0f} images/s)  {verdict(full <= TARGET_FULL_MS)}"
+    )
+    print(
+        f"single-image predict p50           {min(one.values()):8.1f} us   target <= {TARGET_SINGLE_US:g} us  "
+        f"{verdict(min(one.values()) <= TARGET_SINGLE_US)}   ("
+        + ", ".join(f"{t} thread(s) {us:.1f} us" for t, us in one.items())
+        + ")"
+    )
+    print(
+        f"peak RSS: import, open, score all  {rss:8.1f} MB   target <= {TARGET_RSS_MB:g} MB  {verdict(rss <= TARGET_RSS_MB)}"
+    )
 
-    print(f"\n== targets (issue 13): default = {default['threads']} thread(s), PyTorch at its default "
-          f"{default['torch_threads']} ==")
+    print(
+        f"\n== targets (issue 13): default = {default['threads']} thread(s), PyTorch at its default "
+        f"{default['torch_threads']} =="
+    )
     for n in (1024, 10_000, 60_000):
         gain = p50(single, "predictor.predict", n) / p50(default, "predictor.predict", n)
         target = f"target >= {TARGET_THREADS_RATIO:g}x  {verdict(gain >= TARGET_THREADS_RATIO)}" if n == 10_000 else ""
@@ -236,8 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         target = f"target >= {TARGET_TORCH_RATIO:g}x  {verdict(ratio >= TARGET_TORCH_RATIO)}" if n <= 10_000 else ""
         print(f"default vs PyTorch eager, {n:>6,}   {ratio:6.2f}x   {target}")
     if default["threads"] != 2:
-        print(f"(the 1.4x target is for 2 cores; this run had {default['threads']}: "
-              "taskset -c 0,1 measures two)")
+        print(f"(the 1.4x target is for 2 cores; this run had {default['threads']}: taskset -c 0,1 measures two)")
     print(f"import inference.core.predictor         {import_seconds() * 1e3:8.0f} ms")
     return 0
 

@@ -39,8 +39,13 @@ from training.loop import evaluate, fit
 
 METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 FILTERS = (
-    "prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
-    "predicted_neq_given", "low_normalized_margin", "low_self_confidence",
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+    "low_normalized_margin",
+    "low_self_confidence",
 )
 
 
@@ -67,8 +72,9 @@ def auroc(positive: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def timed_audit(name: str, cfg: TrainConfig, images: torch.Tensor, labels: np.ndarray, folds: int,
-                progress: bool | None) -> tuple[OutOfFold, float]:
+def timed_audit(
+    name: str, cfg: TrainConfig, images: torch.Tensor, labels: np.ndarray, folds: int, progress: bool | None
+) -> tuple[OutOfFold, float]:
     """(out-of-fold result, CPU seconds of this process) for one cross-validation."""
     cpu = time.process_time()
     oof = audit_out_of_fold(name, cfg, images, torch.from_numpy(labels), folds, progress=progress)
@@ -85,17 +91,26 @@ def planted_noise(name, cfg, images, noisy, flipped, folds, progress) -> dict:
     flagged = np.zeros(len(noisy), dtype=bool)
     flagged[issues.index[issues.is_issue]] = True
     row = {
-        "oof_acc": oof.accuracy, "auroc": auroc(flipped, -quality),  # lower quality must mean "flipped"
+        "oof_acc": oof.accuracy,
+        "auroc": auroc(flipped, -quality),  # lower quality must mean "flipped"
         "prec_at_k": float(flipped[issues.index[:k]].mean()),
-        "flagged": int(flagged.sum()), "flag_prec": float(flipped[flagged].mean()) if flagged.any() else float("nan"),
-        "flag_recall": float(flagged[flipped].mean()), "wall": oof.seconds, "cpu": cpu, "oof": oof,
+        "flagged": int(flagged.sum()),
+        "flag_prec": float(flipped[flagged].mean()) if flagged.any() else float("nan"),
+        "flag_recall": float(flagged[flipped].mean()),
+        "wall": oof.seconds,
+        "cpu": cpu,
+        "oof": oof,
     }
-    print(f"  planted noise ({k} of {len(noisy)} flipped): out-of-fold accuracy {row['oof_acc']:.4f} "
-          f"(folds {min(oof.fold_accuracy):.4f}-{max(oof.fold_accuracy):.4f}), AUROC {row['auroc']:.4f}, "
-          f"precision@{k} {row['prec_at_k']:.4f}; is_issue ({FILTER_BY}) flags {row['flagged']}: "
-          f"precision {row['flag_prec']:.3f}, recall {row['flag_recall']:.3f}")
-    print(f"  {folds}-fold cross-validation: {oof.seconds:.1f} s wall, {cpu:.1f} s CPU "
-          f"({cpu / oof.seconds:.2f} cores busy), load average now {os.getloadavg()[0]:.1f}")
+    print(
+        f"  planted noise ({k} of {len(noisy)} flipped): out-of-fold accuracy {row['oof_acc']:.4f} "
+        f"(folds {min(oof.fold_accuracy):.4f}-{max(oof.fold_accuracy):.4f}), AUROC {row['auroc']:.4f}, "
+        f"precision@{k} {row['prec_at_k']:.4f}; is_issue ({FILTER_BY}) flags {row['flagged']}: "
+        f"precision {row['flag_prec']:.3f}, recall {row['flag_recall']:.3f}"
+    )
+    print(
+        f"  {folds}-fold cross-validation: {oof.seconds:.1f} s wall, {cpu:.1f} s CPU "
+        f"({cpu / oof.seconds:.2f} cores busy), load average now {os.getloadavg()[0]:.1f}"
+    )
     return row
 
 
@@ -103,12 +118,16 @@ def clean_ranking(name, cfg, images, clean, folds, top, progress, write_csv: Pat
     """The auditor on the labels as published: its most suspect images, for a person to judge."""
     oof, cpu = timed_audit(name, cfg, images, clean, folds, progress)
     issues = find_issues("train", clean, oof.probabilities)
-    print(f"  clean labels: out-of-fold accuracy {oof.accuracy:.4f}, {int(issues.is_issue.sum())} flagged, "
-          f"{oof.seconds:.1f} s wall, {cpu:.1f} s CPU; top {top}:")
+    print(
+        f"  clean labels: out-of-fold accuracy {oof.accuracy:.4f}, {int(issues.is_issue.sum())} flagged, "
+        f"{oof.seconds:.1f} s wall, {cpu:.1f} s CPU; top {top}:"
+    )
     print(f"    {'rank':>4} {'index':>6}  {'given':<12} {'suggested':<12} {'quality':>9}")
     for rank in range(min(top, len(issues.index))):
-        print(f"    {rank + 1:>4} {issues.index[rank]:>6}  {CLASS_NAMES[issues.given_label[rank]]:<12} "
-              f"{CLASS_NAMES[issues.suggested_label[rank]]:<12} {issues.label_quality[rank]:>9.3g}")
+        print(
+            f"    {rank + 1:>4} {issues.index[rank]:>6}  {CLASS_NAMES[issues.given_label[rank]]:<12} "
+            f"{CLASS_NAMES[issues.suggested_label[rank]]:<12} {issues.label_quality[rank]:>9.3g}"
+        )
     if write_csv is not None:
         path = write_csv / f"label_issues-train-{name}.csv"
         atomic_write(path, to_csv(issues))
@@ -174,19 +193,31 @@ def main() -> None:
     p.add_argument("--noise-seed", type=int, default=0)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--top", type=int, default=40, help="how many of the clean ranking to print")
-    p.add_argument("--planted", action=argparse.BooleanOptionalAction, default=True,
-                   help="score the ranking against planted noise (one cross-validation)")
-    p.add_argument("--clean", action=argparse.BooleanOptionalAction, default=True,
-                   help="also rank the clean labels (a second cross-validation)")
+    p.add_argument(
+        "--planted",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="score the ranking against planted noise (one cross-validation)",
+    )
+    p.add_argument(
+        "--clean",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also rank the clean labels (a second cross-validation)",
+    )
     p.add_argument("--write-csv", type=Path, metavar="DIR", help="write each clean ranking as a label_issues-train CSV")
     p.add_argument("--methods", action="store_true", help="every cleanlab ranking method and filter on the noisy run")
     p.add_argument("--retrain", action="store_true", help="retrain the linear model on corrected labels (slow)")
     p.add_argument("--seeds", type=int, default=3, help="training seeds for --retrain")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--progress", action="store_true", help="show the fold x epoch bar")
-    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice). On a 2-core machine "
-                   "shared with other jobs two threads spin on each other: the CNN's 5 folds took 322 s of CPU "
-                   "on one thread against 532-1111 s on two")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads (default: torch's choice). On a 2-core machine "
+        "shared with other jobs two threads spin on each other: the CNN's 5 folds took 322 s of CPU "
+        "on one thread against 532-1111 s on two",
+    )
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -197,21 +228,26 @@ def main() -> None:
     noisy, flipped = flip(clean, args.noise, args.noise_seed)
     if args.write_csv:
         args.write_csv.mkdir(parents=True, exist_ok=True)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, device {args.device}, "
-          f"load average {os.getloadavg()[0]:.1f} at start; default auditor: {DEFAULT_AUDITOR}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, device {args.device}, "
+        f"load average {os.getloadavg()[0]:.1f} at start; default auditor: {DEFAULT_AUDITOR}"
+    )
     # Warm up first: a cold first run on two cores took 13.3 s against 6.9-7.1 s warm, and in
     # train-and-export the folds run after the final model has trained, warm.
     accuracy_on_test(dataclasses.replace(cfg, epochs=1), data, images, clean, cfg.seed)
     progress = True if args.progress else False
     results = {}
     for name in args.auditor:
-        print(f"\n{name} auditor: {AUDITORS[name].about}\n  recipe {dataclasses.asdict(AUDITORS[name].recipe_for(cfg))}")
+        print(
+            f"\n{name} auditor: {AUDITORS[name].about}\n  recipe {dataclasses.asdict(AUDITORS[name].recipe_for(cfg))}"
+        )
         row = planted_noise(name, cfg, images, noisy, flipped, args.folds, progress) if args.planted else {}
         if args.methods and row:
             method_table(noisy, flipped, row["oof"].probabilities)
         if args.retrain and row:
-            retrain_table(cfg, data, clean, noisy, flipped, row["oof"].probabilities,
-                          list(range(cfg.seed, cfg.seed + args.seeds)))
+            retrain_table(
+                cfg, data, clean, noisy, flipped, row["oof"].probabilities, list(range(cfg.seed, cfg.seed + args.seeds))
+            )
         if args.clean:
             row |= clean_ranking(name, cfg, images, clean, args.folds, args.top, progress, args.write_csv)
         results[name] = row
@@ -221,8 +257,10 @@ def main() -> None:
     for name, r in results.items():
         if "oof_acc" not in r:
             continue
-        print(f"  {name:<8} {r['oof_acc']:>8.4f} {r['auroc']:>7.4f} {r['prec_at_k']:>7.4f} {r['wall']:>7.1f} "
-              f"{r['cpu']:>7.1f} {r.get('clean_acc', float('nan')):>9.4f}")
+        print(
+            f"  {name:<8} {r['oof_acc']:>8.4f} {r['auroc']:>7.4f} {r['prec_at_k']:>7.4f} {r['wall']:>7.1f} "
+            f"{r['cpu']:>7.1f} {r.get('clean_acc', float('nan')):>9.4f}"
+        )
     print("targets: default auditor AUROC >= 0.98, prec@K >= 0.80, <= 300 s wall (quiet 2 cores); linear <= 15 s")
 
 

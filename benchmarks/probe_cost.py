@@ -113,8 +113,10 @@ def main() -> None:
         step()  # warm: first-time imports and page faults
         best, median, cpu = measure(step, args.rounds)
         floor = floor or best
-        print(f"  {name:28s} best {best:7.2f} ms  median {median:7.2f} ms  this process's CPU {cpu:6.2f} ms"
-              f"  ({best / floor:5.1f}x the floor)")
+        print(
+            f"  {name:28s} best {best:7.2f} ms  median {median:7.2f} ms  this process's CPU {cpu:6.2f} ms"
+            f"  ({best / floor:5.1f}x the floor)"
+        )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,10 @@ def single_process(source: Path, model: str) -> float:
         score_s = time.perf_counter() - start
     n = len(loaded.images)
     rate = n / (read_s + score_s)
-    print(f"single-process Predictor ({predictor.threads} threads): read {read_s:.2f} s + score "
-          f"{score_s * 1000:.0f} ms = {rate:,.0f} images/s ({n / score_s:,.0f} images/s scoring alone)")
+    print(
+        f"single-process Predictor ({predictor.threads} threads): read {read_s:.2f} s + score "
+        f"{score_s * 1000:.0f} ms = {rate:,.0f} images/s ({n / score_s:,.0f} images/s scoring alone)"
+    )
     return rate
 
 
@@ -56,8 +58,10 @@ def on_ray(label: str, source: Path, model: str, address: str | None, num_cpus: 
             result = run([source], out, model=model, address=address)
         assert not result.errors
         rate = result.scored / result.scoring_s
-        print(f"{label} ({len(nodes)} node(s), {cpus:g} CPUs), {job:<10}: read + decode + score + write "
-              f"{result.scoring_s:.2f} s = {rate:,.0f} images/s; ratio to the single process {rate / single:.2f}x")
+        print(
+            f"{label} ({len(nodes)} node(s), {cpus:g} CPUs), {job:<10}: read + decode + score + write "
+            f"{result.scoring_s:.2f} s = {rate:,.0f} images/s; ratio to the single process {rate / single:.2f}x"
+        )
     print(f"{label} start-up ({'joining it' if address else 'ray.init'}, apart from the above): {startup:.1f} s")
     ray.shutdown()
 
@@ -88,10 +92,25 @@ def main() -> None:
         with two_node_cluster(Path(folder)) as cluster:
             print(f"two-node cluster: head and worker node started in {time.perf_counter() - start:.1f} s")
             start = time.perf_counter()
-            subprocess.run([sys.executable, __file__, "--model", model, "--ray-address", cluster.address,
-                            "--single-rate", str(single)], env=cluster.env, check=True, timeout=600)
-            print(f"two-node cluster: the whole driver process, Python start included: "
-                  f"{time.perf_counter() - start:.1f} s")
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--model",
+                    model,
+                    "--ray-address",
+                    cluster.address,
+                    "--single-rate",
+                    str(single),
+                ],
+                env=cluster.env,
+                check=True,
+                timeout=600,
+            )
+            print(
+                f"two-node cluster: the whole driver process, Python start included: "
+                f"{time.perf_counter() - start:.1f} s"
+            )
 
 
 if __name__ == "__main__":

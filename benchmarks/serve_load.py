@@ -52,8 +52,10 @@ def client(port: int, kind: str, count: int, concurrency: int) -> dict:
     as_json = {"content-type": "application/json"}
     bodies = {  # built on demand: the 8 MiB one takes a while
         "raw, 1 image": lambda: {"content": images[0].tobytes(), "headers": raw},
-        "json, 1 image": lambda: {"content": json.dumps({"images": [images[0].ravel().tolist()]}).encode(),
-                                  "headers": as_json},
+        "json, 1 image": lambda: {
+            "content": json.dumps({"images": [images[0].ravel().tolist()]}).encode(),
+            "headers": as_json,
+        },
         "png upload, 1 image": lambda: {"files": {"file": ("x.png", buffer.getvalue(), "image/png")}},
         "raw, 64 images": lambda: {"content": images[:64].tobytes(), "headers": raw},
         "json, 8 MiB body": lambda: {"content": big_json_body(images), "headers": as_json},
@@ -88,8 +90,14 @@ def client(port: int, kind: str, count: int, concurrency: int) -> dict:
         t.join()
     wall = time.perf_counter() - start
     lat = np.array(latencies)
-    return {"kind": kind, "requests": len(lat), "failures": failures[0], "rps": len(lat) / wall,
-            "p50_ms": float(np.median(lat) * 1e3), "p99_ms": float(np.percentile(lat, 99) * 1e3)}
+    return {
+        "kind": kind,
+        "requests": len(lat),
+        "failures": failures[0],
+        "rps": len(lat) / wall,
+        "p50_ms": float(np.median(lat) * 1e3),
+        "p99_ms": float(np.percentile(lat, 99) * 1e3),
+    }
 
 
 def big_json_body(images, limit: int = 8 * 1024 * 1024) -> bytes:
@@ -117,8 +125,7 @@ def tree_rss(pid: int) -> int:
 
 def children(pid: int) -> list[int]:
     try:
-        found = [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
-                 for c in (t / "children").read_text().split()]
+        found = [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
     except OSError:
         return []
     return found + [g for c in found for g in children(c)]
@@ -162,8 +169,10 @@ class Watch:
         if not self.latencies:
             return f"/health: no answer ({self.failed} failed)"
         lat = sorted(self.latencies)
-        return (f"/health p50 {lat[len(lat) // 2] * 1e3:.1f} ms, max {lat[-1] * 1e3:.0f} ms"
-                f"{f', {self.failed} failed' if self.failed else ''}; peak RSS {self.peak / 2**20:.0f} MB")
+        return (
+            f"/health p50 {lat[len(lat) // 2] * 1e3:.1f} ms, max {lat[-1] * 1e3:.0f} ms"
+            f"{f', {self.failed} failed' if self.failed else ''}; peak RSS {self.peak / 2**20:.0f} MB"
+        )
 
 
 def wait_until_up(port: int, server: subprocess.Popen, timeout: float) -> None:
@@ -196,18 +205,34 @@ def main(argv: list[str] | None = None) -> int:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "inference.adapters.serve_command", "--model", args.model, "--host", HOST, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "inference.adapters.serve_command",
+            "--model",
+            args.model,
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + args.timeout
     try:
         wait_until_up(port, server, 60)
-        print(f"fashion-serve on {HOST}:{port}, {args.requests} requests per kind, "
-              f"{args.concurrency} keep-alive connections, client in a second process; {os.cpu_count()} CPU(s)")
+        print(
+            f"fashion-serve on {HOST}:{port}, {args.requests} requests per kind, "
+            f"{args.concurrency} keep-alive connections, client in a second process; {os.cpu_count()} CPU(s)"
+        )
         print(f"idle: peak RSS {tree_rss(server.pid) / 2**20:.0f} MB")
         print(f"{'request':<22} {'clients':>7} {'ok':>6} {'non-200':>7} {'req/s':>9} {'p50':>10} {'p99':>10}")
-        cases = [(kind, args.requests, args.concurrency)
-                 for kind in ("raw, 1 image", "json, 1 image", "png upload, 1 image", "raw, 64 images")]
+        cases = [
+            (kind, args.requests, args.concurrency)
+            for kind in ("raw, 1 image", "json, 1 image", "png upload, 1 image", "raw, 64 images")
+        ]
         cases.append(("json, 8 MiB body", args.big_requests, args.big_clients))
         for kind, count, clients in cases:
             left = deadline - time.monotonic()
@@ -217,14 +242,18 @@ def main(argv: list[str] | None = None) -> int:
             with Watch(port, server.pid) as watch:
                 out = subprocess.run(
                     [sys.executable, __file__, "--client", str(port), kind, str(count), str(clients)],
-                    capture_output=True, text=True, timeout=left,
+                    capture_output=True,
+                    text=True,
+                    timeout=left,
                 )
             if out.returncode != 0:
                 print(f"{kind}: client failed: {out.stderr.strip().splitlines()[-1:]}")
                 continue
             r = json.loads(out.stdout)
-            print(f"{kind:<22} {clients:>7} {r['requests'] - r['failures']:>6} {r['failures']:>7} {r['rps']:>9.0f} "
-                  f"{r['p50_ms']:>8.2f}ms {r['p99_ms']:>8.2f}ms")
+            print(
+                f"{kind:<22} {clients:>7} {r['requests'] - r['failures']:>6} {r['failures']:>7} {r['rps']:>9.0f} "
+                f"{r['p50_ms']:>8.2f}ms {r['p99_ms']:>8.2f}ms"
+            )
             print(f"{'':<22} {watch.summary()}")
     finally:
         server.terminate()

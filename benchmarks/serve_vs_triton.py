@@ -91,12 +91,15 @@ def setup_triton(cache: Path) -> tuple[Path, Path, Path]:
     if not server.is_file():
         wheels = cache / "wheel"
         if not list(wheels.glob("nvidia_pytriton-0.7.0-*.whl")):
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", WHEEL,
-                            "-d", str(wheels)], check=True)
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", WHEEL, "-d", str(wheels)],
+                check=True,
+            )
         (wheel,) = wheels.glob("nvidia_pytriton-0.7.0-*.whl")
         with zipfile.ZipFile(wheel) as archive:
-            members = [m for m in archive.namelist()
-                       if m.startswith(("pytriton/tritonserver/", "nvidia_pytriton.libs/"))]
+            members = [
+                m for m in archive.namelist() if m.startswith(("pytriton/tritonserver/", "nvidia_pytriton.libs/"))
+            ]
             archive.extractall(root, members)
         server.chmod(0o755)
     stub = backends / "python" / "triton_python_backend_stub"
@@ -110,11 +113,15 @@ def setup_triton(cache: Path) -> tuple[Path, Path, Path]:
         # The stub embeds the system's libpython; its packages come from this venv (numpy<2: the
         # python backend 2.51 was built against numpy 1).
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "numpy<2", "onnxruntime"], check=True)
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "numpy<2", "onnxruntime"], check=True
+        )
     return server, backends, site
 
 
-def start_triton(server: Path, backends: Path, site: Path, model_file: Path, workdir: Path) -> tuple[subprocess.Popen, int]:
+def start_triton(
+    server: Path, backends: Path, site: Path, model_file: Path, workdir: Path
+) -> tuple[subprocess.Popen, int]:
     repo = workdir / "repository"
     (repo / MODEL / "1").mkdir(parents=True)
     (repo / MODEL / "config.pbtxt").write_text(CONFIG)
@@ -123,9 +130,23 @@ def start_triton(server: Path, backends: Path, site: Path, model_file: Path, wor
     port = free_port()
     libs = server.parents[3] / "nvidia_pytriton.libs"
     env = {**os.environ, "LD_LIBRARY_PATH": f"{libs}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
-    command = [str(server), "--model-repository", str(repo), "--backend-directory", str(backends),
-               "--http-address", HOST, "--http-port", str(port), "--allow-grpc", "false",
-               "--allow-metrics", "false", "--log-verbose", "0"]
+    command = [
+        str(server),
+        "--model-repository",
+        str(repo),
+        "--backend-directory",
+        str(backends),
+        "--http-address",
+        HOST,
+        "--http-port",
+        str(port),
+        "--allow-grpc",
+        "false",
+        "--allow-metrics",
+        "false",
+        "--log-verbose",
+        "0",
+    ]
     log = open(workdir / "triton.log", "w")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     return process, port
@@ -133,8 +154,19 @@ def start_triton(server: Path, backends: Path, site: Path, model_file: Path, wor
 
 def start_fashion_serve(model: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    command = [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(model),
-               "--host", HOST, "--port", str(port), "--max-queue", "1024"]
+    command = [
+        sys.executable,
+        "-m",
+        "inference.adapters.serve_command",
+        "--model",
+        str(model),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--max-queue",
+        "1024",
+    ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True), port
 
 
@@ -204,7 +236,9 @@ def measure(port: int, pid: int, images: np.ndarray, clients: int, seconds: floa
     counts = [0] * clients
     cpu0, start = cpu_seconds(pid), time.perf_counter()
     until = start + seconds
-    threads = [threading.Thread(target=one_client, args=(port, images, until, 10**9, counts, i)) for i in range(clients)]
+    threads = [
+        threading.Thread(target=one_client, args=(port, images, until, 10**9, counts, i)) for i in range(clients)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -254,12 +288,18 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(triton_port, triton, "tritonserver", 120)
             wait_ready(serve_port, serve, "fashion-serve", 60)
             servers = {"fashion-serve": (serve_port, serve.pid), "triton": (triton_port, triton.pid)}
-            print(f"model {model_file}; tritonserver 2.51 (python backend + onnxruntime) vs fashion-serve; "
-                  f"client tritonclient.http, binary tensors; {os.cpu_count()} CPU(s), shared with whatever else runs")
-            print(f"largest difference in probabilities between the two servers: "
-                  f"{same_answers({n: p for n, (p, _) in servers.items()}, images[:256]):.2e}")
-            print(f"{args.rounds} rounds of {args.seconds:g} s per server and case, the servers taking turns; "
-                  "images/s over all rounds, and the server's CPU (all its processes) per request")
+            print(
+                f"model {model_file}; tritonserver 2.51 (python backend + onnxruntime) vs fashion-serve; "
+                f"client tritonclient.http, binary tensors; {os.cpu_count()} CPU(s), shared with whatever else runs"
+            )
+            print(
+                f"largest difference in probabilities between the two servers: "
+                f"{same_answers({n: p for n, (p, _) in servers.items()}, images[:256]):.2e}"
+            )
+            print(
+                f"{args.rounds} rounds of {args.seconds:g} s per server and case, the servers taking turns; "
+                "images/s over all rounds, and the server's CPU (all its processes) per request"
+            )
             print(f"{'case':<30} {'fashion-serve':>13} {'triton':>10} {'ratio':>6}   {'CPU ms/request':>22}")
             for batch in (1, 256):
                 for clients in (1, args.clients):
@@ -273,9 +313,12 @@ def main(argv: list[str] | None = None) -> int:
                     rate = {n: t[0] * batch / t[1] for n, t in totals.items()}
                     cpu = {n: t[2] / max(t[0], 1) * 1e3 for n, t in totals.items()}
                     case = f"batch {batch}, {'sequential' if clients == 1 else f'{clients} clients at once'}"
-                    print(f"{case:<30} {rate['fashion-serve']:>9.0f} i/s {rate['triton']:>6.0f} i/s "
-                          f"{rate['fashion-serve'] / rate['triton']:>5.2f}x   "
-                          f"{cpu['fashion-serve']:>6.2f} vs {cpu['triton']:>5.2f} (triton)", flush=True)
+                    print(
+                        f"{case:<30} {rate['fashion-serve']:>9.0f} i/s {rate['triton']:>6.0f} i/s "
+                        f"{rate['fashion-serve'] / rate['triton']:>5.2f}x   "
+                        f"{cpu['fashion-serve']:>6.2f} vs {cpu['triton']:>5.2f} (triton)",
+                        flush=True,
+                    )
         finally:
             for process in processes:
                 stop(process)

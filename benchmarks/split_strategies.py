@@ -44,11 +44,13 @@ def sequential(sess: ort.InferenceSession):
         for start in range(0, len(images), CHUNK):
             out[start : start + CHUNK] = sess.run(["probabilities"], {"images": images[start : start + CHUNK]})[0]
         return out
+
     return score
 
 
 def split(threads: PieceThreads):
     """Pieces as the Predictor cuts them, scored side by side on `threads`."""
+
     def score(images: np.ndarray) -> np.ndarray:
         n = len(images)
         size = math.ceil(n / (threads.threads * math.ceil(n / (CHUNK * threads.threads))))
@@ -60,6 +62,7 @@ def split(threads: PieceThreads):
 
         threads.run(math.ceil(n / size), piece)
         return out
+
     return score
 
 

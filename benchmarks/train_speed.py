@@ -80,7 +80,9 @@ def main() -> None:
     for name, module in (("scratch", softmax_scratch), ("concise", softmax_concise)):
         times = [10 * our_epochs(module, data, 10) for _ in range(args.repeats)]
         med, best = statistics.median(times), min(times)
-        print(f"  {name:8s} median {med:5.2f} s, best {best:5.2f} s  (target <= 2 s: {'met' if med <= 2 else 'NOT met'})")
+        print(
+            f"  {name:8s} median {med:5.2f} s, best {best:5.2f} s  (target <= 2 s: {'met' if med <= 2 else 'NOT met'})"
+        )
 
     ours = our_epochs(softmax_concise, data, args.epochs)
     with tempfile.TemporaryDirectory() as tmp:

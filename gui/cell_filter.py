@@ -16,9 +16,12 @@ def narrow_to_cell(window, true_class: int | None, predicted_class: int | None) 
         return
     cell = view.rowCount()
     if cell:
-        window.status_line.showMessage(f"{cell:,} images of this cell under Show: {show} "
-                                       "(choose Show: All for every image of the cell)", MESSAGE_MS)
+        window.status_line.showMessage(
+            f"{cell:,} images of this cell under Show: {show} (choose Show: All for every image of the cell)",
+            MESSAGE_MS,
+        )
         return
     bar.show_pair(true_class, predicted_class)
-    window.status_line.showMessage(f"Show changed from {show} to All: {show} has none of this cell's "
-                                   f"{view.rowCount():,} images", MESSAGE_MS)
+    window.status_line.showMessage(
+        f"Show changed from {show} to All: {show} has none of this cell's {view.rowCount():,} images", MESSAGE_MS
+    )

@@ -90,8 +90,7 @@ class ConfusionModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             return LIGHT_TEXT if self._strengths[t][p] > 0.55 else DARK_TEXT
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"true {self.class_names[t]}, predicted {self.class_names[p]}: {count:,}\n"
-                    "click to show these images")
+            return f"true {self.class_names[t]}, predicted {self.class_names[p]}: {count:,}\nclick to show these images"
         return None
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
@@ -136,8 +135,11 @@ class ConfusionView(QTableView):
         model = self.model()
         columns = model.columnCount() if model is not None else 0
         if columns:
-            hint.setWidth(columns * self.horizontalHeader().minimumSectionSize()
-                          + self.verticalHeader().sizeHint().width() + 2 * self.frameWidth())
+            hint.setWidth(
+                columns * self.horizontalHeader().minimumSectionSize()
+                + self.verticalHeader().sizeHint().width()
+                + 2 * self.frameWidth()
+            )
         return hint
 
     def resizeEvent(self, event) -> None:
@@ -145,8 +147,11 @@ class ConfusionView(QTableView):
         model = self.model()
         if isinstance(model, ConfusionModel):
             model.set_short_headers(self.width() < WIDE_ENOUGH)
-        cell = self.horizontalHeader().defaultSectionSize() if not model or not model.columnCount() \
+        cell = (
+            self.horizontalHeader().defaultSectionSize()
+            if not model or not model.columnCount()
             else min(self.columnWidth(c) for c in range(model.columnCount()))
+        )
         font = self.font()
         points = CELL_POINTS
         while points > SMALLEST_POINTS and QFontMetrics(_sized(font, points)).horizontalAdvance(WIDEST) + 6 > cell:

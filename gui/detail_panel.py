@@ -36,8 +36,12 @@ from gui.why_view import WhyView, runner_up
 
 ENLARGE = 7  # 28 px -> 196 px: the panel still fits beside the grid in a 1024-wide window
 MIN_BAR = 16  # px: the narrowest bar still reads as a length
-VERDICT_TEXT = {None: ("none yet", ""), "relabel": ("relabelled", CORRECTED.name()),
-                "confirmed": ("label confirmed", CONFIRMED.name()), "exclude": ("excluded", EXCLUDED.name())}
+VERDICT_TEXT = {
+    None: ("none yet", ""),
+    "relabel": ("relabelled", CORRECTED.name()),
+    "confirmed": ("label confirmed", CONFIRMED.name()),
+    "exclude": ("excluded", EXCLUDED.name()),
+}
 
 
 class ProbabilityBars(QWidget):
@@ -58,7 +62,9 @@ class ProbabilityBars(QWidget):
 
     def minimumSizeHint(self) -> QSize:
         """Room for the numbers, a short bar and the digit keys: narrower panes elide the class names."""
-        width = self.fontMetrics().horizontalAdvance("100.0%") + 6 + MIN_BAR + self.fontMetrics().horizontalAdvance("0  T…")
+        width = (
+            self.fontMetrics().horizontalAdvance("100.0%") + 6 + MIN_BAR + self.fontMetrics().horizontalAdvance("0  T…")
+        )
         return QSize(width, self.sizeHint().height())
 
     def numbers_fit(self) -> bool:
@@ -89,15 +95,21 @@ class ProbabilityBars(QWidget):
             font = bold if k == self.true_label else self.font()
             p.setFont(font)
             p.setPen(self.palette().text().color())
-            p.drawText(QRect(0, y, name_w, row), Qt.AlignmentFlag.AlignVCenter,
-                       QFontMetrics(font).elidedText(name, Qt.TextElideMode.ElideRight, name_w - 4))
+            p.drawText(
+                QRect(0, y, name_w, row),
+                Qt.AlignmentFlag.AlignVCenter,
+                QFontMetrics(font).elidedText(name, Qt.TextElideMode.ElideRight, name_w - 4),
+            )
             colour = OTHER_BAR
             if k == self.predicted:
                 colour = CORRECT_BAR if k == self.true_label else MISTAKE
             p.fillRect(QRect(name_w, y + 2, bar_w, row - 4), TRACK)
             p.fillRect(QRect(name_w, y + 2, max(int(bar_w * prob), 1), row - 4), colour)
-            p.drawText(QRect(name_w + bar_w, y, value_w, row),
-                       Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, f"{prob:.1%}")
+            p.drawText(
+                QRect(name_w + bar_w, y, value_w, row),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                f"{prob:.1%}",
+            )
         p.end()
 
 
@@ -118,14 +130,20 @@ class DetailPanel(QWidget):
         self.loss = QLabel()
         self.verdict = QLabel()
         self.suggestion = QLabel()
-        self.suggestion.setToolTip("the label-issue report's most probable class and its probability "
-                                   "(out-of-fold on the train split, the final model's on the test split)")
+        self.suggestion.setToolTip(
+            "the label-issue report's most probable class and its probability "
+            "(out-of-fold on the train split, the final model's on the test split)"
+        )
         self.source = QLabel()  # its own row: beside the suggestion it wrapped to 3 lines and overlapped the next rows
-        self.source.setToolTip("whose probabilities the report's suggestion is: on the train split an auditor's, "
-                               "out-of-fold (a model that never trained on the image); on the test split the exported model's")
+        self.source.setToolTip(
+            "whose probabilities the report's suggestion is: on the train split an auditor's, "
+            "out-of-fold (a model that never trained on the image); on the test split the exported model's"
+        )
         self.quality = QLabel()
-        self.quality.setToolTip("the image's place in the label-issue report, most suspect first "
-                                "(cleanlab's label quality, lower: more likely wrong)")
+        self.quality.setToolTip(
+            "the image's place in the label-issue report, most suspect first "
+            "(cleanlab's label quality, lower: more likely wrong)"
+        )
         self.bars_title = QLabel("Class probabilities (key, class):")
         self.bars_title.setWordWrap(True)  # "Deployed model's probabilities (version 12; ...)" in a narrow pane
         self.review: Review | None = None
@@ -161,8 +179,11 @@ class DetailPanel(QWidget):
         self.review = review
         self.bars_title.setText(f"Deployed model's probabilities ({model_name}; key, class):")
         source = (review.source or "unknown") if review is not None else ""
-        self.suggestion.setToolTip("no label-issue report for this model" if review is None else
-                                   f"the report's most probable class and its probability: {source}")
+        self.suggestion.setToolTip(
+            "no label-issue report for this model"
+            if review is None
+            else f"the report's most probable class and its probability: {source}"
+        )
 
     def show_index(self, index) -> None:
         """Fill the panel from a model index of the grid (invalid: clear it)."""
@@ -179,9 +200,14 @@ class DetailPanel(QWidget):
         self.title.setText(f"Image #{index.data(DATASET_INDEX_ROLE)}")
         if self.image.isVisibleTo(self):  # hidden: the why view's canvas shows the image
             image = index.data(Qt.ItemDataRole.DecorationRole)
-            self.image.setPixmap(QPixmap.fromImage(image).scaled(
-                28 * ENLARGE, 28 * ENLARGE, Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.FastTransformation))
+            self.image.setPixmap(
+                QPixmap.fromImage(image).scaled(
+                    28 * ENLARGE,
+                    28 * ENLARGE,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.FastTransformation,
+                )
+            )
         text = f"{names[true]} ({true})"
         if index.data(IS_CORRECTED_ROLE):
             original = index.data(ORIGINAL_LABEL_ROLE)
@@ -202,8 +228,17 @@ class DetailPanel(QWidget):
 
     @property
     def _fields(self) -> tuple[QLabel, ...]:
-        return (self.true_label, self.predicted, self.confidence, self.loss, self.verdict, self.suggestion,
-                self.source, self.quality, self.tags)
+        return (
+            self.true_label,
+            self.predicted,
+            self.confidence,
+            self.loss,
+            self.verdict,
+            self.suggestion,
+            self.source,
+            self.quality,
+            self.tags,
+        )
 
     def _show_review(self, index, names) -> None:
         text, colour = VERDICT_TEXT[index.data(VERDICT_ROLE)]
@@ -226,7 +261,7 @@ class DetailPanel(QWidget):
             self.title.setText(f"{self.title.text()} · {coloured('flagged', FLAGGED)}")
 
     def _rank_text(self, row: int, rank: int) -> str:
-        """"#12 of 3,528 flagged", or "not flagged: #4,100 of 59,999 ranked": a place, not a score
+        """ "#12 of 3,528 flagged", or "not flagged: #4,100 of 59,999 ranked": a place, not a score
         like 4.03e-09 that says nothing without the others."""
         review = self.review
         if review is None or review.flag_rank is None:

@@ -56,8 +56,12 @@ def rgb_image(rgb: np.ndarray) -> QImage:
 
 def scaled_up(image: QImage, factor: int) -> QImage:
     """Nearest neighbour: each pixel a visible square, as the model sees it."""
-    return image.scaled(image.width() * factor, image.height() * factor, Qt.AspectRatioMode.IgnoreAspectRatio,
-                        Qt.TransformationMode.FastTransformation)
+    return image.scaled(
+        image.width() * factor,
+        image.height() * factor,
+        Qt.AspectRatioMode.IgnoreAspectRatio,
+        Qt.TransformationMode.FastTransformation,
+    )
 
 
 def colour_at(fraction: float) -> QColor:
@@ -84,13 +88,15 @@ class ColourLegend(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(224, 3 * self.fontMetrics().height() + 14)
 
-    def set_scale(self, scale: float, unit: str, negative_meaning: str, positive_meaning: str,
-                  saturated: bool = False) -> None:
+    def set_scale(
+        self, scale: float, unit: str, negative_meaning: str, positive_meaning: str, saturated: bool = False
+    ) -> None:
         """saturated: some values lie beyond ±scale (the ends then read ≤ and ≥)."""
         self.scale, self.unit, self.saturated = scale, unit, saturated
         self.negative_meaning, self.positive_meaning = negative_meaning, positive_meaning
-        self.setToolTip(f"{unit}: blue {negative_meaning}, red {positive_meaning}; "
-                        f"the colour saturates at ±{scale:.3g}")
+        self.setToolTip(
+            f"{unit}: blue {negative_meaning}, red {positive_meaning}; the colour saturates at ±{scale:.3g}"
+        )
         self.update()
 
     def paintEvent(self, event) -> None:

@@ -67,8 +67,12 @@ class FileExchange:
         try:
             if kind == "csv":
                 review, scored = w.tiles.review, w.tiles.scored
-                n = store.export_csv(path, review.suggested if review else None, review.quality if review else None,
-                                     model_version(scored.model_path if scored else None))
+                n = store.export_csv(
+                    path,
+                    review.suggested if review else None,
+                    review.quality if review else None,
+                    model_version(scored.model_path if scored else None),
+                )
             else:
                 n = store.export_json(path)
         except CorrectionsError as e:
@@ -90,11 +94,11 @@ class FileExchange:
         except CorrectionsError as e:
             self._refuse("Not imported", str(e))
             return 0
-        skipped = (f", skipped {len(found.skipped):,} (first: {found.skipped[0]})" if found.skipped
-                   else ", skipped 0")
+        skipped = f", skipped {len(found.skipped):,} (first: {found.skipped[0]})" if found.skipped else ", skipped 0"
         if found.rows:
-            command = ImportCommand(w.tiles, found.rows, f"import {len(found.rows):,} rows from {Path(path).name}",
-                                    w.show_rows)
+            command = ImportCommand(
+                w.tiles, found.rows, f"import {len(found.rows):,} rows from {Path(path).name}", w.show_rows
+            )
             w.undo_stack.push(command)
             if not command.done:
                 return 0  # the store said why (save_failed)

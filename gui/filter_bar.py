@@ -13,11 +13,21 @@ from gui.fitting_label import FittingLabel
 from gui.tile_delegate import DEFAULT_ZOOM, ZOOMS
 from gui.tile_filter import TileFilterModel
 
-SHOW_CHOICES = (("all", "All"), ("mistakes", "Mistakes only"), ("correct", "Correct predictions"),
-                ("issues", "Label issues"), ("reviewed", "Reviewed"), ("not_reviewed", "Not reviewed"),
-                ("corrected", "Corrected labels"))
-SORT_CHOICES = (("index", "Index"), ("confidence", "Least confident first"),
-                ("loss", "Highest loss first"), ("quality", "Label quality (most suspect first)"))
+SHOW_CHOICES = (
+    ("all", "All"),
+    ("mistakes", "Mistakes only"),
+    ("correct", "Correct predictions"),
+    ("issues", "Label issues"),
+    ("reviewed", "Reviewed"),
+    ("not_reviewed", "Not reviewed"),
+    ("corrected", "Corrected labels"),
+)
+SORT_CHOICES = (
+    ("index", "Index"),
+    ("confidence", "Least confident first"),
+    ("loss", "Highest loss first"),
+    ("quality", "Label quality (most suspect first)"),
+)
 
 
 class FilterBar(QWidget):
@@ -63,8 +73,12 @@ class FilterBar(QWidget):
         # Two pairs a row: fits the centre of a 1024-wide window with both side panes open.
         bar = QGridLayout(self)
         bar.setContentsMargins(0, 0, 0, 0)
-        pairs = (("Show", self.show_filter), ("Sort", self.sort_choice), ("True", self.true_filter),
-                 ("Predicted", self.predicted_filter))
+        pairs = (
+            ("Show", self.show_filter),
+            ("Sort", self.sort_choice),
+            ("True", self.true_filter),
+            ("Predicted", self.predicted_filter),
+        )
         for k, (text, widget) in enumerate(pairs):
             bar.addWidget(QLabel(text), k // 2, 2 * (k % 2))
             bar.addWidget(widget, k // 2, 2 * (k % 2) + 1)
@@ -132,8 +146,12 @@ class FilterBar(QWidget):
     # --- following the widgets and the model ---------------------------------------------------
     @Slot()
     def _on_filter_changed(self) -> None:
-        self.view_model.set_filter(self.show_filter.currentData(), self.true_filter.currentData(),
-                                   self.predicted_filter.currentData(), self.tag_filter.currentData())
+        self.view_model.set_filter(
+            self.show_filter.currentData(),
+            self.true_filter.currentData(),
+            self.predicted_filter.currentData(),
+            self.tag_filter.currentData(),
+        )
         self.choice_changed.emit()
 
     @Slot()
@@ -159,8 +177,9 @@ class FilterBar(QWidget):
             for k, name in enumerate(tiles.class_names):
                 combo.setItemText(k + 1, f"{k} {name} ({counts[key][k]:,})")
         self._show_tags(counts["tags"])
-        self.shown_label.set_texts(f"Showing {counts['shown']:,} of {counts['total']:,} images",
-                                   f"{counts['shown']:,} of {counts['total']:,}")
+        self.shown_label.set_texts(
+            f"Showing {counts['shown']:,} of {counts['total']:,} images", f"{counts['shown']:,} of {counts['total']:,}"
+        )
 
     def _show_tags(self, counts: dict[str, int]) -> None:
         """One choice per tag in use (and the chosen one, even if no image has it any more)."""

@@ -45,32 +45,57 @@ def window_size(text: str) -> tuple[int, int]:
     except ValueError:
         size = None
     if size is None or not all(low <= v <= 16384 for low, v in zip(SMALLEST, size, strict=False)):
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT of at least {SMALLEST[0]}x{SMALLEST[1]}, "
-                                         f"e.g. 1280x800, got {text[:40]!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT of at least {SMALLEST[0]}x{SMALLEST[1]}, e.g. 1280x800, got {text[:40]!r}"
+        )
     return size
 
 
 def parse_args(argv):
     p = OneLineParser(prog=PROG, description="Browse Fashion-MNIST with a model's predictions; review and fix labels.")
     p.add_argument("--model", help="a .onnx file or a model repository folder (default: models/)")
-    p.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files (default: $FASHION_MNIST_DIR, "
-                                      "Debian's /usr/share/datasets/fashion-mnist, ~/.cache/fashion-mnist)")
+    p.add_argument(
+        "--data-dir",
+        help="folder with the Fashion-MNIST IDX files (default: $FASHION_MNIST_DIR, "
+        "Debian's /usr/share/datasets/fashion-mnist, ~/.cache/fashion-mnist)",
+    )
     p.add_argument("--split", choices=("test", "train"), default="test")
-    p.add_argument("--corrections", help="the corrections store, an SQLite file (default: $XDG_DATA_HOME/"
-                                         "fashion-labeler/corrections.sqlite, i.e. ~/.local/share/fashion-labeler/)")
-    p.add_argument("--show", choices=SHOW,
-                   help="initial filter (issues: flagged by the label-issue report; reviewed: with a verdict; "
-                        "corrected: relabelled); default: the last one used, else all")
-    p.add_argument("--sort", choices=SORTS,
-                   help="initial order (quality: the report's most suspect labels first); default: the last "
-                        "one used, else index")
-    p.add_argument("--pair", nargs=2, type=int_in(0, NUM_CLASSES - 1), metavar=("TRUE", "PREDICTED"),
-                   help="start filtered to one confusion-matrix cell")
-    p.add_argument("--zoom", type=int, choices=ZOOMS,
-                   help=f"initial screen pixels per image pixel (default: the last one used, else {DEFAULT_ZOOM})")
-    p.add_argument("--size", type=window_size, metavar="WIDTHxHEIGHT",
-                   help="window size, e.g. 1280x800 (default: the last one used, else 1280x800 or 90%% of the "
-                        "screen, whichever is smaller)")
+    p.add_argument(
+        "--corrections",
+        help="the corrections store, an SQLite file (default: $XDG_DATA_HOME/"
+        "fashion-labeler/corrections.sqlite, i.e. ~/.local/share/fashion-labeler/)",
+    )
+    p.add_argument(
+        "--show",
+        choices=SHOW,
+        help="initial filter (issues: flagged by the label-issue report; reviewed: with a verdict; "
+        "corrected: relabelled); default: the last one used, else all",
+    )
+    p.add_argument(
+        "--sort",
+        choices=SORTS,
+        help="initial order (quality: the report's most suspect labels first); default: the last one used, else index",
+    )
+    p.add_argument(
+        "--pair",
+        nargs=2,
+        type=int_in(0, NUM_CLASSES - 1),
+        metavar=("TRUE", "PREDICTED"),
+        help="start filtered to one confusion-matrix cell",
+    )
+    p.add_argument(
+        "--zoom",
+        type=int,
+        choices=ZOOMS,
+        help=f"initial screen pixels per image pixel (default: the last one used, else {DEFAULT_ZOOM})",
+    )
+    p.add_argument(
+        "--size",
+        type=window_size,
+        metavar="WIDTHxHEIGHT",
+        help="window size, e.g. 1280x800 (default: the last one used, else 1280x800 or 90%% of the "
+        "screen, whichever is smaller)",
+    )
     p.add_argument("--tag", help="start filtered to the images with this tag")
     p.add_argument("--screenshot", metavar="PNG", help="render the window once scored to PNG and exit")
     return p.parse_args(argv)
@@ -113,7 +138,9 @@ def main(argv=None) -> int:
     except SystemExit as e:  # --help (0), or a bad flag already reported in one line (2)
         return int(e.code or 0)
     batch = bool(args.screenshot)
-    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or not sys.platform.startswith("linux")
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or not sys.platform.startswith(
+        "linux"
+    )
     if batch and not has_display:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a screenshot needs no screen
 

@@ -61,8 +61,13 @@ class MainWindow(QMainWindow):
     scored = Signal()  # a split is scored and shown
     load_failed = Signal(str)  # model or data could not be loaded: one clear line
 
-    def __init__(self, request: ScoringRequest | None = None, parent=None, settings: QSettings | None = None,
-                 available: QRect | None = None):
+    def __init__(
+        self,
+        request: ScoringRequest | None = None,
+        parent=None,
+        settings: QSettings | None = None,
+        available: QRect | None = None,
+    ):
         """`available`: the screen area a first launch fits in (default: this screen's available geometry)."""
         super().__init__(parent)
         self.request = request or ScoringRequest()
@@ -160,9 +165,12 @@ class MainWindow(QMainWindow):
         if remembered is not None and self.view_model.row_of(remembered) is not None:
             self.go_to_index(remembered)
         if self.tiles.refusal:
-            self.show_message(QMessageBox.Icon.Warning, "Corrections store refused",
-                          f"{self.tiles.refusal}\n\nVerdicts are off until you open a usable corrections "
-                          "store (File ▸ Open corrections store…).")
+            self.show_message(
+                QMessageBox.Icon.Warning,
+                "Corrections store refused",
+                f"{self.tiles.refusal}\n\nVerdicts are off until you open a usable corrections "
+                "store (File ▸ Open corrections store…).",
+            )
         self._tell_import(str(scored.corrections_path))
         self.scored.emit()
 
@@ -172,8 +180,9 @@ class MainWindow(QMainWindow):
         if store is not None and store.import_problem:
             self.show_message(QMessageBox.Icon.Warning, "Old corrections file not imported", store.import_problem)
         elif store is not None and store.imported:
-            self.status_line.showMessage(f"imported {store.imported:,} corrections from the old JSON file into {where}",
-                                         8000)
+            self.status_line.showMessage(
+                f"imported {store.imported:,} corrections from the old JSON file into {where}", 8000
+            )
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -186,8 +195,9 @@ class MainWindow(QMainWindow):
         writable = self.tiles.writable
         self.menus.set_writable(writable)
         reason = self.tiles.refusal or "no corrections store is open"
-        self.banner.setText(f"Read-only: relabelling is off because {reason}. "
-                            "Open a usable store with File ▸ Open corrections store…")
+        self.banner.setText(
+            f"Read-only: relabelling is off because {reason}. Open a usable store with File ▸ Open corrections store…"
+        )
         self.banner.setVisible(not writable and self.tiles.rowCount() > 0)
 
     def closeEvent(self, event) -> None:
@@ -270,17 +280,25 @@ class MainWindow(QMainWindow):
         first; without, ask (a dialog whose Yes does that). False if it is not shown now."""
         n = self.tiles.rowCount()
         if not 0 <= dataset_index < n:
-            self.status_line.showMessage(f"no image #{dataset_index}: the {self.tiles.split_name} split has "
-                                         f"images 0 to {n - 1:,}", 6000)
+            self.status_line.showMessage(
+                f"no image #{dataset_index}: the {self.tiles.split_name} split has images 0 to {n - 1:,}", 6000
+            )
             return False
         if self.view_model.row_of(dataset_index) is None:
             if not show_all:
-                self.show_message(QMessageBox.Icon.Question, "Not in this view",
-                              f"Image #{dataset_index} is hidden by the filters. Show all images and go to it?",
-                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+                self.show_message(
+                    QMessageBox.Icon.Question,
+                    "Not in this view",
+                    f"Image #{dataset_index} is hidden by the filters. Show all images and go to it?",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                )
                 box = self.message_box
-                box.buttonClicked.connect(lambda button: box.standardButton(button) == QMessageBox.StandardButton.Yes
-                                          and self.go_to_index(dataset_index, show_all=True))
+                box.buttonClicked.connect(
+                    lambda button: (
+                        box.standardButton(button) == QMessageBox.StandardButton.Yes
+                        and self.go_to_index(dataset_index, show_all=True)
+                    )
+                )
                 return False
             self.filter_bar.show_all()
         index = self.view_model.index(self.view_model.row_of(dataset_index))
@@ -328,8 +346,13 @@ class MainWindow(QMainWindow):
     def accept_suggestion(self) -> bool:
         """Enter: relabel the selected images to the report's suggestion (confirmed where it is the given label)."""
         if self.tiles.review is None:
-            command = (make_report_command(self.tiles.scored.model_path, self.tiles.corrections_path,
-                                           bool(self.tiles.verdict.any())) if self.tiles.scored else HOW_TO_MAKE)
+            command = (
+                make_report_command(
+                    self.tiles.scored.model_path, self.tiles.corrections_path, bool(self.tiles.verdict.any())
+                )
+                if self.tiles.scored
+                else HOW_TO_MAKE
+            )
             self.status_line.showMessage(f"no label-issue report to take suggestions from; make one: {command}", 6000)
             return False
         rows = self.selected_rows()

@@ -36,8 +36,18 @@ class WindowMenus(QObject):
         self._build_view_menu(window.menuBar().addMenu("&View"))
         self._build_help_menu(window.menuBar().addMenu("&Help"))
         # Shortcuts that work wherever the focus is, menus open or not (but see KeysStayHere).
-        window.addActions(self.verdict_actions + [self.tag_action, self.undo_action, self.redo_action, self.next_action,
-                                                  self.previous_action, self.go_to_action, self.help_action])
+        window.addActions(
+            self.verdict_actions
+            + [
+                self.tag_action,
+                self.undo_action,
+                self.redo_action,
+                self.next_action,
+                self.previous_action,
+                self.go_to_action,
+                self.help_action,
+            ]
+        )
         self.set_writable(False)
 
     def _build_file_menu(self, menu) -> None:
@@ -72,21 +82,36 @@ class WindowMenus(QObject):
         window = self.window
         keypad = Qt.KeyboardModifier.KeypadModifier
         self.relabel_actions = [
-            self._verdict_action(menu, f"Relabel selection as {k}", lambda k=k: window.give_verdict("relabel", k),
-                                 [str(k), QKeyCombination(keypad, Qt.Key(Qt.Key.Key_0.value + k))])
+            self._verdict_action(
+                menu,
+                f"Relabel selection as {k}",
+                lambda k=k: window.give_verdict("relabel", k),
+                [str(k), QKeyCombination(keypad, Qt.Key(Qt.Key.Key_0.value + k))],
+            )
             for k in range(10)
         ]
         menu.addSeparator()
-        self.accept_action = self._verdict_action(menu, "&Accept the suggested label", window.accept_suggestion,
-                                                  ["Return", "Enter", QKeyCombination(keypad, Qt.Key.Key_Enter)])
-        self.confirm_action = self._verdict_action(menu, "&Confirm the given label",
-                                                   lambda: window.give_verdict("confirmed"), ["C"])
-        self.exclude_action = self._verdict_action(menu, "E&xclude (ambiguous, not a garment)",
-                                                   lambda: window.give_verdict("exclude"), ["X"])
-        self.clear_action = self._verdict_action(menu, "C&lear the verdict", lambda: window.give_verdict(None),
-                                                 ["Backspace", "Delete"])
-        self.verdict_actions = self.relabel_actions + [self.accept_action, self.confirm_action, self.exclude_action,
-                                                       self.clear_action]
+        self.accept_action = self._verdict_action(
+            menu,
+            "&Accept the suggested label",
+            window.accept_suggestion,
+            ["Return", "Enter", QKeyCombination(keypad, Qt.Key.Key_Enter)],
+        )
+        self.confirm_action = self._verdict_action(
+            menu, "&Confirm the given label", lambda: window.give_verdict("confirmed"), ["C"]
+        )
+        self.exclude_action = self._verdict_action(
+            menu, "E&xclude (ambiguous, not a garment)", lambda: window.give_verdict("exclude"), ["X"]
+        )
+        self.clear_action = self._verdict_action(
+            menu, "C&lear the verdict", lambda: window.give_verdict(None), ["Backspace", "Delete"]
+        )
+        self.verdict_actions = self.relabel_actions + [
+            self.accept_action,
+            self.confirm_action,
+            self.exclude_action,
+            self.clear_action,
+        ]
         menu.addSeparator()
         self.tag_action = self._verdict_action(menu, "&Tag the selection…", window.tagging.ask, ["T"])
 
@@ -100,13 +125,20 @@ class WindowMenus(QObject):
     def _build_view_menu(self, menu) -> None:
         window = self.window
         self.next_action = menu.addAction("&Next mistake", QKeySequence("N"), lambda: window.jump_to_mistake(+1))
-        self.previous_action = menu.addAction("&Previous mistake", QKeySequence("P"), lambda: window.jump_to_mistake(-1))
-        menu.addAction("&Refresh filter (drop relabelled tiles that no longer match)", QKeySequence("F5"),
-                       window.view_model.refresh)
-        menu.addAction("Zoom &in", QKeySequence(QKeySequence.StandardKey.ZoomIn),
-                       lambda: window.filter_bar.step_zoom(+1))
-        menu.addAction("Zoom &out", QKeySequence(QKeySequence.StandardKey.ZoomOut),
-                       lambda: window.filter_bar.step_zoom(-1))
+        self.previous_action = menu.addAction(
+            "&Previous mistake", QKeySequence("P"), lambda: window.jump_to_mistake(-1)
+        )
+        menu.addAction(
+            "&Refresh filter (drop relabelled tiles that no longer match)",
+            QKeySequence("F5"),
+            window.view_model.refresh,
+        )
+        menu.addAction(
+            "Zoom &in", QKeySequence(QKeySequence.StandardKey.ZoomIn), lambda: window.filter_bar.step_zoom(+1)
+        )
+        menu.addAction(
+            "Zoom &out", QKeySequence(QKeySequence.StandardKey.ZoomOut), lambda: window.filter_bar.step_zoom(-1)
+        )
         self.go_to_action = menu.addAction("&Go to image…", QKeySequence("Ctrl+G"), self._ask_go_to_index)
         menu.addSeparator()
         self.tile_index_action = menu.addAction("Show tile &indexes")
@@ -199,15 +231,17 @@ class WindowMenus(QObject):
         if not n:
             return
         current = self.window.current_by_split.get(self.window.tiles.split_name, 0)
-        index, ok = QInputDialog.getInt(self.window, "Go to image", f"Dataset index (0 to {n - 1:,}):", current, 0,
-                                        n - 1)
+        index, ok = QInputDialog.getInt(
+            self.window, "Go to image", f"Dataset index (0 to {n - 1:,}):", current, 0, n - 1
+        )
         if ok:
             self.window.go_to_index(index)
 
     @Slot()
     def _ask_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open model", self._start("model"),
-                                              "ONNX models (*.onnx);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Open model", self._start("model"), "ONNX models (*.onnx);;All files (*)"
+        )
         if path:
             self._remember("model", path)
             self.window.open_model(path)
@@ -221,40 +255,57 @@ class WindowMenus(QObject):
 
     @Slot()
     def _ask_corrections(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Open or create a corrections store",
-                                              self._start("corrections"), "Corrections store (*.sqlite);;All files (*)",
-                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        path, _ = QFileDialog.getSaveFileName(
+            self.window,
+            "Open or create a corrections store",
+            self._start("corrections"),
+            "Corrections store (*.sqlite);;All files (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
         if path:
             self._remember("corrections", path)
             self.window.open_corrections(path)
 
     @Slot()
     def _ask_import_json(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Import corrections JSON", self._start("import"),
-                                              "JSON (*.json)")
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Import corrections JSON", self._start("import"), "JSON (*.json)"
+        )
         if path:
             self._remember("import", path)
             self.window.files.import_json(path)
 
     @Slot()
     def _ask_import_csv(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Import verdicts and tags from a corrections CSV",
-                                              self._start("import"), "CSV (*.csv);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self.window,
+            "Import verdicts and tags from a corrections CSV",
+            self._start("import"),
+            "CSV (*.csv);;All files (*)",
+        )
         if path:
             self._remember("import", path)
             self.window.import_csv(path)
 
     @Slot()
     def _ask_export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, f"Export view as PNG (its first {MAX_TILES:,} tiles)",
-                                              self._start("export", "view.png"), "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self.window,
+            f"Export view as PNG (its first {MAX_TILES:,} tiles)",
+            self._start("export", "view.png"),
+            "PNG (*.png)",
+        )
         if path:
             self._remember("export", path)
             self.window.export_png(path)
 
     def _ask_export(self, kind: str, suffix: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, f"Export corrections as {kind}",
-                                              self._start("export", f"corrections.{suffix}"), f"{kind} (*.{suffix})")
+        path, _ = QFileDialog.getSaveFileName(
+            self.window,
+            f"Export corrections as {kind}",
+            self._start("export", f"corrections.{suffix}"),
+            f"{kind} (*.{suffix})",
+        )
         if path:
             self._remember("export", path)
             self.window.export_corrections(path, suffix)

@@ -41,8 +41,10 @@ class ReliabilityView(QWidget):
         total = int(bins.count.sum())
         self.title = f"Reliability{', ' + what if what else ''}: ECE {bins.ece:.2%}"
         self.subtitle = f"{total:,} images, {len(bins.count)} bins · bars: accuracy · shaded: the gap"
-        self.setToolTip(f"expected calibration error {bins.ece:.4f}; mean confidence {bins.mean_confidence:.1%}, "
-                        f"accuracy {bins.correct.sum() / max(total, 1):.1%}; the strip beneath: images per bin")
+        self.setToolTip(
+            f"expected calibration error {bins.ece:.4f}; mean confidence {bins.mean_confidence:.1%}, "
+            f"accuracy {bins.correct.sum() / max(total, 1):.1%}; the strip beneath: images per bin"
+        )
         self.update()
 
     def paintEvent(self, event) -> None:
@@ -58,8 +60,11 @@ class ReliabilityView(QWidget):
         heading = QRectF(MARGIN, MARGIN, self.width() - 2 * MARGIN, line)
         p.drawText(heading, Qt.AlignmentFlag.AlignHCenter, self.title)
         p.setFont(self.font())
-        p.drawText(heading.translated(0, line), Qt.AlignmentFlag.AlignHCenter,
-                   metrics.elidedText(self.subtitle, Qt.TextElideMode.ElideRight, int(heading.width())))
+        p.drawText(
+            heading.translated(0, line),
+            Qt.AlignmentFlag.AlignHCenter,
+            metrics.elidedText(self.subtitle, Qt.TextElideMode.ElideRight, int(heading.width())),
+        )
         left = MARGIN + line + metrics.horizontalAdvance("100%") + 6  # rotated axis name, then the numbers
         top = MARGIN + 2 * line + 8
         width = self.width() - left - MARGIN - metrics.horizontalAdvance("0.0") // 2
@@ -82,12 +87,18 @@ class ReliabilityView(QWidget):
         p.drawRect(plot)
         for fraction in (0.0, 0.5, 1.0):
             y = plot.bottom() - fraction * plot.height()
-            p.drawText(QRectF(0, y - line / 2, plot.left() - 4, line),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{fraction:.0%}")
+            p.drawText(
+                QRectF(0, y - line / 2, plot.left() - 4, line),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                f"{fraction:.0%}",
+            )
             x = plot.left() + fraction * plot.width()
             p.drawText(QRectF(x - 30, strip.bottom() + 2, 60, line), Qt.AlignmentFlag.AlignHCenter, f"{fraction:.1f}")
-        p.drawText(QRectF(plot.left(), strip.bottom() + 2 + line, plot.width(), line), Qt.AlignmentFlag.AlignHCenter,
-                   "confidence (top probability)")
+        p.drawText(
+            QRectF(plot.left(), strip.bottom() + 2 + line, plot.width(), line),
+            Qt.AlignmentFlag.AlignHCenter,
+            "confidence (top probability)",
+        )
         p.save()
         p.translate(MARGIN, plot.center().y())
         p.rotate(-90)
@@ -106,8 +117,9 @@ class ReliabilityView(QWidget):
                 continue
             bar = QRectF(point(edges[k], accuracy[k]), point(edges[k + 1], 0)).adjusted(1, 0, -1, 0)
             p.fillRect(bar, ACCURACY_BAR)
-            gap = QRectF(point(edges[k], max(accuracy[k], confidence[k])),
-                         point(edges[k + 1], min(accuracy[k], confidence[k]))).adjusted(1, 0, -1, 0)
+            gap = QRectF(
+                point(edges[k], max(accuracy[k], confidence[k])), point(edges[k + 1], min(accuracy[k], confidence[k]))
+            ).adjusted(1, 0, -1, 0)
             p.fillRect(gap, GAP)
             # The bin's point at its own mean confidence: a bin's images need not sit in its middle.
             p.setPen(Qt.PenStyle.NoPen)

@@ -51,7 +51,9 @@ class ReportBanner(QLabel):
         has_verdicts = bool(np.any(tiles.verdict != 0))
         self.command = make_report_command(tiles.scored.model_path, tiles.corrections_path, has_verdicts)
         # The reason is the status line's (and the tooltip's); the banner says what to run.
-        self.setText(f"No label-issue report for this model, so all {tiles.rowCount():,} images are shown. "
-                     f"Make a new version with its own report, then open it here:\n{self.command}")
+        self.setText(
+            f"No label-issue report for this model, so all {tiles.rowCount():,} images are shown. "
+            f"Make a new version with its own report, then open it here:\n{self.command}"
+        )
         self.setToolTip(tiles.scored.review_note)
         self.show()

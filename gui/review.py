@@ -52,7 +52,7 @@ def flag_ranks(rank: np.ndarray, flagged: np.ndarray) -> np.ndarray:
 
 
 def model_name(model_path: Path) -> str:
-    """"version 2" for a repository's model file, else the file's name."""
+    """ "version 2" for a repository's model file, else the file's name."""
     path = Path(model_path)
     return f"version {path.parent.name}" if model_folder_of(path) is not None else path.name
 
@@ -73,6 +73,15 @@ def load_review(model_path: Path, model_sha256: str, split: Split) -> tuple[Revi
     columns["flag_rank"] = flag_ranks(columns["rank"], columns["flagged"])
     for array in columns.values():
         array.flags.writeable = False
-    review = Review(folder, columns["rank"], columns["quality"], columns["flagged"], columns["suggested"],
-                    columns["p_suggested"], columns["flag_rank"], report.auditor, report.source)
+    review = Review(
+        folder,
+        columns["rank"],
+        columns["quality"],
+        columns["flagged"],
+        columns["suggested"],
+        columns["p_suggested"],
+        columns["flag_rank"],
+        report.auditor,
+        report.source,
+    )
     return review, f"label-issue report: {folder} ({report.method}; {report.source or report.auditor})"

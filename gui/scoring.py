@@ -97,5 +97,17 @@ def score_split(request: ScoringRequest, progress: Callable[[int, str], None] = 
         weights, weights_note = None, str(e)
     path = Path(request.corrections) if request.corrections else default_path()
     progress(100, "scored")
-    return ScoredSplit(split, predictor.path, tuple(predictor.class_names), read_only(probabilities),
-                       read_only(predicted), images, path, review, review_note, weights, weights_note, timings)
+    return ScoredSplit(
+        split,
+        predictor.path,
+        tuple(predictor.class_names),
+        read_only(probabilities),
+        read_only(predicted),
+        images,
+        path,
+        review,
+        review_note,
+        weights,
+        weights_note,
+        timings,
+    )

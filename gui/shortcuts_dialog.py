@@ -7,8 +7,10 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout
 
 # Keys the grid itself answers (QListView's own navigation), not actions of the window.
-GRID_KEYS = (("Arrows, PgUp, PgDn, Home, End", "Move in the grid"),
-             ("Shift+arrows, Shift+click, Ctrl+click", "Select several tiles"))
+GRID_KEYS = (
+    ("Arrows, PgUp, PgDn, Home, End", "Move in the grid"),
+    ("Shift+arrows, Shift+click, Ctrl+click", "Select several tiles"),
+)
 
 
 def shortcut_rows(window) -> list[tuple[str, str]]:

@@ -80,17 +80,31 @@ class SplitVerdicts:
 
     def set(self, rows: np.ndarray, verdict: str, label: int | None = None) -> int:
         """Give `rows` one verdict (label only for "relabel"); returns how many changed."""
-        return self.store.set_verdict(self.split.digest, self.split.name, rows, verdict,
-                                      given_labels=self.split.labels, label=label)
+        return self.store.set_verdict(
+            self.split.digest, self.split.name, rows, verdict, given_labels=self.split.labels, label=label
+        )
 
     def clear(self, rows: np.ndarray) -> int:
         return self.store.clear(self.split.digest, self.split.name, rows)
 
-    def export_csv(self, path: str | os.PathLike, suggested: np.ndarray | None = None,
-                   quality: np.ndarray | None = None, model_version: str = "") -> int:
+    def export_csv(
+        self,
+        path: str | os.PathLike,
+        suggested: np.ndarray | None = None,
+        quality: np.ndarray | None = None,
+        model_version: str = "",
+    ) -> int:
         """Verdicts and tags as the corrections CSV, with the label-issue report's columns when given."""
-        return write_csv(path, self.split.name, self.store.verdicts(self.split.digest, self.split.name),
-                         self.read_tags(), self.split.labels, suggested, quality, model_version)
+        return write_csv(
+            path,
+            self.split.name,
+            self.store.verdicts(self.split.digest, self.split.name),
+            self.read_tags(),
+            self.split.labels,
+            suggested,
+            quality,
+            model_version,
+        )
 
     def read_csv(self, path: str | os.PathLike) -> CsvImport:
         """The rows of a corrections CSV for this split, every one checked (CorrectionsError if any is bad)."""

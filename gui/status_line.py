@@ -26,7 +26,7 @@ from inference.core.calibration import reliability_bins
 def short_path(path: Path) -> str:
     """`path` with the home folder as ~, so the status bar has room for the rest."""
     text, home = str(path), str(Path.home())
-    return "~" + text[len(home):] if text.startswith(home + "/") else text
+    return "~" + text[len(home) :] if text.startswith(home + "/") else text
 
 
 class StatusLine(QStatusBar):
@@ -81,31 +81,38 @@ class StatusLine(QStatusBar):
             return
         counts = tiles.verdict_counts()
         accuracy, corrected = f"{tiles.accuracy():.2%}", f"{tiles.accuracy(against_corrections=True):.2%}"
-        verdicts = (f"{counts['relabel']:,} relabelled, {counts['confirmed']:,} confirmed, "
-                    f"{counts['exclude']:,} excluded")
+        verdicts = (
+            f"{counts['relabel']:,} relabelled, {counts['confirmed']:,} confirmed, {counts['exclude']:,} excluded"
+        )
         ece = f"ECE {self._ece():.1%}"
         self.accuracy_label.set_texts(
             f"Model accuracy on the {tiles.split_name} split: {accuracy} · against corrected labels: {corrected} "
             f"({verdicts}) · {ece} (View ▸ Reliability diagram)",
             f"Accuracy {accuracy} · corrected {corrected} ({verdicts}) · {ece}",
             f"Accuracy {accuracy} · corrected {corrected} · {ece}",
-            f"Acc. {accuracy} · corr. {corrected} · {ece}")
-        self.review_label.set_texts(self.review_text(), self.review_text(short=True),
-                                    tooltip=tiles.scored.review_note)
+            f"Acc. {accuracy} · corr. {corrected} · {ece}",
+        )
+        self.review_label.set_texts(self.review_text(), self.review_text(short=True), tooltip=tiles.scored.review_note)
         self._show_corrections_state()
 
     def _ece(self) -> float:
         """The ECE against the labels in force, recomputed only when they changed: ~3 ms on the
         train split, and a confirm, an exclude or a tag changes no label."""
         labels = self.tiles.labels
-        if self._ece_of is None or self._ece_of[0] is not self.tiles.probabilities or \
-                not np.array_equal(self._ece_of[1], labels):
-            self._ece_of = (self.tiles.probabilities, labels.copy(),
-                            reliability_bins(self.tiles.probabilities, labels).ece)
+        if (
+            self._ece_of is None
+            or self._ece_of[0] is not self.tiles.probabilities
+            or not np.array_equal(self._ece_of[1], labels)
+        ):
+            self._ece_of = (
+                self.tiles.probabilities,
+                labels.copy(),
+                reliability_bins(self.tiles.probabilities, labels).ece,
+            )
         return self._ece_of[2]
 
     def review_text(self, short: bool = False) -> str:
-        """"475 of 512 flagged left to review", or why there is no report and how to make one (short: that there is none)."""
+        """ "475 of 512 flagged left to review", or why there is no report and how to make one (short: that there is none)."""
         tiles = self.tiles
         if tiles.review is None:
             if short:
@@ -126,8 +133,12 @@ class StatusLine(QStatusBar):
         path, name = short_path(self.tiles.corrections_path), html.escape(self.tiles.corrections_path.name)
         if self.tiles.store is None:
             refused = coloured("corrections refused (read-only)", MISTAKE)
-            self.corrections_label.set_texts(f"{refused}: {html.escape(path)}", f"{refused}: {name}",
-                                             coloured("read-only", MISTAKE), tooltip=self.tiles.refusal or "")
+            self.corrections_label.set_texts(
+                f"{refused}: {html.escape(path)}",
+                f"{refused}: {name}",
+                coloured("read-only", MISTAKE),
+                tooltip=self.tiles.refusal or "",
+            )
             return
         when = self.last_saved.get(self.tiles.split_name)
         split = self.tiles.split_name
@@ -135,4 +146,6 @@ class StatusLine(QStatusBar):
             f"corrections: {html.escape(path)}" + (f" — {split} split saved {when}" if when else ""),
             f"store: {name}" + (f", {split} split saved {when}" if when else ""),
             f"store: {name}" + (f", saved {when}" if when else ""),
-            f"store: {name}", tooltip=f"corrections store: {self.tiles.corrections_path}")
+            f"store: {name}",
+            tooltip=f"corrections store: {self.tiles.corrections_path}",
+        )

@@ -57,16 +57,26 @@ class TemplatesView(QWidget):
     def set_weights(self, weights: LinearWeights, class_names) -> None:
         templates = weights.templates() * np.float32(FULL_BRIGHTNESS)  # (10, 28, 28) logit per white pixel
         if len(templates) != len(self._images) or len(class_names) != len(templates):
-            raise ArgumentError(f"{len(templates)} templates and {len(class_names)} class names arrived; "
-                                "the view shows 10 of each, from a Fashion-MNIST model")
+            raise ArgumentError(
+                f"{len(templates)} templates and {len(class_names)} class names arrived; "
+                "the view shows 10 of each, from a Fashion-MNIST model"
+            )
         scale = symmetric_scale(templates)
         for k, (template, name) in enumerate(zip(templates, class_names, strict=False)):
             self._images[k].setPixmap(QPixmap.fromImage(scaled_up(rgb_image(diverging_rgb(template, scale)), ENLARGE)))
             self._captions[k].setText(f"{k} · {name}")
-            self._images[k].setToolTip(f"{name}: weights from {template.min():+.3f} to {template.max():+.3f} {UNIT}; "
-                                       f"press {k} in the grid to relabel as {name}")
-        self.title.setText("Class templates: each class's weight on each pixel. A bright pixel on red raises the "
-                           "class's logit, on blue lowers it; one colour scale for all ten.")
-        self.legend.set_scale(scale, UNIT, "a bright pixel here argues against the class",
-                              "a bright pixel here argues for the class",
-                              saturated=bool(np.abs(templates).max() > scale))
+            self._images[k].setToolTip(
+                f"{name}: weights from {template.min():+.3f} to {template.max():+.3f} {UNIT}; "
+                f"press {k} in the grid to relabel as {name}"
+            )
+        self.title.setText(
+            "Class templates: each class's weight on each pixel. A bright pixel on red raises the "
+            "class's logit, on blue lowers it; one colour scale for all ten."
+        )
+        self.legend.set_scale(
+            scale,
+            UNIT,
+            "a bright pixel here argues against the class",
+            "a bright pixel here argues for the class",
+            saturated=bool(np.abs(templates).max() > scale),
+        )

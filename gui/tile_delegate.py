@@ -145,7 +145,9 @@ class TileDelegate(QStyledItemDelegate):
     def _paint_tags(self, painter: QPainter, image_rect: QRect, tags: tuple[str, ...], room: int) -> None:
         """The first tag, and "+n" for the others, white on blue at the image's bottom right, within `room` px."""
         more = f" +{len(tags) - 1}" if len(tags) > 1 else ""
-        text = self._small_metrics.elidedText(tags[0], ELIDE, max(room - 4 - self._small_metrics.horizontalAdvance(more), 8))
+        text = self._small_metrics.elidedText(
+            tags[0], ELIDE, max(room - 4 - self._small_metrics.horizontalAdvance(more), 8)
+        )
         text += more
         box = self._small_metrics.boundingRect(text).adjusted(-2, 0, 2, 0)
         box.moveBottomRight(image_rect.bottomRight())

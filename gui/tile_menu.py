@@ -23,8 +23,12 @@ def tile_menu(window, index: QModelIndex) -> QMenu | None:
     count = len(window.selected_rows())
     menu = QMenu(grid)
     suggested = index.data(SUGGESTED_LABEL_ROLE)
-    accept = menu.addAction("&Accept suggestion (Enter)" if suggested is None or count > 1
-                            else f"&Accept suggestion: {names[suggested]} (Enter)", window.accept_suggestion)
+    accept = menu.addAction(
+        "&Accept suggestion (Enter)"
+        if suggested is None or count > 1
+        else f"&Accept suggestion: {names[suggested]} (Enter)",
+        window.accept_suggestion,
+    )
     accept.setEnabled(window.tiles.review is not None)
     relabel = menu.addMenu(f"&Relabel {'this image' if count == 1 else f'{count:,} images'} as")
     for k, name in enumerate(names):

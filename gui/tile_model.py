@@ -51,8 +51,15 @@ TAGS_ROLE = Qt.ItemDataRole.UserRole + 20  # the image's tags, a sorted tuple of
 
 # Roles whose value follows the verdict; dataChanged names them after a verdict changes.
 VERDICT_DEPENDENT_ROLES = [
-    TRUE_LABEL_ROLE, TRUE_NAME_ROLE, LOSS_ROLE, IS_MISTAKE_ROLE, IS_CORRECTED_ROLE, VERDICT_ROLE,
-    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, TAGS_ROLE,
+    TRUE_LABEL_ROLE,
+    TRUE_NAME_ROLE,
+    LOSS_ROLE,
+    IS_MISTAKE_ROLE,
+    IS_CORRECTED_ROLE,
+    VERDICT_ROLE,
+    Qt.ItemDataRole.DisplayRole,
+    Qt.ItemDataRole.ToolTipRole,
+    TAGS_ROLE,
 ]
 VERDICT_WORDS = {RELABEL: "relabelled", CONFIRMED: "label confirmed", EXCLUDE: "excluded"}
 
@@ -258,8 +265,12 @@ class TileModel(QAbstractListModel):
         review = self.review
         if review is None or review.rank[row] < 0:
             return None
-        column = {SUGGESTED_LABEL_ROLE: review.suggested, SUGGESTED_PROBABILITY_ROLE: review.p_suggested,
-                  LABEL_QUALITY_ROLE: review.quality, REPORT_RANK_ROLE: review.rank}[role]
+        column = {
+            SUGGESTED_LABEL_ROLE: review.suggested,
+            SUGGESTED_PROBABILITY_ROLE: review.p_suggested,
+            LABEL_QUALITY_ROLE: review.quality,
+            REPORT_RANK_ROLE: review.rank,
+        }[role]
         return column[row].item()  # a Python int or float
 
     def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
@@ -276,17 +287,27 @@ class TileModel(QAbstractListModel):
 
     def roleNames(self):
         names = super().roleNames()
-        for role, name in ((TRUE_LABEL_ROLE, b"trueLabel"), (ORIGINAL_LABEL_ROLE, b"originalLabel"),
-                           (PREDICTED_LABEL_ROLE, b"predictedLabel"), (CONFIDENCE_ROLE, b"confidence"),
-                           (LOSS_ROLE, b"loss"), (PROBABILITIES_ROLE, b"probabilities"),
-                           (IS_MISTAKE_ROLE, b"isMistake"), (IS_CORRECTED_ROLE, b"isCorrected"),
-                           (DATASET_INDEX_ROLE, b"datasetIndex"), (TRUE_NAME_ROLE, b"trueName"),
-                           (PREDICTED_NAME_ROLE, b"predictedName"), (CLASS_NAMES_ROLE, b"classNames"),
-                           (VERDICT_ROLE, b"verdict"), (IS_FLAGGED_ROLE, b"isFlagged"),
-                           (SUGGESTED_LABEL_ROLE, b"suggestedLabel"),
-                           (SUGGESTED_PROBABILITY_ROLE, b"suggestedProbability"),
-                           (LABEL_QUALITY_ROLE, b"labelQuality"), (REPORT_RANK_ROLE, b"reportRank"),
-                           (TAGS_ROLE, b"tags")):
+        for role, name in (
+            (TRUE_LABEL_ROLE, b"trueLabel"),
+            (ORIGINAL_LABEL_ROLE, b"originalLabel"),
+            (PREDICTED_LABEL_ROLE, b"predictedLabel"),
+            (CONFIDENCE_ROLE, b"confidence"),
+            (LOSS_ROLE, b"loss"),
+            (PROBABILITIES_ROLE, b"probabilities"),
+            (IS_MISTAKE_ROLE, b"isMistake"),
+            (IS_CORRECTED_ROLE, b"isCorrected"),
+            (DATASET_INDEX_ROLE, b"datasetIndex"),
+            (TRUE_NAME_ROLE, b"trueName"),
+            (PREDICTED_NAME_ROLE, b"predictedName"),
+            (CLASS_NAMES_ROLE, b"classNames"),
+            (VERDICT_ROLE, b"verdict"),
+            (IS_FLAGGED_ROLE, b"isFlagged"),
+            (SUGGESTED_LABEL_ROLE, b"suggestedLabel"),
+            (SUGGESTED_PROBABILITY_ROLE, b"suggestedProbability"),
+            (LABEL_QUALITY_ROLE, b"labelQuality"),
+            (REPORT_RANK_ROLE, b"reportRank"),
+            (TAGS_ROLE, b"tags"),
+        ):
             names[role] = name
         return names
 
@@ -316,8 +337,9 @@ class TileModel(QAbstractListModel):
         """Copies of the verdict codes and relabels of `rows`: what `restore_verdicts` puts back."""
         return self.verdict[rows].copy(), self.new_label[rows].copy()
 
-    def restore_verdicts(self, rows: np.ndarray, codes: np.ndarray, new_labels: np.ndarray,
-                         tags_by_row: dict | None = None) -> bool:
+    def restore_verdicts(
+        self, rows: np.ndarray, codes: np.ndarray, new_labels: np.ndarray, tags_by_row: dict | None = None
+    ) -> bool:
         """Put back a `verdict_state` (and, given, the rows' tags): each row gets its verdict from then, or none."""
         groups = []
         for code, label in sorted(set(zip(codes.tolist(), new_labels.tolist(), strict=False))):
@@ -378,8 +400,10 @@ class TileModel(QAbstractListModel):
 
     def _tooltip(self, row: int) -> str:
         names = self.class_names
-        text = (f"#{row}\ntrue: {names[self.labels[row]]}\npredicted: {names[self.predicted[row]]} "
-                f"({self.confidence[row]:.1%})\nloss: {self.loss[row]:.3f}")
+        text = (
+            f"#{row}\ntrue: {names[self.labels[row]]}\npredicted: {names[self.predicted[row]]} "
+            f"({self.confidence[row]:.1%})\nloss: {self.loss[row]:.3f}"
+        )
         if self.verdict[row] == RELABEL:
             text += f"\nrelabelled from {names[self.original_labels[row]]}"
         elif self.verdict[row]:

@@ -21,13 +21,15 @@ class TileCommand(QUndoCommand):
     """Rows' verdicts (and tags) before; `apply` does the step, `undo` puts the before back.
     Each step is committed to the store as it is done; `done` says whether the first one was."""
 
-    def __init__(self, model: TileModel, rows: np.ndarray, text: str, show: Callable | None = None,
-                 with_tags: bool = False):
+    def __init__(
+        self, model: TileModel, rows: np.ndarray, text: str, show: Callable | None = None, with_tags: bool = False
+    ):
         super().__init__(text)
         self.model, self.rows, self.show = model, np.asarray(rows, np.int64), show
         self.before = model.verdict_state(self.rows)
-        self.tags_before = ({int(r): model.tags.by_image.get(int(r), frozenset()) for r in self.rows}
-                            if with_tags else None)
+        self.tags_before = (
+            {int(r): model.tags.by_image.get(int(r), frozenset()) for r in self.rows} if with_tags else None
+        )
         self.done = False
         self._first = True
 
@@ -54,8 +56,15 @@ class TileCommand(QUndoCommand):
 class VerdictCommand(TileCommand):
     """Give rows a verdict; undo puts back each row's verdict from before, or none."""
 
-    def __init__(self, model: TileModel, rows: np.ndarray, verdict: str | None, label=None, text: str = "",
-                 show: Callable | None = None):
+    def __init__(
+        self,
+        model: TileModel,
+        rows: np.ndarray,
+        verdict: str | None,
+        label=None,
+        text: str = "",
+        show: Callable | None = None,
+    ):
         super().__init__(model, rows, text or f"{verdict or 'clear'} {len(rows)} image{'s' * (len(rows) != 1)}", show)
         self.verdict, self.label = verdict, label
 

@@ -109,8 +109,10 @@ class WhyView(QWidget):
         """
         other = compared_class(predicted, true, second)
         if other == predicted:
-            raise ArgumentError(f"second is {second}, the predicted class itself; pass the runner-up "
-                                "(gui.why_view.runner_up(probabilities))")
+            raise ArgumentError(
+                f"second is {second}, the predicted class itself; pass the runner-up "
+                "(gui.why_view.runner_up(probabilities))"
+            )
         base = np.ascontiguousarray(image)
         if base.shape != IMAGE_SHAPE or base.dtype != np.uint8:
             raise ArgumentError(f"image is {base.dtype} {base.shape}; expected uint8 {IMAGE_SHAPE}, one raw image")
@@ -124,14 +126,23 @@ class WhyView(QWidget):
         self._map.flags.writeable = False
         self._scale = symmetric_scale(self._map)
         why_not = "the true label" if predicted != true else "the runner-up"
-        self.heading.setText(f"Why <b>{class_names[predicted]}</b> ({predicted}) and not "
-                             f"<b>{class_names[other]}</b> ({other}), {why_not}")
-        self.legend.set_scale(self._scale, UNIT, f"favours {class_names[other]}", f"favours {class_names[predicted]}",
-                              saturated=bool(np.abs(self._map).max() > self._scale))
+        self.heading.setText(
+            f"Why <b>{class_names[predicted]}</b> ({predicted}) and not "
+            f"<b>{class_names[other]}</b> ({other}), {why_not}"
+        )
+        self.legend.set_scale(
+            self._scale,
+            UNIT,
+            f"favours {class_names[other]}",
+            f"favours {class_names[predicted]}",
+            saturated=bool(np.abs(self._map).max() > self._scale),
+        )
         pixels = float(self._map.sum(dtype=np.float64))
         bias = float(self._weights.bias[predicted]) - float(self._weights.bias[other])
-        self.sum_line.setText(f"Σ pixels {pixels:+.3f} + bias gap {bias:+.3f} = logit gap {pixels + bias:+.3f} "
-                              f"(logit {class_names[predicted]} − logit {class_names[other]})")
+        self.sum_line.setText(
+            f"Σ pixels {pixels:+.3f} + bias gap {bias:+.3f} = logit gap {pixels + bias:+.3f} "
+            f"(logit {class_names[predicted]} − logit {class_names[other]})"
+        )
         self._paint()
 
     # --- drawing -------------------------------------------------------------------------------

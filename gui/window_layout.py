@@ -15,12 +15,14 @@ from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMainWindow, QScrollA
 from gui.palette import CONFIRMED, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, coloured
 from gui.report_banner import ReportBanner
 
-LEGEND = (f"Each tile: true label above predicted label, its dataset index in the corner. "
-          f"{coloured('Red', MISTAKE)}: mistake. "
-          f"Top-right corner: {coloured('purple', CORRECTED)} relabelled (and a purple frame), "
-          f"{coloured('teal', CONFIRMED)} label confirmed, {coloured('grey', EXCLUDED)} excluded (crossed out). "
-          f"{coloured('Orange', FLAGGED)} top-left corner: the label-issue report suspects the label.<br>"
-          "Keys: Help ▸ Keyboard shortcuts (? or F1). Right-click a tile for its verdicts.")
+LEGEND = (
+    f"Each tile: true label above predicted label, its dataset index in the corner. "
+    f"{coloured('Red', MISTAKE)}: mistake. "
+    f"Top-right corner: {coloured('purple', CORRECTED)} relabelled (and a purple frame), "
+    f"{coloured('teal', CONFIRMED)} label confirmed, {coloured('grey', EXCLUDED)} excluded (crossed out). "
+    f"{coloured('Orange', FLAGGED)} top-left corner: the label-issue report suspects the label.<br>"
+    "Keys: Help ▸ Keyboard shortcuts (? or F1). Right-click a tile for its verdicts."
+)
 BANNER_STYLE = "background: #fff3e0; color: #bf360c; padding: 4px; border: 1px solid #ef6c00"
 START_WIDTHS = {"confusion": 400, "detail": 270}  # what a 1280-wide window gives the side panes
 
@@ -51,8 +53,11 @@ class WholeWidthScrollArea(QScrollArea):
     def minimumSizeHint(self):
         hint = super().minimumSizeHint()
         if self.widget() is not None:
-            hint.setWidth(self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
-                          + 2 * self.frameWidth())
+            hint.setWidth(
+                self.widget().minimumSizeHint().width()
+                + self.verticalScrollBar().sizeHint().width()
+                + 2 * self.frameWidth()
+            )
         return hint
 
 
@@ -70,9 +75,11 @@ def dock(window: QMainWindow, title: str, name: str, widget: QWidget, area: Qt.D
     pane = QDockWidget(title, window)
     pane.setObjectName(name)
     pane.setWidget(widget)
-    pane.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                     | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                     | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+    pane.setFeatures(
+        QDockWidget.DockWidgetFeature.DockWidgetMovable
+        | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+    )
     window.addDockWidget(area, pane)
     return pane
 
@@ -105,11 +112,19 @@ def build_panes(window) -> None:
     legend.setAlignment(Qt.AlignmentFlag.AlignTop)
     left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
     window.docks = {
-        "confusion": dock(window, "Confusion matrix — rows: true, columns: predicted; click a cell",
-                          "confusion", window.confusion_view, left),
+        "confusion": dock(
+            window,
+            "Confusion matrix — rows: true, columns: predicted; click a cell",
+            "confusion",
+            window.confusion_view,
+            left,
+        ),
         "legend": dock(window, "Legend", "legend", scrolled(legend), left),
         "detail": dock(window, "Selected image", "detail", scrolled(window.detail, whole_width=True), right),
     }
-    window.resizeDocks([window.docks["confusion"], window.docks["detail"]],
-                       [START_WIDTHS["confusion"], START_WIDTHS["detail"]], Qt.Orientation.Horizontal)
+    window.resizeDocks(
+        [window.docks["confusion"], window.docks["detail"]],
+        [START_WIDTHS["confusion"], START_WIDTHS["detail"]],
+        Qt.Orientation.Horizontal,
+    )
     window.resizeDocks([window.docks["confusion"], window.docks["legend"]], [400, 140], Qt.Orientation.Vertical)

@@ -16,8 +16,9 @@ SCORE_TIMEOUT_MS = 30_000
 def open_window(qtbot, model, fashion_dir, store_path, settings=None, available=ROOMY_SCREEN) -> MainWindow:
     """`model`: a .onnx file or a model repository; `settings`: None remembers nothing; `available`:
     the screen area a first launch fits in."""
-    window = MainWindow(ScoringRequest(str(model), str(fashion_dir), "test", str(store_path)), settings=settings,
-                        available=available)
+    window = MainWindow(
+        ScoringRequest(str(model), str(fashion_dir), "test", str(store_path)), settings=settings, available=available
+    )
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

@@ -225,15 +225,21 @@ store.close()
 """
 
 
-def fill_store(path: Path, root: Path, wal_limit: int = 100_000, close_limit: int = 8192,
-               count: int = 10_000) -> tuple[list[int], str]:
+def fill_store(
+    path: Path, root: Path, wal_limit: int = 100_000, close_limit: int = 8192, count: int = 10_000
+) -> tuple[list[int], str]:
     """(indices committed, what the writer said on stderr) of FILL_STORE run on `path`: at most
     `count` verdicts, one transaction each."""
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", FILL_STORE, str(path), str(wal_limit), str(close_limit), str(count)],
-                          cwd=root, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", FILL_STORE, str(path), str(wal_limit), str(close_limit), str(count)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return [int(line) for line in done.stdout.split()], done.stderr
 

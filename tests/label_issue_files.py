@@ -37,25 +37,45 @@ def csv_text(index, given, suggested, quality, flagged, probabilities) -> str:
 
 def write_sidecar(folder: Path, splits: dict[str, bytes], dataset_sha256: str, model_sha256: str) -> None:
     sidecar = {
-        "dataset_sha256": dataset_sha256, "model": "1/model.onnx", "model_sha256": model_sha256,
-        "method": "self_confidence", "cross_val_folds": 5,
-        "splits": {split: {"file": csv_name(split), "sha256": hashlib.sha256(data).hexdigest()}
-                   for split, data in splits.items()},
+        "dataset_sha256": dataset_sha256,
+        "model": "1/model.onnx",
+        "model_sha256": model_sha256,
+        "method": "self_confidence",
+        "cross_val_folds": 5,
+        "splits": {
+            split: {"file": csv_name(split), "sha256": hashlib.sha256(data).hexdigest()}
+            for split, data in splits.items()
+        },
     }
     (folder / SIDECAR).write_text(json.dumps(sidecar, indent=2))
 
 
-def write_report(folder: Path, split: str, labels: np.ndarray, probabilities: np.ndarray, *, dataset_sha256: str,
-                 model_sha256: str, flag: int) -> WrittenReport:
+def write_report(
+    folder: Path,
+    split: str,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    *,
+    dataset_sha256: str,
+    model_sha256: str,
+    flag: int,
+) -> WrittenReport:
     """One split's report in `folder` (the model's folder, above its version folders)."""
     folder.mkdir(parents=True, exist_ok=True)
     index = np.arange(len(labels))
     quality = probabilities[index, labels].astype(np.float64)
     order = np.lexsort((index, quality))
-    report = WrittenReport(index[order], labels[order], probabilities.argmax(axis=1)[order], quality[order],
-                           np.arange(len(order)) < flag, probabilities[order])
-    data = csv_text(report.index, report.given, report.suggested, report.quality, report.flagged,
-                    report.probabilities).encode()
+    report = WrittenReport(
+        index[order],
+        labels[order],
+        probabilities.argmax(axis=1)[order],
+        quality[order],
+        np.arange(len(order)) < flag,
+        probabilities[order],
+    )
+    data = csv_text(
+        report.index, report.given, report.suggested, report.quality, report.flagged, report.probabilities
+    ).encode()
     (folder / csv_name(split)).write_bytes(data)
     write_sidecar(folder, {split: data}, dataset_sha256, model_sha256)
     return report

@@ -30,8 +30,14 @@ HOST = "127.0.0.1"
 RAY = Path(sys.executable).parent / "ray"
 START_TIMEOUT_S = 120  # a node starts in 5-10 s on a quiet 2-core machine; CI can be far slower
 OBJECT_STORE_BYTES = 100 * 2**20  # the 10,000 test images are 7.8 MB; Ray's default is 30 % of RAM per node
-NODE_PORTS = ("--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
-              "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port")
+NODE_PORTS = (
+    "--node-manager-port",
+    "--object-manager-port",
+    "--dashboard-agent-listen-port",
+    "--dashboard-agent-grpc-port",
+    "--runtime-env-agent-port",
+    "--metrics-export-port",
+)
 HEAD_PORTS = ("--port", "--ray-client-server-port", "--dashboard-port")
 
 NODES_SCRIPT = """
@@ -58,16 +64,36 @@ class LocalCluster:
 
     def alive_nodes(self, timeout: float = START_TIMEOUT_S) -> list[dict]:
         """[{"id", "cpus"}] for each node the head counts as alive, asked from a fresh driver."""
-        out = subprocess.run([sys.executable, "-c", NODES_SCRIPT, self.address], env=self.env,
-                             capture_output=True, text=True, timeout=timeout, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", NODES_SCRIPT, self.address],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     def start_node(self, flags: list[str], ports: dict[str, int]) -> None:
         chosen = [arg for name, port in ports.items() for arg in (name, str(port))]
         process = subprocess.Popen(
-            [str(RAY), "start", "--node-ip-address", HOST, "--num-cpus", "1", "--disable-usage-stats",
-             "--object-store-memory", str(OBJECT_STORE_BYTES), *flags, *chosen],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                str(RAY),
+                "start",
+                "--node-ip-address",
+                HOST,
+                "--num-cpus",
+                "1",
+                "--disable-usage-stats",
+                "--object-store-memory",
+                str(OBJECT_STORE_BYTES),
+                *flags,
+                *chosen,
+            ],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             start_new_session=True,  # the node's daemons and workers stay in this session: see stop()
         )
         self.sessions.append(process.pid)
@@ -95,12 +121,13 @@ def two_node_cluster(folder: Path) -> Iterator[LocalCluster]:
     token = folder / "auth_token"
     token.write_text(secrets.token_hex(32))  # what `ray get-auth-token --generate` writes
     token.chmod(0o600)
-    env = dict(os.environ, HOME=str(folder), RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token),
-               RAY_USAGE_STATS_ENABLED="0")
+    env = dict(
+        os.environ, HOME=str(folder), RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token), RAY_USAGE_STATS_ENABLED="0"
+    )
     env.pop("RAY_ADDRESS", None)  # this cluster, not one the environment points at
     ports = free_ports(len(HEAD_PORTS) + 2 * len(NODE_PORTS))  # all at once: all different
     head = dict(zip(HEAD_PORTS + NODE_PORTS, ports, strict=False))
-    worker = dict(zip(NODE_PORTS, ports[len(head):], strict=False))
+    worker = dict(zip(NODE_PORTS, ports[len(head) :], strict=False))
     cluster = LocalCluster(f"{HOST}:{head['--port']}", env)
     try:
         cluster.start_node(["--head", "--include-dashboard", "false", "--temp-dir", str(folder / "ray")], head)

@@ -32,10 +32,21 @@ def free_port() -> int:
 def serving(model, *flags: str) -> Iterator[tuple[str, int]]:
     """(base URL, port) of a running fashion-serve on `model` with extra `flags`."""
     port = free_port()
-    command = [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(model),
-               "--host", HOST, "--port", str(port), *flags]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "inference.adapters.serve_command",
+        "--model",
+        str(model),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        *flags,
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         base = f"http://{HOST}:{port}"
         deadline = time.monotonic() + START_TIMEOUT_S

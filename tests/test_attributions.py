@@ -87,8 +87,9 @@ def test_per_image_classes_match_one_class_at_a_time(exported, test_split):
         alone = weights.contributions(images[i], int(cls[i]), int(versus[i]))[0]
         np.testing.assert_array_equal(together[i], alone)
         np.testing.assert_array_equal(mixed[i], weights.contributions(images[i], 2, int(versus[i]))[0])
-        np.testing.assert_array_equal(weights.contributions(images[i], int(cls[i]))[0],
-                                      weights.templates()[cls[i]] * images[i])
+        np.testing.assert_array_equal(
+            weights.contributions(images[i], int(cls[i]))[0], weights.templates()[cls[i]] * images[i]
+        )
     same = weights.contributions(images, 4, 4)
     assert not same.any()  # a class against itself: no reason either way
 

@@ -48,7 +48,13 @@ def test_the_linear_recipe_is_the_runs():
     cfg = TrainConfig(epochs=3, batch_size=128, lr=0.2, momentum=0.9, weight_decay=1e-4, schedule="one-cycle")
     recipe = AUDITORS["linear"].recipe_for(cfg)
     assert (recipe.epochs, recipe.batch_size, recipe.lr, recipe.momentum, recipe.weight_decay, recipe.schedule) == (
-        3, 128, 0.2, 0.9, 1e-4, "one-cycle")
+        3,
+        128,
+        0.2,
+        0.9,
+        1e-4,
+        "one-cycle",
+    )
 
 
 @pytest.mark.parametrize("name", sorted(AUDITORS))

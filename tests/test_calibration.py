@@ -13,12 +13,14 @@ from inference.core.calibration import expected_calibration_error, reliability_b
 from inference.core.errors import ArgumentError
 
 # Four images, three classes, five bins (0, .2] (.2, .4] (.4, .6] (.6, .8] (.8, 1]:
-HAND_PROBS = np.array([
-    [0.90, 0.05, 0.05],  # label 0: confidence .9, right  -> bin 4
-    [0.70, 0.20, 0.10],  # label 1: confidence .7, wrong  -> bin 3
-    [0.10, 0.70, 0.20],  # label 1: confidence .7, right  -> bin 3
-    [0.50, 0.30, 0.20],  # label 2: confidence .5, wrong  -> bin 2
-])
+HAND_PROBS = np.array(
+    [
+        [0.90, 0.05, 0.05],  # label 0: confidence .9, right  -> bin 4
+        [0.70, 0.20, 0.10],  # label 1: confidence .7, wrong  -> bin 3
+        [0.10, 0.70, 0.20],  # label 1: confidence .7, right  -> bin 3
+        [0.50, 0.30, 0.20],  # label 2: confidence .5, wrong  -> bin 2
+    ]
+)
 HAND_LABELS = np.array([0, 1, 1, 2])
 
 
@@ -52,7 +54,9 @@ def test_ece_matches_the_papers_loop(bins):
     logits = rng.normal(0, 3, (2000, 10))
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     labels = rng.integers(0, 10, 2000)
-    assert expected_calibration_error(probs, labels, bins) == pytest.approx(reference_ece(probs, labels, bins), abs=1e-12)
+    assert expected_calibration_error(probs, labels, bins) == pytest.approx(
+        reference_ece(probs, labels, bins), abs=1e-12
+    )
 
 
 def test_bins_of_parts_add_up_to_the_bins_of_the_whole():
@@ -149,7 +153,11 @@ def test_the_reliability_diagram_draws_each_curve_with_its_ece():
     draw_reliability(ax, {"before": before, "after (T=1.5)": after})
     try:
         labels = [text.get_text() for text in ax.get_legend().get_texts()]
-        assert labels == ["perfectly calibrated", f"before: ECE {before.ece:.4f}", f"after (T=1.5): ECE {after.ece:.4f}"]
+        assert labels == [
+            "perfectly calibrated",
+            f"before: ECE {before.ece:.4f}",
+            f"after (T=1.5): ECE {after.ece:.4f}",
+        ]
         xs, ys = ax.lines[1].get_data()  # "before": its three non-empty bins only
         np.testing.assert_allclose(xs, [0.5, 0.7, 0.9])
         np.testing.assert_allclose(ys, [0, 0.5, 1])
@@ -168,8 +176,17 @@ def test_fashion_predict_prints_the_ece_beside_the_accuracy(fashion_dir, test_sp
     labels = Path(fashion_dir) / "t10k-labels-idx1-ubyte.gz"
     out = tmp_path / "scores.csv"
     # Ten parts of 1,000: the report's ECE is built from per-part bins, so it must add them right.
-    argv = [str(images), "--labels", str(labels), "--model", str(tiny_model_path), "--output", str(out),
-            "--batch-size", "1000"]
+    argv = [
+        str(images),
+        "--labels",
+        str(labels),
+        "--model",
+        str(tiny_model_path),
+        "--output",
+        str(out),
+        "--batch-size",
+        "1000",
+    ]
     assert main(argv) == 0
     probs = Predictor(tiny_model_path).predict_proba(test_split.images)
     expected = expected_calibration_error(probs, test_split.labels)
@@ -200,7 +217,9 @@ def test_calibrate_fits_on_the_validation_split_and_reports_the_test_set(torch_o
         return images, torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
     (val_images, val_labels), (test_images, test_labels) = split(2000), split(1000)
-    data = SimpleNamespace(val_images=val_images, val_labels=val_labels, test_images=test_images, test_labels=test_labels)
+    data = SimpleNamespace(
+        val_images=val_images, val_labels=val_labels, test_images=test_images, test_labels=test_labels
+    )
     result = calibrate(model, data, fit=True)
     assert result.temperature == fit_temperature(split_logits(model, val_images), val_labels)
     assert result.temperature == pytest.approx(3, rel=0.2)  # the over-confidence it was given
@@ -212,8 +231,12 @@ def test_calibrate_fits_on_the_validation_split_and_reports_the_test_set(torch_o
     assert result.test_after.ece < result.test_before.ece
 
     plain = calibrate(model, data, fit=False)
-    assert plain.temperature == 1.0 and plain.test_after.ece == plain.test_before.ece == pytest.approx(result.test_before.ece)
-    leak = SimpleNamespace(val_images=test_images, val_labels=test_labels, test_images=test_images, test_labels=test_labels)
+    assert plain.temperature == 1.0 and plain.test_after.ece == plain.test_before.ece == pytest.approx(
+        result.test_before.ece
+    )
+    leak = SimpleNamespace(
+        val_images=test_images, val_labels=test_labels, test_images=test_images, test_labels=test_labels
+    )
     with pytest.raises(TrainingError, match="--val-split 0"):
         calibrate(model, leak, fit=True)
 
@@ -226,4 +249,5 @@ def test_the_calibration_line_says_when_the_test_set_did_not_improve():
     helped = calibration_line(Calibration(2.5, sure, fair), 10_000)
     assert helped == "calibration: T = 2.5000 fitted on 10000 held-out images; test ECE (15 bins) 0.4000 -> 0.0000"
     assert calibration_line(Calibration(0.4, fair, sure), 10_000).endswith(
-        "0.0000 -> 0.4000; higher than without T on the test set")
+        "0.0000 -> 0.4000; higher than without T on the test set"
+    )

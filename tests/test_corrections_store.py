@@ -117,16 +117,24 @@ def test_bad_values_are_refused_and_nothing_is_written(store, bad):
     call = dict(digest=DIGEST, split="test", indices=[4], verdict="confirmed", label=None, given_labels=TEST_LABELS)
     call.update(bad)
     with pytest.raises(CorrectionsError) as caught:
-        store.set_verdict(call["digest"], call["split"], call["indices"], call["verdict"],
-                          label=call["label"], given_labels=call["given_labels"])
+        store.set_verdict(
+            call["digest"],
+            call["split"],
+            call["indices"],
+            call["verdict"],
+            label=call["label"],
+            given_labels=call["given_labels"],
+        )
     assert isinstance(caught.value, InferenceError) and "\n" not in str(caught.value)
     assert store._db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 0
     assert store._db.execute("SELECT count(*) FROM history").fetchone()[0] == 0
 
 
 def test_check_constraints_refuse_what_slips_past_the_api(store):
-    insert = ("INSERT INTO verdicts (dataset_digest, split, idx, verdict, new_label, given_label, time)"
-              " VALUES (?, ?, ?, ?, ?, ?, 't')")
+    insert = (
+        "INSERT INTO verdicts (dataset_digest, split, idx, verdict, new_label, given_label, time)"
+        " VALUES (?, ?, ?, ?, ?, ?, 't')"
+    )
     for row in [
         (DIGEST, "test", 1, "relabel", 12, 1),
         (DIGEST, "test", 1, "relabel", 1, 1),
@@ -178,7 +186,9 @@ with CorrectionsStore.open(db, session=f"writer-{start}") as store:
 def start_writer(db_path, go, start, count, batch=1):
     proc = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(db_path), str(go), str(start), str(count), str(batch)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout.readline() == "ready\n"
     return proc
@@ -288,7 +298,10 @@ def test_the_default_file_is_per_user(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     with CorrectionsStore.open() as s:
         assert s.path == tmp_path / "xdg" / "fashion-labeler" / "corrections.sqlite"
-    assert cs.legacy_json_path("test", DIGEST) == tmp_path / "xdg" / "fashion-labeler" / f"corrections-test-{DIGEST[:16]}.json"
+    assert (
+        cs.legacy_json_path("test", DIGEST)
+        == tmp_path / "xdg" / "fashion-labeler" / f"corrections-test-{DIGEST[:16]}.json"
+    )
     monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "mine"))
     with CorrectionsStore.open() as s:
         assert s.path == tmp_path / "mine" / "corrections.sqlite" and s.path.is_file()
@@ -338,8 +351,13 @@ def legacy_doc(corrections, split="test"):
 
 
 def legacy_entry(index, original, new):
-    return {"split": "test", "index": index, "original_label": original, "new_label": new,
-            "time": "2025-01-02T03:04:05+00:00"}
+    return {
+        "split": "test",
+        "index": index,
+        "original_label": original,
+        "new_label": new,
+        "time": "2025-01-02T03:04:05+00:00",
+    }
 
 
 def test_a_json_sidecar_is_imported_once_and_left_untouched(store, tmp_path):
@@ -351,7 +369,11 @@ def test_a_json_sidecar_is_imported_once_and_left_untouched(store, tmp_path):
     assert store.import_json(path) == 0
     got = store.verdicts(DIGEST, "test")
     assert (got[3].verdict, got[3].new_label, got[3].given_label, got[3].time) == (
-        "relabel", 0, 3, "2025-01-02T03:04:05+00:00")
+        "relabel",
+        0,
+        3,
+        "2025-01-02T03:04:05+00:00",
+    )
     assert got[14].new_label == 2
     assert [h.session for h in store.history(DIGEST, "test", 3)] == [f"import:{hashlib.sha256(before).hexdigest()}"]
     assert path.read_bytes() == before
@@ -364,17 +386,28 @@ DAMAGED_JSON = {
     "nan": json.dumps(legacy_doc([legacy_entry(3, 3, 0)])).replace('"new_label": 0', '"new_label": NaN').encode(),
     "float-index": json.dumps(legacy_doc([legacy_entry(3, 3, 0)])).replace('"index": 3', '"index": 3.0').encode(),
     "bool-label": json.dumps(legacy_doc([legacy_entry(3, 3, True)])).encode(),
-    "long-integer": json.dumps(legacy_doc([legacy_entry(3, 3, 0)])).replace('"index": 3', '"index": ' + "9" * 5000).encode(),
+    "long-integer": json.dumps(legacy_doc([legacy_entry(3, 3, 0)]))
+    .replace('"index": 3', '"index": ' + "9" * 5000)
+    .encode(),
     "deep-nesting": b'{"format": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
     "label-12": json.dumps(legacy_doc([legacy_entry(3, 3, 12)])).encode(),
     "relabel-to-own-label": json.dumps(legacy_doc([legacy_entry(3, 3, 3)])).encode(),
     "index-outside-split": json.dumps(legacy_doc([legacy_entry(10_000, 0, 1)])).encode(),
     "index-twice": json.dumps(legacy_doc([legacy_entry(3, 3, 0), legacy_entry(3, 3, 1)])).encode(),
-    "key-twice": json.dumps(legacy_doc([legacy_entry(3, 3, 0)])).replace('"split": "test"', '"split": "test", "split": "train"', 1).encode(),
+    "key-twice": json.dumps(legacy_doc([legacy_entry(3, 3, 0)]))
+    .replace('"split": "test"', '"split": "test", "split": "train"', 1)
+    .encode(),
     "bad-digest": json.dumps(legacy_doc([]) | {"dataset_digest": "x"}).encode(),
     "other-format": json.dumps({"format": "something/1", "corrections": []}).encode(),
-    "export-with-wrong-digest": json.dumps({"format": cv.EXPORT_FORMAT, "dataset_digest": DIGEST, "split": "test",
-                                            "corrections_digest": "0" * 64, "verdicts": []}).encode(),
+    "export-with-wrong-digest": json.dumps(
+        {
+            "format": cv.EXPORT_FORMAT,
+            "dataset_digest": DIGEST,
+            "split": "test",
+            "corrections_digest": "0" * 64,
+            "verdicts": [],
+        }
+    ).encode(),
     "bad-time": json.dumps(legacy_doc([legacy_entry(3, 3, 0) | {"time": "yesterday"}])).encode(),
 }
 
@@ -418,7 +451,9 @@ def test_export_csv_names_the_classes(store, tmp_path):
     with open(tmp_path / "out.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["index"], r["verdict"], r["given_class"], r["new_class"]) for r in rows] == [
-        ("6", "relabel", "Shirt", "T-shirt/top"), ("7", "exclude", "Sneaker", "")]
+        ("6", "relabel", "Shirt", "T-shirt/top"),
+        ("7", "exclude", "Sneaker", ""),
+    ]
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".csv") == ["out.csv"]  # no temporary left
 
 
@@ -426,8 +461,10 @@ def test_export_csv_quotes_and_neutralises_text_another_program_put_in_the_store
     """A time is any text to the schema: a formula or a carriage return in it must stay one inert cell."""
     CorrectionsStore.open(db_path).close()
     raw = sqlite3.connect(db_path, isolation_level=None)
-    raw.executemany("INSERT INTO verdicts VALUES (?, 'test', ?, 'exclude', NULL, ?, ?)",
-                    [(DIGEST, 1, 1, "=HYPERLINK(\"http://x\")"), (DIGEST, 2, 2, "two\rlines"), (DIGEST, 3, 3, "@x")])
+    raw.executemany(
+        "INSERT INTO verdicts VALUES (?, 'test', ?, 'exclude', NULL, ?, ?)",
+        [(DIGEST, 1, 1, "=HYPERLINK(\"http://x\")"), (DIGEST, 2, 2, "two\rlines"), (DIGEST, 3, 3, "@x")],
+    )
     raw.close()
     with CorrectionsStore.open(db_path) as store:
         assert store.export_csv(tmp_path / "out.csv", DIGEST, "test") == 3

@@ -41,8 +41,14 @@ def make_store(path, train, test) -> SimpleNamespace:
         store.set_verdict(test.digest, "test", int(test_relabel), "relabel", given_labels=test.labels, label=SHIRT)
         store.set_verdict(test.digest, "test", int(test_excluded), "exclude", given_labels=test.labels)
         digests = store.digest_of(train.digest, "train"), store.digest_of(test.digest, "test")
-    return SimpleNamespace(relabelled=tshirts, confirmed=int(confirmed), excluded=int(excluded),
-                           test_relabel=int(test_relabel), test_excluded=int(test_excluded), digests=digests)
+    return SimpleNamespace(
+        relabelled=tshirts,
+        confirmed=int(confirmed),
+        excluded=int(excluded),
+        test_relabel=int(test_relabel),
+        test_excluded=int(test_excluded),
+        digests=digests,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,16 +64,29 @@ def retrained(fashion_dir, tmp_path_factory, torch_one_thread):
     seen = {}
 
     def spy_fit(model, loss_fn, optimizer, data, cfg, **kw):  # the final model's training only
-        seen.update(labels=data.train_labels.numpy().copy(), index=data.train_index.numpy().copy(),
-                    images=len(data.train_images), val_labels=data.val_labels.numpy().copy())
+        seen.update(
+            labels=data.train_labels.numpy().copy(),
+            index=data.train_index.numpy().copy(),
+            images=len(data.train_images),
+            val_labels=data.val_labels.numpy().copy(),
+        )
         return real_fit(model, loss_fn, optimizer, data, cfg, **kw)
 
     real_fit = cli.fit
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(cli, "fit", spy_fit)
         log = train_and_export([*common, "--cross-val", "2", "--auditor", "linear", "--corrections", str(store_path)])
-    return SimpleNamespace(out=out, folder=model_dir(out), first=first, first_log=first_log, log=log, seen=seen,
-                           train=train, test=test, decided=decided)
+    return SimpleNamespace(
+        out=out,
+        folder=model_dir(out),
+        first=first,
+        first_log=first_log,
+        log=log,
+        seen=seen,
+        train=train,
+        test=test,
+        decided=decided,
+    )
 
 
 def metadata(path) -> dict[str, str]:
@@ -75,6 +94,7 @@ def metadata(path) -> dict[str, str]:
 
 
 # --- versions -----------------------------------------------------------------------------------
+
 
 def test_the_second_export_is_version_2_and_version_1_is_untouched(retrained):
     r = retrained
@@ -96,6 +116,7 @@ def test_the_summary_shows_version_1s_accuracy_beside_the_new_one(retrained):
 
 
 # --- corrections --------------------------------------------------------------------------------
+
 
 def test_training_used_the_corrected_labels_without_the_excluded_image(retrained):
     r, d = retrained, retrained.decided
@@ -128,7 +149,8 @@ def test_test_accuracy_is_reported_against_both_label_sets(retrained):
     r, d = retrained, retrained.decided
     path = onnx_path(r.out, 2)
     probabilities, _ = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-        None, {"images": r.test.images})
+        None, {"images": r.test.images}
+    )
     predicted = probabilities.argmax(axis=1)
     corrected = r.test.labels.copy()
     corrected[d.test_relabel] = SHIRT
@@ -150,6 +172,7 @@ def test_test_accuracy_is_reported_against_both_label_sets(retrained):
 
 
 # --- the label-issue report ---------------------------------------------------------------------
+
 
 def test_the_report_is_tied_to_version_2_and_reads_back_without_cleanlab(retrained):
     r = retrained

@@ -108,16 +108,24 @@ def test_real_images_get_useful_out_of_fold_probabilities(fashion_dir):
     accuracy = (oof.probabilities.argmax(axis=1) == labels.numpy()).mean()
     # 2000 training images per fold: 0.74-0.76 over seeds 1-3; chance is 0.1.
     assert accuracy > 0.65
-    np.testing.assert_allclose(oof.fold_accuracy, [
-        (oof.probabilities.argmax(1) == labels.numpy())[oof.folds == f].mean() for f in range(3)
-    ], atol=1e-6)
+    np.testing.assert_allclose(
+        oof.fold_accuracy,
+        [(oof.probabilities.argmax(1) == labels.numpy())[oof.folds == f].mean() for f in range(3)],
+        atol=1e-6,
+    )
 
 
 def test_a_diverging_fold_names_the_fold():
     images = index_images(200)
     with pytest.raises(TrainingError, match=r"^cross-validation fold 1 of 2: .*lower --lr"):
-        out_of_fold(softmax_concise.build, TrainConfig(epochs=2, batch_size=16, lr=1e30), images,
-                    torch.from_numpy(np.arange(200) % 10), k=2, progress=False)
+        out_of_fold(
+            softmax_concise.build,
+            TrainConfig(epochs=2, batch_size=16, lr=1e30),
+            images,
+            torch.from_numpy(np.arange(200) % 10),
+            k=2,
+            progress=False,
+        )
 
 
 # One epoch on a few hundred images: enough to check where every image went, not how well.
@@ -148,8 +156,9 @@ def test_no_image_is_scored_by_an_auditor_that_trained_on_it(monkeypatch, audito
 
     monkeypatch.setattr(Auditor, "build", spy_build)
     n, labels = 400, torch.from_numpy(np.arange(400) % 10)
-    oof = audit_out_of_fold(auditor, TrainConfig(), index_images(n), labels, k=4, progress=False,
-                            recipe=TINY_RECIPES[auditor])
+    oof = audit_out_of_fold(
+        auditor, TrainConfig(), index_images(n), labels, k=4, progress=False, recipe=TINY_RECIPES[auditor]
+    )
 
     assert len(trained_on) == len(scored) == 4
     seen = []
@@ -188,8 +197,12 @@ def test_other_auditors_take_their_own_recipe_with_the_runs_seed():
 
 def test_audits_are_reproducible():
     images, labels = index_images(200), torch.from_numpy(np.arange(200) % 10)
-    runs = [audit_out_of_fold("cnn", TrainConfig(), images, labels, k=2, progress=False,
-                              recipe=CNNRecipe(epochs=1, batch_size=50)) for _ in range(2)]
+    runs = [
+        audit_out_of_fold(
+            "cnn", TrainConfig(), images, labels, k=2, progress=False, recipe=CNNRecipe(epochs=1, batch_size=50)
+        )
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(runs[0].probabilities, runs[1].probabilities)
 
 
@@ -201,5 +214,11 @@ def test_an_unknown_auditor_names_the_choices():
 def test_a_diverging_auditor_fold_names_the_fold_and_the_auditor():
     images = index_images(200)
     with pytest.raises(TrainingError, match=r"^cross-validation fold 1 of 2 \(linear auditor\): .*lower --lr"):
-        audit_out_of_fold("linear", TrainConfig(epochs=2, batch_size=16, lr=1e30), images,
-                          torch.from_numpy(np.arange(200) % 10), k=2, progress=False)
+        audit_out_of_fold(
+            "linear",
+            TrainConfig(epochs=2, batch_size=16, lr=1e30),
+            images,
+            torch.from_numpy(np.arange(200) % 10),
+            k=2,
+            progress=False,
+        )

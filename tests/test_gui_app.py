@@ -56,22 +56,36 @@ def test_model_with_wrong_inputs_is_one_clear_line_and_status_2(capsys, qapp, fa
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(tmp_path / "float.onnx"))
-    code = main(["--model", str(tmp_path / "float.onnx"), "--data-dir", str(fashion_dir),
-                 "--corrections", str(tmp_path / "c.sqlite"), "--screenshot", str(tmp_path / "s.png")])
+    code = main(
+        [
+            "--model",
+            str(tmp_path / "float.onnx"),
+            "--data-dir",
+            str(fashion_dir),
+            "--corrections",
+            str(tmp_path / "c.sqlite"),
+            "--screenshot",
+            str(tmp_path / "s.png"),
+        ]
+    )
     assert code == 2
     assert "not a Fashion-MNIST model" in one_error_line(capsys)
     assert not (tmp_path / "s.png").exists()
 
 
-@pytest.mark.parametrize("flags, named", [
-    (["--split", "validation"], "--split"),
-    (["--show", "some"], "--show"),
-    (["--zoom", "99"], "--zoom"),
-    (["--zoom", "huge"], "--zoom"),
-    (["--pair", "12", "0"], "--pair"),
-    (["--pair", "6"], "--pair"),
-    (["--no-such-flag"], "--no-such-flag"),
-], ids=["split", "show", "zoom-out-of-range", "zoom-not-a-number", "pair-not-a-class", "pair-half", "unknown-flag"])
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--split", "validation"], "--split"),
+        (["--show", "some"], "--show"),
+        (["--zoom", "99"], "--zoom"),
+        (["--zoom", "huge"], "--zoom"),
+        (["--pair", "12", "0"], "--pair"),
+        (["--pair", "6"], "--pair"),
+        (["--no-such-flag"], "--no-such-flag"),
+    ],
+    ids=["split", "show", "zoom-out-of-range", "zoom-not-a-number", "pair-not-a-class", "pair-half", "unknown-flag"],
+)
 def test_bad_flag_value_is_one_line_and_status_2(capsys, flags, named):
     assert main(flags) == 2
     line = one_error_line(capsys)
@@ -105,9 +119,23 @@ def test_corrupt_idx_header_is_exactly_one_line_on_stderr(model_path, fashion_di
     """Nothing else either: no traceback, and none of Qt's offscreen chatter."""
     folder = corrupt_data_dir(tmp_path, fashion_dir, b"\xde\xad\xbe\xef" + IDX_HEADER[4:] + bytes(784))
     result = subprocess.run(
-        [sys.executable, "-m", "gui.labeler_command", "--model", str(model_path), "--data-dir", str(folder),
-         "--corrections", str(tmp_path / "c.sqlite"), "--screenshot", str(tmp_path / "s.png")],
-        env=env(), capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "gui.labeler_command",
+            "--model",
+            str(model_path),
+            "--data-dir",
+            str(folder),
+            "--corrections",
+            str(tmp_path / "c.sqlite"),
+            "--screenshot",
+            str(tmp_path / "s.png"),
+        ],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("fashion-labeler: error: "), result.stderr
@@ -115,14 +143,28 @@ def test_corrupt_idx_header_is_exactly_one_line_on_stderr(model_path, fashion_di
     assert not (tmp_path / "s.png").exists() and not (tmp_path / "c.sqlite").exists()
 
 
-@pytest.mark.parametrize("images, says", [
-    ((0x803).to_bytes(4, "big") + (2**31).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2, "truncated"),
-    (IDX_HEADER[:7], "truncated inside its header"),
-], ids=["header-claims-2**31-images", "cut-inside-header"])
+@pytest.mark.parametrize(
+    "images, says",
+    [
+        ((0x803).to_bytes(4, "big") + (2**31).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2, "truncated"),
+        (IDX_HEADER[:7], "truncated inside its header"),
+    ],
+    ids=["header-claims-2**31-images", "cut-inside-header"],
+)
 def test_corrupt_data_is_one_line_and_status_2(capsys, qapp, model_path, fashion_dir, tmp_path, images, says):
     folder = corrupt_data_dir(tmp_path, fashion_dir, images)
-    code = main(["--model", str(model_path), "--data-dir", str(folder), "--corrections", str(tmp_path / "c.sqlite"),
-                 "--screenshot", str(tmp_path / "s.png")])
+    code = main(
+        [
+            "--model",
+            str(model_path),
+            "--data-dir",
+            str(folder),
+            "--corrections",
+            str(tmp_path / "c.sqlite"),
+            "--screenshot",
+            str(tmp_path / "s.png"),
+        ]
+    )
     assert code == 2
     assert says in one_error_line(capsys)
     assert not (tmp_path / "s.png").exists()
@@ -131,19 +173,48 @@ def test_corrupt_data_is_one_line_and_status_2(capsys, qapp, model_path, fashion
 def test_corrections_path_the_system_refuses_opens_read_only(capsys, qapp, model_path, fashion_dir, tmp_path):
     """Not a failure: the images are shown, relabelling is off, and stderr says why."""
     shot = tmp_path / "s.png"
-    code = main(["--model", str(model_path), "--data-dir", str(fashion_dir),
-                 "--corrections", str(tmp_path / LONG_NAME / "c.sqlite"), "--screenshot", str(shot)])
+    code = main(
+        [
+            "--model",
+            str(model_path),
+            "--data-dir",
+            str(fashion_dir),
+            "--corrections",
+            str(tmp_path / LONG_NAME / "c.sqlite"),
+            "--screenshot",
+            str(shot),
+        ]
+    )
     assert code == 0 and shot.exists()
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("fashion-labeler: warning: corrections ") and "cannot be used" in err[0], err
+    assert (
+        len(err) == 1 and err[0].startswith("fashion-labeler: warning: corrections ") and "cannot be used" in err[0]
+    ), err
 
 
 def test_screenshot_of_the_real_test_set(model_path, fashion_dir, tmp_path):
     shot = tmp_path / "labeler.png"
     result = subprocess.run(
-        [sys.executable, "-m", "gui.labeler_command", "--model", str(model_path), "--data-dir", str(fashion_dir),
-         "--corrections", str(tmp_path / "c.sqlite"), "--pair", "6", "0", "--screenshot", str(shot)],
-        env=env(), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "gui.labeler_command",
+            "--model",
+            str(model_path),
+            "--data-dir",
+            str(fashion_dir),
+            "--corrections",
+            str(tmp_path / "c.sqlite"),
+            "--pair",
+            "6",
+            "0",
+            "--screenshot",
+            str(shot),
+        ],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     image = QImage(str(shot))
@@ -195,7 +266,10 @@ def test_sigkill_right_after_edits_loses_none_of_them(model_path, fashion_dir, t
     path = tmp_path / "corrections.sqlite"
     proc = subprocess.Popen(
         [sys.executable, "-c", DRIVER, str(model_path), str(fashion_dir), str(path)],
-        env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     confirmed = {}
     try:
@@ -216,9 +290,11 @@ def test_sigkill_right_after_edits_loses_none_of_them(model_path, fashion_dir, t
 
 
 def test_the_labeler_never_imports_torch_or_cleanlab():
-    code = ("import sys, gui.labeler_command, gui.main_window, gui.scoring; "
-            "bad = sorted(m for m in sys.modules "
-            "if m.split('.')[0] in ('torch', 'torchvision', 'training', 'cleanlab')); "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, gui.labeler_command, gui.main_window, gui.scoring; "
+        "bad = sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('torch', 'torchvision', 'training', 'cleanlab')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

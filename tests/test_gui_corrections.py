@@ -48,9 +48,21 @@ def legacy_sidecar(labeler_dir: Path, entries: dict[int, int]) -> Path:
     path = legacy_json_path("test", DIGEST)
     assert path.parent == labeler_dir
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"format": "fashion-labeler-corrections/1", "dataset_digest": DIGEST, "split": "test",
-           "corrections": [{"split": "test", "index": i, "original_label": int(LABELS[i]), "new_label": new,
-                            "time": "2026-01-02T03:04:05+00:00"} for i, new in entries.items()]}
+    doc = {
+        "format": "fashion-labeler-corrections/1",
+        "dataset_digest": DIGEST,
+        "split": "test",
+        "corrections": [
+            {
+                "split": "test",
+                "index": i,
+                "original_label": int(LABELS[i]),
+                "new_label": new,
+                "time": "2026-01-02T03:04:05+00:00",
+            }
+            for i, new in entries.items()
+        ],
+    }
     path.write_text(json.dumps(doc))
     return path
 
@@ -79,8 +91,11 @@ def test_damaged_old_sidecar_is_reported_and_the_store_still_works(tmp_path, spl
     assert legacy.read_text() == "{ damaged"
 
 
-@pytest.mark.parametrize("content", [b'{"format": "fashion-labeler-corrections/1"}',
-                                     b"SQLite format 3\x00" + bytes(100)], ids=["json-sidecar", "damaged-sqlite"])
+@pytest.mark.parametrize(
+    "content",
+    [b'{"format": "fashion-labeler-corrections/1"}', b"SQLite format 3\x00" + bytes(100)],
+    ids=["json-sidecar", "damaged-sqlite"],
+)
 def test_unusable_store_is_refused_and_untouched(tmp_path, split, content):
     path = tmp_path / "c.sqlite"
     path.write_bytes(content)

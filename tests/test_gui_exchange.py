@@ -33,8 +33,9 @@ def review_some(window) -> None:
     tiles.set_verdict([9], "relabel", int((labels[9] + 2) % 10))
     tiles.set_verdict([20, 21], "confirmed")
     tiles.set_verdict([400], "exclude")
-    tiles.set_tags({3: frozenset({"camisole"}), 21: frozenset({"bag with strap", "camisole"}),
-                    555: frozenset({"whole person"})})
+    tiles.set_tags(
+        {3: frozenset({"camisole"}), 21: frozenset({"bag with strap", "camisole"}), 555: frozenset({"whole person"})}
+    )
 
 
 def state(window) -> tuple:
@@ -88,7 +89,8 @@ def test_import_skips_the_other_splits_rows_and_says_so(window, tmp_path):
     path.write_text("split,index,verdict,new_label,tags\ntrain,5,confirmed,,\ntest,5,confirmed,,camisole\n")
     assert window.import_csv(str(path)) == 1
     assert window.status_line.currentMessage() == (
-        f"imported 1, skipped 1 (first: line 2 is for the train split, this one is test) from {path}")
+        f"imported 1, skipped 1 (first: line 2 is for the train split, this one is test) from {path}"
+    )
 
 
 def test_import_with_a_bad_row_refuses_and_changes_nothing(window, tmp_path):

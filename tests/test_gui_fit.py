@@ -27,8 +27,10 @@ def plain(text: str) -> str:
     return re.sub(r"<[^>]+>", "", text)
 
 
-@pytest.mark.parametrize("screen, size", [(LAPTOP, (1152, 720)), (QRect(0, 0, 1920, 1080), (1280, 800)),
-                                          (QRect(100, 30, 1024, 700), (921, 630))])
+@pytest.mark.parametrize(
+    "screen, size",
+    [(LAPTOP, (1152, 720)), (QRect(0, 0, 1920, 1080), (1280, 800)), (QRect(100, 30, 1024, 700), (921, 630))],
+)
 def test_a_first_launch_fits_the_available_area(screen, size):
     got = first_geometry(screen)
     assert (got.width(), got.height()) == size
@@ -73,8 +75,7 @@ def in_viewport(area, widget) -> bool:
     return area.viewport().rect().contains(QRect(top_left, widget.size()))
 
 
-def test_the_why_map_is_in_sight_at_1280_by_800_and_numbers_whole_at_1024_by_700(qtbot, repo, fashion_dir,
-                                                                                   tmp_path):
+def test_the_why_map_is_in_sight_at_1280_by_800_and_numbers_whole_at_1024_by_700(qtbot, repo, fashion_dir, tmp_path):
     window = open_window(qtbot, repo[0], fashion_dir, tmp_path / "c.sqlite")
     window.resize(1280, 800)
     qtbot.waitUntil(lambda: window.height() == 800)

@@ -33,8 +33,9 @@ def expected(model_path, test_split):
 
 
 def open_window(qtbot, model_path, fashion_dir, corrections, show=True) -> MainWindow:
-    window = MainWindow(ScoringRequest(str(model_path), str(fashion_dir), "test", str(corrections)),
-                        available=ROOMY_SCREEN)
+    window = MainWindow(
+        ScoringRequest(str(model_path), str(fashion_dir), "test", str(corrections)), available=ROOMY_SCREEN
+    )
     qtbot.addWidget(window)
     if show:
         window.show()
@@ -222,10 +223,14 @@ def test_model_setdata_validates_and_announces(window, qtbot, tmp_path, expected
     assert index.data(TRUE_NAME_ROLE) == window.tiles.class_names[new]
 
 
-@pytest.mark.parametrize("content", [
-    b'{"format": "fashion-labeler-corrections/1", "dataset_digest": "' + b"0" * 64 + b'", "split": "test"}',
-    b"SQLite format 3\x00" + bytes(200),
-], ids=["old-json-sidecar", "damaged-sqlite"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"format": "fashion-labeler-corrections/1", "dataset_digest": "' + b"0" * 64 + b'", "split": "test"}',
+        b"SQLite format 3\x00" + bytes(200),
+    ],
+    ids=["old-json-sidecar", "damaged-sqlite"],
+)
 def test_unusable_corrections_store_is_refused_and_never_written(qtbot, model_path, fashion_dir, tmp_path, content):
     path = tmp_path / "corrections.sqlite"
     path.write_bytes(content)

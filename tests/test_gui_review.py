@@ -31,14 +31,24 @@ FLAGGED_COUNT = 40
 
 def make_repo(folder, test_split, *, seed: int = 0, report: bool = True):
     """models/fashion_mnist/1/model.onnx, and (report=True) a report for that very model in its version folder."""
-    model = write_tiny_model(folder / "fashion_mnist" / "1" / "model.onnx", weights=tiny_weights(seed=seed),
-                             metadata={"dataset_sha256": test_split.digest})
+    model = write_tiny_model(
+        folder / "fashion_mnist" / "1" / "model.onnx",
+        weights=tiny_weights(seed=seed),
+        metadata={"dataset_sha256": test_split.digest},
+    )
     if not report:
         return folder, None
     probabilities = Predictor(model, device="cpu").predict_proba(test_split.images)
     model_sha256 = hashlib.sha256(model.read_bytes()).hexdigest()
-    written = write_report(folder / "fashion_mnist" / "1", "test", test_split.labels, probabilities,
-                           dataset_sha256=test_split.digest, model_sha256=model_sha256, flag=FLAGGED_COUNT)
+    written = write_report(
+        folder / "fashion_mnist" / "1",
+        "test",
+        test_split.labels,
+        probabilities,
+        dataset_sha256=test_split.digest,
+        model_sha256=model_sha256,
+        flag=FLAGGED_COUNT,
+    )
     return folder, written
 
 
@@ -105,12 +115,17 @@ def test_review_keys_write_the_store_and_move_to_the_next_image(window, qtbot, r
     given, suggested = test_split.labels, report.suggested
     digit = (int(given[order[1]]) + 1) % 10
     expected = {}
-    for step, (key, verdict) in enumerate([
-        (Qt.Key.Key_Return, ("relabel", int(suggested[0])) if suggested[0] != given[order[0]] else ("confirmed", None)),
-        (Qt.Key(Qt.Key.Key_0.value + digit), ("relabel", digit)),
-        (Qt.Key.Key_C, ("confirmed", None)),
-        (Qt.Key.Key_X, ("exclude", None)),
-    ]):
+    for step, (key, verdict) in enumerate(
+        [
+            (
+                Qt.Key.Key_Return,
+                ("relabel", int(suggested[0])) if suggested[0] != given[order[0]] else ("confirmed", None),
+            ),
+            (Qt.Key(Qt.Key.Key_0.value + digit), ("relabel", digit)),
+            (Qt.Key.Key_C, ("confirmed", None)),
+            (Qt.Key.Key_X, ("exclude", None)),
+        ]
+    ):
         assert current_image(window) == order[step]
         press(qtbot, window, key)
         expected[int(order[step])] = verdict
@@ -201,7 +216,9 @@ def test_without_a_report_the_status_line_says_how_to_make_one(qtbot, fashion_di
     # Label issues stays on offer (its count reads "no report"): chosen, it shows every image under
     # the banner with the command, never an empty grid.
     show = window.filter_bar.show_filter
-    assert show.model().item(show.findData("issues")).isEnabled() and "no report" in show.itemText(show.findData("issues"))
+    assert show.model().item(show.findData("issues")).isEnabled() and "no report" in show.itemText(
+        show.findData("issues")
+    )
     show.setCurrentIndex(show.findData("issues"))
     assert window.view_model.rowCount() == 10_000 and report_command(repo_dir) in window.report_banner.text()
     show.setCurrentIndex(show.findData("all"))
@@ -291,9 +308,11 @@ def test_window_imports_the_old_sidecar_once(qtbot, repo, fashion_dir, tmp_path,
     legacy = legacy_json_path("test", test_split.digest)
     legacy.parent.mkdir(parents=True)
     label = (int(test_split.labels[11]) + 2) % 10
-    legacy.write_text('{"format": "fashion-labeler-corrections/1", "dataset_digest": "%s", "split": "test", '
-                      '"corrections": [{"split": "test", "index": 11, "original_label": %d, "new_label": %d, '
-                      '"time": "2026-01-02T03:04:05+00:00"}]}' % (test_split.digest, test_split.labels[11], label))
+    legacy.write_text(
+        '{"format": "fashion-labeler-corrections/1", "dataset_digest": "%s", "split": "test", '
+        '"corrections": [{"split": "test", "index": 11, "original_label": %d, "new_label": %d, '
+        '"time": "2026-01-02T03:04:05+00:00"}]}' % (test_split.digest, test_split.labels[11], label)
+    )
     before = legacy.read_bytes()
     window = open_window(qtbot, repo[0], fashion_dir, tmp_path / "c.sqlite")
     assert window.tiles.labels[11] == label and "imported 1" in window.status_line.currentMessage()
@@ -326,15 +345,26 @@ def test_tiles_mark_confirmed_excluded_and_flagged_images(window, repo):
 
 def test_set_verdict_refuses_bad_arguments_and_writes_nothing(window, test_split):
     tiles = window.tiles
-    for rows, verdict, label in [([1], "maybe", None), ([1], "relabel", 2.5), ([1], "relabel", 10),
-                                 ([1], "relabel", None), ([1], "exclude", 3), ([10_000], "exclude", None),
-                                 ([-1], "confirmed", None), (["1"], "exclude", None), ([1, 2], "relabel", [3, 4, 5])]:
+    for rows, verdict, label in [
+        ([1], "maybe", None),
+        ([1], "relabel", 2.5),
+        ([1], "relabel", 10),
+        ([1], "relabel", None),
+        ([1], "exclude", 3),
+        ([10_000], "exclude", None),
+        ([-1], "confirmed", None),
+        (["1"], "exclude", None),
+        ([1, 2], "relabel", [3, 4, 5]),
+    ]:
         assert not tiles.set_verdict(rows, verdict, label), (rows, verdict, label)
     assert not tiles.setData(tiles.index(1), "relabel", VERDICT_ROLE)  # relabel needs a label: the label roles
     assert store_verdicts(tiles.corrections_path, test_split) == {}
     assert tiles.setData(tiles.index(1), "exclude", VERDICT_ROLE)
     assert tiles.set_verdict([2, 3], "relabel", [(int(test_split.labels[2]) + 1) % 10, int(test_split.labels[3])])
     assert store_verdicts(tiles.corrections_path, test_split) == {
-        1: ("exclude", None), 2: ("relabel", (int(test_split.labels[2]) + 1) % 10), 3: ("confirmed", None)}
+        1: ("exclude", None),
+        2: ("relabel", (int(test_split.labels[2]) + 1) % 10),
+        3: ("confirmed", None),
+    }
     assert tiles.setData(tiles.index(1), None, VERDICT_ROLE)
     assert 1 not in store_verdicts(tiles.corrections_path, test_split)

@@ -151,15 +151,19 @@ def test_a_confusion_matrix_click_keeps_the_show_filter(window, qtbot):
     choose(bar.show_filter, "mistakes")
     cells = window.tiles.confusion()
     cell = window.confusion_model.index(6, 0)
-    qtbot.mouseClick(window.confusion_view.viewport(), Qt.MouseButton.LeftButton,
-                     pos=window.confusion_view.visualRect(cell).center())
+    qtbot.mouseClick(
+        window.confusion_view.viewport(), Qt.MouseButton.LeftButton, pos=window.confusion_view.visualRect(cell).center()
+    )
     assert bar.show_filter.currentData() == "mistakes"
     assert (bar.true_filter.currentData(), bar.predicted_filter.currentData()) == (6, 0)
     assert window.view_model.rowCount() == cells[6, 0]
     assert "under Show: Mistakes only" in window.status_line.currentMessage()
     # A diagonal cell has no mistakes: the window shows all of it and says it changed Show.
     diagonal = window.confusion_model.index(1, 1)
-    qtbot.mouseClick(window.confusion_view.viewport(), Qt.MouseButton.LeftButton,
-                     pos=window.confusion_view.visualRect(diagonal).center())
+    qtbot.mouseClick(
+        window.confusion_view.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=window.confusion_view.visualRect(diagonal).center(),
+    )
     assert bar.show_filter.currentData() == "all" and window.view_model.rowCount() == cells[1, 1]
     assert "Show changed from Mistakes only to All" in window.status_line.currentMessage()

@@ -43,8 +43,13 @@ def test_fits_1024_by_700_and_no_pane_overlaps_another(window, qtbot):
     qtbot.waitUntil(lambda: window.width() == 1024 and window.height() == 700)
     panes = [window.centralWidget(), window.statusBar(), window.menuBar()]
     panes += [d for d in window.docks.values() if d.isVisible()]
-    inner = [window.filter_bar, window.grid, window.confusion_view, window.status_line.corrections_label,
-             window.status_line.accuracy_label]
+    inner = [
+        window.filter_bar,
+        window.grid,
+        window.confusion_view,
+        window.status_line.corrections_label,
+        window.status_line.accuracy_label,
+    ]
     rects = [in_window(window, w) for w in panes]
     for i, a in enumerate(rects):
         assert window.rect().contains(a), (panes[i], a)
@@ -56,8 +61,16 @@ def test_fits_1024_by_700_and_no_pane_overlaps_another(window, qtbot):
 
 
 def test_counts_abbreviate_with_the_exact_count_in_the_tooltip(qapp):
-    assert [abbreviate(n) for n in (0, 7, 999, 1000, 4812, 9960, 12_345, 2_400_000)] == \
-        ["", "7", "999", "1.0k", "4.8k", "10k", "12k", "2.4M"]
+    assert [abbreviate(n) for n in (0, 7, 999, 1000, 4812, 9960, 12_345, 2_400_000)] == [
+        "",
+        "7",
+        "999",
+        "1.0k",
+        "4.8k",
+        "10k",
+        "12k",
+        "2.4M",
+    ]
     model = ConfusionModel()
     counts = np.arange(100).reshape(10, 10) * 100
     model.set_counts(counts, [f"c{k}" for k in range(10)])
@@ -118,8 +131,9 @@ def test_tile_index_shows_and_the_view_menu_turns_it_off(window):
 
 def test_settings_round_trip(qtbot, model_path, fashion_dir, tmp_path):
     settings_file = str(tmp_path / "settings.ini")
-    first = open_window(qtbot, model_path, fashion_dir, tmp_path / "c.sqlite",
-                        QSettings(settings_file, QSettings.Format.IniFormat))
+    first = open_window(
+        qtbot, model_path, fashion_dir, tmp_path / "c.sqlite", QSettings(settings_file, QSettings.Format.IniFormat)
+    )
     first.resize(790, 590)  # within the offscreen screen (800 x 600): restoreGeometry keeps windows on screen
     choose(first.filter_bar.show_filter, "mistakes")
     choose(first.filter_bar.sort_choice, "confidence")
@@ -130,8 +144,9 @@ def test_settings_round_trip(qtbot, model_path, fashion_dir, tmp_path):
     assert first.go_to_index(target)
     first.close()
 
-    second = open_window(qtbot, model_path, fashion_dir, tmp_path / "c.sqlite",
-                         QSettings(settings_file, QSettings.Format.IniFormat))
+    second = open_window(
+        qtbot, model_path, fashion_dir, tmp_path / "c.sqlite", QSettings(settings_file, QSettings.Format.IniFormat)
+    )
     # The width stops at the window's minimum once scored (every pane whole): 790 is below it.
     assert (second.width(), second.height()) == (max(790, second.minimumSizeHint().width()), 590)
     assert second.filter_bar.show_filter.currentData() == "mistakes"

@@ -22,8 +22,11 @@ START_TIMEOUT_S = 20
 @pytest.fixture
 def x_display():
     """A private Xvfb; -displayfd makes it choose a free display number and tell us which."""
-    server = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24",
-                               "-nolisten", "tcp"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", "1", "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         ready, _, _ = select.select([server.stdout], [], [], START_TIMEOUT_S)
         assert ready, f"Xvfb did not start within {START_TIMEOUT_S} s"
@@ -37,12 +40,35 @@ def x_display():
 
 def test_real_window_scores_and_screenshots_under_xvfb(x_display, model_path, fashion_dir, tmp_path):
     shot = tmp_path / "x11.png"
-    env = {**os.environ, "DISPLAY": x_display, "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": str(ROOT),
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "FASHION_LABELER_DIR": str(tmp_path / "labeler")}
-    run = subprocess.run([sys.executable, "-m", "gui.labeler_command", "--model", str(model_path),
-                          "--data-dir", str(fashion_dir), "--corrections", str(tmp_path / "c.sqlite"),
-                          "--size", f"{SCREEN[0]}x{SCREEN[1]}", "--screenshot", str(shot)],
-                         env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "DISPLAY": x_display,
+        "QT_QPA_PLATFORM": "xcb",
+        "PYTHONPATH": str(ROOT),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "FASHION_LABELER_DIR": str(tmp_path / "labeler"),
+    }
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gui.labeler_command",
+            "--model",
+            str(model_path),
+            "--data-dir",
+            str(fashion_dir),
+            "--corrections",
+            str(tmp_path / "c.sqlite"),
+            "--size",
+            f"{SCREEN[0]}x{SCREEN[1]}",
+            "--screenshot",
+            str(shot),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     image = QImage(str(shot))
     assert (image.width(), image.height()) == SCREEN

@@ -36,7 +36,11 @@ PEAK_LIMIT_KB = 300 * 1024  # the issue's bound for any single hostile file
 def run_child(code: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     """Python `code` in a fresh interpreter with the project importable; its stdout is the result."""
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 
@@ -76,7 +80,8 @@ def test_eps_named_png_never_starts_ghostscript(tmp_path):
     eps = hostile.eps_as_png(folder / "eps.png")
     hostile.good_png(folder / "good.png")
 
-    child = run_child(f"""
+    child = run_child(
+        f"""
         from inference.core.decoders import decode_bytes
         from inference.core.decoders import read_image
         from inference.core.errors import InputError
@@ -89,7 +94,10 @@ def test_eps_named_png_never_starts_ghostscript(tmp_path):
                 call()
             except InputError as e:
                 print(e)
-    """, env=env, timeout=10)
+    """,
+        env=env,
+        timeout=10,
+    )
     assert child.returncode == 0, child.stderr
     refused = "not an image Pillow can read (expected PNG or JPEG, got PostScript"
     assert f"['good.png'] [('eps.png', '{refused}" in child.stdout
@@ -347,6 +355,7 @@ SUFFIXES = (".png", ".jpg", ".jpeg", ".npy", "-images-idx3-ubyte", "-images-idx3
 
 def damaged(valid: bytes):
     """Random bytes, or `valid` with a few bytes overwritten and cut at a random length."""
+
     def damage(edits, cut):
         data = bytearray(valid)
         for position, value in edits:

@@ -25,9 +25,22 @@ FORBIDDEN = {
 
 # Which adapter each adapter module belongs to: fashion-serve is one adapter in several files.
 HTTP_MODULES = (
-    "serve_command", "http_app", "serve_settings", "serve_protocol", "admission", "service_errors",
-    "request_body", "service", "served_models", "model_config_text", "oip_routes", "oip_tensors",
-    "predict_json", "json_offload", "inference_stats", "serve_metrics",
+    "serve_command",
+    "http_app",
+    "serve_settings",
+    "serve_protocol",
+    "admission",
+    "service_errors",
+    "request_body",
+    "service",
+    "served_models",
+    "model_config_text",
+    "oip_routes",
+    "oip_tensors",
+    "predict_json",
+    "json_offload",
+    "inference_stats",
+    "serve_metrics",
 )
 ADAPTERS = {
     "inference.adapters.predict_command": "command line",

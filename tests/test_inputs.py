@@ -31,7 +31,12 @@ def idx_bytes(array: np.ndarray) -> bytes:
 @given(uint8_batches)
 def test_every_accepted_layout_gives_the_same_batch(batch):
     n = len(batch)
-    for layout in (batch, batch.reshape(n, 784), batch.reshape(n, 1, 28, 28), np.asfortranarray(batch)):  # the last: not C-contiguous
+    for layout in (
+        batch,
+        batch.reshape(n, 784),
+        batch.reshape(n, 1, 28, 28),
+        np.asfortranarray(batch),
+    ):  # the last: not C-contiguous
         out = as_uint8_batch(layout)
         assert out.dtype == np.uint8 and out.shape == (n, 28, 28) and out.flags.c_contiguous
         np.testing.assert_array_equal(out, batch)

@@ -40,8 +40,9 @@ def test_by_image_puts_each_column_at_its_image(tmp_path, report):
     np.testing.assert_array_equal(columns["rank"][report.index], np.arange(SIZE))
     np.testing.assert_array_equal(columns["flagged"][report.index], report.flagged)
     np.testing.assert_array_equal(columns["suggested"][report.index], report.suggested)
-    np.testing.assert_allclose(columns["p_suggested"][report.index],
-                               report.probabilities[np.arange(SIZE), report.suggested], rtol=1e-5)
+    np.testing.assert_allclose(
+        columns["p_suggested"][report.index], report.probabilities[np.arange(SIZE), report.suggested], rtol=1e-5
+    )
     assert (columns["rank"][SIZE:] == -1).all() and (columns["suggested"][SIZE:] == -1).all()
     assert not columns["flagged"][SIZE:].any() and np.isnan(columns["quality"][SIZE:]).all()
 
@@ -97,14 +98,18 @@ def write_raw(tmp_path, text: str) -> None:
 ROW = dict(index=[3], given=[1], suggested=[2], quality=[0.01], flagged=[True], probabilities=[[0.1] * 10])
 
 
-@pytest.mark.parametrize("change, says", [
-    ({"index": [SIZE]}, "outside the test split"),
-    ({"index": [-1]}, "outside the test split"),
-    ({"given": [10]}, "outside the test split"),
-    ({"suggested": [-2]}, "outside the test split"),
-    ({"probabilities": [[1.5] + [0.1] * 9]}, "probabilities 0..1"),
-    ({"quality": [float("nan")]}, "outside the test split"),
-], ids=["index-past-the-end", "negative-index", "label-10", "negative-suggestion", "probability-over-1", "nan"])
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ({"index": [SIZE]}, "outside the test split"),
+        ({"index": [-1]}, "outside the test split"),
+        ({"given": [10]}, "outside the test split"),
+        ({"suggested": [-2]}, "outside the test split"),
+        ({"probabilities": [[1.5] + [0.1] * 9]}, "probabilities 0..1"),
+        ({"quality": [float("nan")]}, "outside the test split"),
+    ],
+    ids=["index-past-the-end", "negative-index", "label-10", "negative-suggestion", "probability-over-1", "nan"],
+)
 def test_values_outside_the_split(tmp_path, change, says):
     write_raw(tmp_path, csv_text(*{**ROW, **change}.values()))
     assert says in refused(tmp_path)
@@ -116,25 +121,33 @@ def test_an_index_twice(tmp_path):
     assert "outside the test split" in refused(tmp_path)
 
 
-@pytest.mark.parametrize("header", [
-    ",".join(COLUMNS[:-1]),
-    ",".join(reversed(COLUMNS)),
-    "# made by cleanlab\n" + ",".join(COLUMNS),
-    "",
-], ids=["column-missing", "reordered", "comment-line-first", "empty-file"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        ",".join(COLUMNS[:-1]),
+        ",".join(reversed(COLUMNS)),
+        "# made by cleanlab\n" + ",".join(COLUMNS),
+        "",
+    ],
+    ids=["column-missing", "reordered", "comment-line-first", "empty-file"],
+)
 def test_wrong_header(tmp_path, header):
     body = "\n".join(csv_text(*ROW.values()).splitlines()[1:])
     write_raw(tmp_path, f"{header}\n{body}\n" if header else "")
     assert "does not start with the header" in refused(tmp_path)
 
 
-@pytest.mark.parametrize("row", [
-    "3,1,2,0.01,yes," + ",".join(["0.1"] * 10),
-    "3,1,2,0.01,true," + ",".join(["0.1"] * 9),
-    "3,1,2,0.01,true," + ",".join(["0.1"] * 11),
-    "3,1,two,0.01,true," + ",".join(["0.1"] * 10),
-    '"3",1,2,0.01,true,' + ",".join(["0.1"] * 10),
-], ids=["flag-not-true-or-false", "field-short", "field-extra", "not-a-number", "quoted"])
+@pytest.mark.parametrize(
+    "row",
+    [
+        "3,1,2,0.01,yes," + ",".join(["0.1"] * 10),
+        "3,1,2,0.01,true," + ",".join(["0.1"] * 9),
+        "3,1,2,0.01,true," + ",".join(["0.1"] * 11),
+        "3,1,two,0.01,true," + ",".join(["0.1"] * 10),
+        '"3",1,2,0.01,true,' + ",".join(["0.1"] * 10),
+    ],
+    ids=["flag-not-true-or-false", "field-short", "field-extra", "not-a-number", "quoted"],
+)
 def test_damaged_rows(tmp_path, row):
     write_raw(tmp_path, ",".join(COLUMNS) + f"\n{row}\n")
     assert "is damaged" in refused(tmp_path)
@@ -151,21 +164,37 @@ def test_sidecar_without_the_split(tmp_path, report):
     assert "has no test split" in refused(tmp_path)
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"splits": []}, "'splits'"),
-    ({"splits": {"test": "label_issues-test.csv"}}, "'splits.test'"),
-    ({"splits": {"test": {"sha256": 7}}}, "'splits.test.sha256'"),
-    ({"dataset_sha256": ["d"]}, "'dataset_sha256'"),
-    ({"model_sha256": None}, "'model_sha256'"),
-    ({"method": 3}, "'method'"),
-    ({"cross_val_folds": "5"}, "'cross_val_folds'"),
-    ({"cross_val_folds": True}, "'cross_val_folds'"),
-    ({"auditor": "cnn"}, "'auditor'"),
-    ({"auditor": {"name": 1}}, "'auditor.name'"),
-    ({"auditor": {"name": "cnn", "accuracy": "high"}}, "'auditor.accuracy'"),
-    ({"probabilities": {"test": 1}}, "'probabilities.test'"),
-], ids=["splits-a-list", "split-not-an-object", "sha256-a-number", "digest-a-list", "model-null", "method-a-number",
-        "folds-text", "folds-a-bool", "auditor-text", "auditor-name-a-number", "accuracy-text", "source-a-number"])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"splits": []}, "'splits'"),
+        ({"splits": {"test": "label_issues-test.csv"}}, "'splits.test'"),
+        ({"splits": {"test": {"sha256": 7}}}, "'splits.test.sha256'"),
+        ({"dataset_sha256": ["d"]}, "'dataset_sha256'"),
+        ({"model_sha256": None}, "'model_sha256'"),
+        ({"method": 3}, "'method'"),
+        ({"cross_val_folds": "5"}, "'cross_val_folds'"),
+        ({"cross_val_folds": True}, "'cross_val_folds'"),
+        ({"auditor": "cnn"}, "'auditor'"),
+        ({"auditor": {"name": 1}}, "'auditor.name'"),
+        ({"auditor": {"name": "cnn", "accuracy": "high"}}, "'auditor.accuracy'"),
+        ({"probabilities": {"test": 1}}, "'probabilities.test'"),
+    ],
+    ids=[
+        "splits-a-list",
+        "split-not-an-object",
+        "sha256-a-number",
+        "digest-a-list",
+        "model-null",
+        "method-a-number",
+        "folds-text",
+        "folds-a-bool",
+        "auditor-text",
+        "auditor-name-a-number",
+        "accuracy-text",
+        "source-a-number",
+    ],
+)
 def test_sidecar_of_the_wrong_shape_is_no_usable_report(tmp_path, report, change, field):
     """A field of the wrong type is a ReportError naming it, never an AttributeError."""
     sidecar = json.loads((tmp_path / SIDECAR).read_text())
@@ -176,8 +205,10 @@ def test_sidecar_of_the_wrong_shape_is_no_usable_report(tmp_path, report, change
 
 def test_the_auditor_and_the_source_of_each_split_read_back(tmp_path, report):
     sidecar = json.loads((tmp_path / SIDECAR).read_text())
-    sidecar |= {"auditor": {"name": "cnn", "recipe": {"epochs": 3}, "accuracy": 0.91, "seconds": 12.5},
-                "probabilities": {"train": "out-of-fold, 5 folds, cnn auditor", "test": "the exported model"}}
+    sidecar |= {
+        "auditor": {"name": "cnn", "recipe": {"epochs": 3}, "accuracy": 0.91, "seconds": 12.5},
+        "probabilities": {"train": "out-of-fold, 5 folds, cnn auditor", "test": "the exported model"},
+    }
     (tmp_path / SIDECAR).write_text(json.dumps(sidecar))
     read = read_report(tmp_path, "test", DATA, MODEL, SIZE)
     assert (read.auditor, read.source) == ("cnn", "the exported model")

@@ -112,8 +112,15 @@ def hand_made(split: str, pairs: list[tuple[int, int]], clean: int) -> LabelIssu
     n = len(pairs) + clean
     given = np.array([g for g, _ in pairs] + [0] * clean)
     suggested = np.array([s for _, s in pairs] + [0] * clean)
-    return LabelIssues(split, np.arange(n), given, suggested, np.linspace(0, 1, n),
-                       np.arange(n) < len(pairs), np.full((n, 10), 0.1, dtype=np.float32))
+    return LabelIssues(
+        split,
+        np.arange(n),
+        given,
+        suggested,
+        np.linspace(0, 1, n),
+        np.arange(n) < len(pairs),
+        np.full((n, 10), 0.1, dtype=np.float32),
+    )
 
 
 def test_summary_counts_issues_per_split_and_ranks_class_pairs():
@@ -138,9 +145,11 @@ def test_report_files_are_tied_to_each_other_and_to_their_inputs(planted, tmp_pa
     reports = [find_issues("train", labels, probs), find_issues("test", labels[:500], probs[:500])]
     provenance = {"dataset_sha256": "d" * 64, "model_sha256": "m" * 64, "cross_val_folds": 3}
     written = write_report(tmp_path, reports, provenance)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written) == [
-        "label_issues-test.csv", "label_issues-train.csv", "label_issues.json"
-    ]
+    assert (
+        sorted(p.name for p in tmp_path.iterdir())
+        == sorted(p.name for p in written)
+        == ["label_issues-test.csv", "label_issues-train.csv", "label_issues.json"]
+    )
     sidecar = json.loads((tmp_path / "label_issues.json").read_text())
     assert sidecar.items() >= provenance.items()
     assert (sidecar["method"], sidecar["filter_by"]) == (METHOD, FILTER_BY)
@@ -159,8 +168,18 @@ def test_end_to_end_report_in_the_versions_folder(fashion_dir, tmp_path):
 
     train, test = load_split("train", fashion_dir), load_split("test", fashion_dir)
     t = lambda a: torch.from_numpy(a)  # noqa: E731
-    data = Data(t(train.images[:1000]), t(train.labels[:1000]), t(test.images[:300]), t(test.labels[:300]),
-                t(test.images[:300]), t(test.labels[:300]), train.digest, fashion_dir, torch.arange(1000), None)
+    data = Data(
+        t(train.images[:1000]),
+        t(train.labels[:1000]),
+        t(test.images[:300]),
+        t(test.labels[:300]),
+        t(test.images[:300]),
+        t(test.labels[:300]),
+        train.digest,
+        fashion_dir,
+        torch.arange(1000),
+        None,
+    )
     cfg = TrainConfig(epochs=2, out=str(tmp_path), cross_val=2, auditor="linear")
     torch.manual_seed(0)
     final, _, _ = softmax_concise.build(cfg, torch.device("cpu"))
@@ -230,8 +249,18 @@ def test_the_training_split_skips_excluded_images_and_restores_file_order():
     file_images = torch.arange(6, dtype=torch.uint8).reshape(6, 1, 1).expand(6, 28, 28)  # pixel value = index
     file_labels = torch.tensor([3, 9, 7, 3, 0, 5])
     train_index, val_index = torch.tensor([5, 0, 3]), torch.tensor([2])
-    data = Data(file_images[train_index], file_labels[train_index], file_images[val_index], file_labels[val_index],
-                file_images[:0], file_labels[:0], "d" * 64, Path("."), train_index, val_index)
+    data = Data(
+        file_images[train_index],
+        file_labels[train_index],
+        file_images[val_index],
+        file_labels[val_index],
+        file_images[:0],
+        file_labels[:0],
+        "d" * 64,
+        Path("."),
+        train_index,
+        val_index,
+    )
     images, labels, index = label_report.training_split(data, val_split=1)
     assert index.tolist() == [0, 2, 3, 5]
     assert images[:, 0, 0].tolist() == [0, 2, 3, 5]

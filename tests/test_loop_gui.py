@@ -74,12 +74,20 @@ def test_a_remembered_label_issues_filter_opens_on_every_image(qtbot, bare_repo,
     assert "Showing 10,000 of 10,000 images" == window.filter_bar.shown_label.full_text()
 
 
-def test_a_sidecar_of_the_wrong_shape_is_no_report_and_the_status_line_says_why(qtbot, bare_repo, fashion_dir,
-                                                                                 tmp_path, test_split):
+def test_a_sidecar_of_the_wrong_shape_is_no_report_and_the_status_line_says_why(
+    qtbot, bare_repo, fashion_dir, tmp_path, test_split
+):
     model = onnx_path(bare_repo, 1)
     model_sha256 = hashlib.sha256(model.read_bytes()).hexdigest()
-    write_report(version_dir(bare_repo, 1), "test", test_split.labels, np.full((10_000, 10), 0.1, np.float32),
-                 dataset_sha256=test_split.digest, model_sha256=model_sha256, flag=5)
+    write_report(
+        version_dir(bare_repo, 1),
+        "test",
+        test_split.labels,
+        np.full((10_000, 10), 0.1, np.float32),
+        dataset_sha256=test_split.digest,
+        model_sha256=model_sha256,
+        flag=5,
+    )
     sidecar = version_dir(bare_repo, 1) / SIDECAR
     sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "splits": ["test"]}))
     window = open_window(qtbot, bare_repo, fashion_dir, tmp_path / "c.sqlite")
@@ -94,17 +102,32 @@ def test_a_report_beside_the_config_from_an_older_repository_is_still_read(bare_
     model = onnx_path(bare_repo, 1)
     model_sha256 = hashlib.sha256(model.read_bytes()).hexdigest()
     uniform = np.full((10_000, 10), 0.1, np.float32)
-    write_report(model_dir(bare_repo), "test", test_split.labels, uniform, dataset_sha256=test_split.digest,
-                 model_sha256=model_sha256, flag=5)
+    write_report(
+        model_dir(bare_repo),
+        "test",
+        test_split.labels,
+        uniform,
+        dataset_sha256=test_split.digest,
+        model_sha256=model_sha256,
+        flag=5,
+    )
     review, _ = load_review(model, model_sha256, test_split)
     assert review.folder == model_dir(bare_repo) and review.flagged_count == 5
-    write_report(version_dir(bare_repo, 1), "test", test_split.labels, uniform, dataset_sha256=test_split.digest,
-                 model_sha256=model_sha256, flag=7)
+    write_report(
+        version_dir(bare_repo, 1),
+        "test",
+        test_split.labels,
+        uniform,
+        dataset_sha256=test_split.digest,
+        model_sha256=model_sha256,
+        flag=7,
+    )
     review, _ = load_review(model, model_sha256, test_split)  # the version's own report comes first
     assert review.folder == version_dir(bare_repo, 1) and review.flagged_count == 7
 
 
 # --- the loop, for real ---------------------------------------------------------------------------
+
 
 def train_and_export(flags: list[str]) -> str:
     out, err = io.StringIO(), io.StringIO()
@@ -145,7 +168,7 @@ def test_after_corrections_and_cross_val_the_reviewed_images_are_not_on_top(qtbo
     window.view_model.refresh()  # a verdict moves its tile at the next refresh, not under the cursor
     shown = window.view_model.source_rows()
     assert not window.tiles.verdict[shown[: flagged - 5]].any()
-    assert set(shown[flagged - 5:]) == set(np.r_[confirmed, relabelled])
+    assert set(shown[flagged - 5 :]) == set(np.r_[confirmed, relabelled])
     window.close()
 
     log = train_and_export([*common, "--corrections", str(store), "--cross-val", "2", "--auditor", "linear"])

@@ -161,8 +161,13 @@ def test_optional_metadata_that_does_not_parse_is_unknown(tmp_path, key, value):
 
 def test_missing_optional_metadata_is_unknown(tmp_path):
     predictor = Predictor(write_tiny_model(tmp_path / "model.onnx"), device="cpu")
-    assert (predictor.test_accuracy, predictor.temperature, predictor.dataset_sha256,
-            predictor.created, predictor.variant) == (None, None, None, None, None)
+    assert (
+        predictor.test_accuracy,
+        predictor.temperature,
+        predictor.dataset_sha256,
+        predictor.created,
+        predictor.variant,
+    ) == (None, None, None, None, None)
 
 
 @pytest.mark.parametrize(
@@ -200,8 +205,14 @@ def test_a_model_that_is_not_a_path_is_an_argument_error():
 # --- what the commands make of it ----------------------------------------------------------
 
 
-CLI_CASES = ["twelve classes", "classes only known by running", "two inputs", "integer class names",
-             "class names not JSON", "float input"]
+CLI_CASES = [
+    "twelve classes",
+    "classes only known by running",
+    "two inputs",
+    "integer class names",
+    "class names not JSON",
+    "float input",
+]
 
 
 @pytest.fixture

@@ -205,8 +205,13 @@ sys.exit(main(sys.argv[1:]))
 def test_sigterm_stops_fashion_predict_while_an_endless_model_is_probed(tmp_path):
     model = endless_loop_model(tmp_path / "loop.onnx")
     np.save(tmp_path / "one.npy", np.zeros((1, 28, 28), np.uint8))
-    process = subprocess.Popen([sys.executable, "-c", ANNOUNCED_PROBE, str(tmp_path / "one.npy"), "--model",
-                                str(model)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", ANNOUNCED_PROBE, str(tmp_path / "one.npy"), "--model", str(model)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout.readline() == "probing\n"
         process.send_signal(signal.SIGTERM)

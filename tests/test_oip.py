@@ -82,8 +82,10 @@ def test_metadata_as_triton_reports_it(client):
         "versions": ["1", "2"],
         "platform": "onnxruntime_onnx",
         "inputs": [{"name": "images", "datatype": "UINT8", "shape": [-1, 28, 28]}],
-        "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]},
-                    {"name": "logits", "datatype": "FP32", "shape": [-1, 10]}],
+        "outputs": [
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]},
+            {"name": "logits", "datatype": "FP32", "shape": [-1, 10]},
+        ],
     }
     assert client.get_model_metadata(MODEL_NAME, "1")["name"] == MODEL_NAME
 
@@ -101,7 +103,7 @@ def test_every_test_image_scores_as_the_predictor_does(client, predictors, test_
     images = test_split.images
     reference = predictors["2"]  # the default: config.pbtxt serves the latest version
     for start in range(0, len(images), BATCH):
-        part = images[start:start + BATCH]
+        part = images[start : start + BATCH]
         outputs = [httpclient.InferRequestedOutput(name, binary_data=binary) for name in ("probabilities", "logits")]
         result = client.infer(MODEL_NAME, [images_input(part, binary)], outputs=outputs)
         np.testing.assert_allclose(result.as_numpy("probabilities"), reference.predict_proba(part), rtol=0, atol=1e-6)
@@ -110,8 +112,12 @@ def test_every_test_image_scores_as_the_predictor_does(client, predictors, test_
 
 
 def test_only_the_requested_outputs_come_back_with_the_id(client, test_split):
-    result = client.infer(MODEL_NAME, [images_input(test_split.images[:3])], request_id="req-42",
-                          outputs=[httpclient.InferRequestedOutput("logits")])
+    result = client.infer(
+        MODEL_NAME,
+        [images_input(test_split.images[:3])],
+        request_id="req-42",
+        outputs=[httpclient.InferRequestedOutput("logits")],
+    )
     answer = result.get_response()
     assert answer["id"] == "req-42"
     assert [o["name"] for o in answer["outputs"]] == ["logits"]
@@ -127,8 +133,10 @@ def test_no_outputs_named_means_all_in_binary(client, test_split):
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
 def test_classification_strings_are_tritons(client, predictors, test_split, binary):
     images = test_split.images[:20]
-    outputs = [httpclient.InferRequestedOutput("probabilities", binary_data=binary, class_count=3),
-               httpclient.InferRequestedOutput("logits", binary_data=binary, class_count=2)]
+    outputs = [
+        httpclient.InferRequestedOutput("probabilities", binary_data=binary, class_count=3),
+        httpclient.InferRequestedOutput("logits", binary_data=binary, class_count=2),
+    ]
     result = client.infer(MODEL_NAME, [images_input(images)], outputs=outputs)
     probs, logits = predictors["2"].predict_proba(images), predictors["2"].logits(images)
     got = result.as_numpy("probabilities")
@@ -137,7 +145,8 @@ def test_classification_strings_are_tritons(client, predictors, test_split, bina
         top = np.argsort(-p, kind="stable")[:3]
         # labels.txt names the probabilities' classes; std::to_string prints the value as %f
         assert [s.decode() if isinstance(s, bytes) else s for s in row] == [
-            f"{float(p[i]):f}:{i}:{CLASS_NAMES[i]}" for i in top]
+            f"{float(p[i]):f}:{i}:{CLASS_NAMES[i]}" for i in top
+        ]
     first = result.as_numpy("logits")[0]
     top = np.argsort(-logits[0], kind="stable")[:2]
     assert [s.decode() if isinstance(s, bytes) else s for s in first] == [f"{float(logits[0][i]):f}:{i}" for i in top]
@@ -170,8 +179,9 @@ def test_errors_say_what_is_wrong(client, test_split):
     assert e.status() == "400" and "FP32" in e.message() and "UINT8" in e.message()
     e = _refused(lambda: client.infer(MODEL_NAME, [images_input(images[:, :, :27].copy())]))
     assert e.status() == "400" and "[2, 28, 27]" in e.message()
-    e = _refused(lambda: client.infer(MODEL_NAME, [images_input(images)],
-                                      outputs=[httpclient.InferRequestedOutput("features")]))
+    e = _refused(
+        lambda: client.infer(MODEL_NAME, [images_input(images)], outputs=[httpclient.InferRequestedOutput("features")])
+    )
     assert e.status() == "400" and "features" in e.message()
     stranger = httpclient.InferInput("pixels", [2, 28, 28], "UINT8")
     stranger.set_data_from_numpy(images)
@@ -181,16 +191,24 @@ def test_errors_say_what_is_wrong(client, test_split):
 
 def test_sizes_that_do_not_add_up_are_400_and_too_large_413(server):
     base = server[0]
-    header = (b'{"inputs":[{"name":"images","shape":[1,28,28],"datatype":"UINT8",'
-              b'"parameters":{"binary_data_size":784}}]}')
-    short = httpx.post(f"{base}/v2/models/{MODEL_NAME}/infer", content=header + b"\0" * 700,
-                       headers={"Inference-Header-Content-Length": str(len(header))})
+    header = (
+        b'{"inputs":[{"name":"images","shape":[1,28,28],"datatype":"UINT8","parameters":{"binary_data_size":784}}]}'
+    )
+    short = httpx.post(
+        f"{base}/v2/models/{MODEL_NAME}/infer",
+        content=header + b"\0" * 700,
+        headers={"Inference-Header-Content-Length": str(len(header))},
+    )
     assert short.status_code == 400 and "784" in short.json()["error"]
-    json_count = httpx.post(f"{base}/v2/models/{MODEL_NAME}/infer",
-                            json={"inputs": [{"name": "images", "shape": [1, 28, 28], "datatype": "UINT8", "data": [1, 2]}]})
+    json_count = httpx.post(
+        f"{base}/v2/models/{MODEL_NAME}/infer",
+        json={"inputs": [{"name": "images", "shape": [1, 28, 28], "datatype": "UINT8", "data": [1, 2]}]},
+    )
     assert json_count.status_code == 400 and "784" in json_count.json()["error"]
-    pixel = httpx.post(f"{base}/v2/models/{MODEL_NAME}/infer", json={"inputs": [
-        {"name": "images", "shape": [1, 28, 28], "datatype": "UINT8", "data": [256] * 784}]})
+    pixel = httpx.post(
+        f"{base}/v2/models/{MODEL_NAME}/infer",
+        json={"inputs": [{"name": "images", "shape": [1, 28, 28], "datatype": "UINT8", "data": [256] * 784}]},
+    )
     assert pixel.status_code == 400 and "0..255" in pixel.json()["error"]
     huge = httpx.post(f"{base}/v2/models/{MODEL_NAME}/infer", content=b"\0" * (9 * 1024 * 1024))
     assert huge.status_code == 413 and "limit" in huge.json()["error"]
@@ -217,8 +235,13 @@ def test_statistics_count_what_was_served(client, test_split):
 def test_metrics_move_as_requests_are_served(server, client, test_split):
     base = server[0]
     labels = {"model": MODEL_NAME, "version": "2"}
-    names = ("nv_inference_request_success", "nv_inference_count", "nv_inference_exec_count",
-             "nv_inference_request_duration_us", "nv_inference_compute_infer_duration_us")
+    names = (
+        "nv_inference_request_success",
+        "nv_inference_count",
+        "nv_inference_exec_count",
+        "nv_inference_request_duration_us",
+        "nv_inference_compute_infer_duration_us",
+    )
     before = {n: metric(base, n, **labels) for n in names}
     failed_before = metric(base, "nv_inference_request_failure", reason="OTHER", **labels)
     for _ in range(4):
@@ -242,7 +265,9 @@ def test_repository_index_lists_every_version(client):
 
 def test_predict_still_answers_beside_v2(server, predictors, test_split):
     images = test_split.images[:4]
-    answer = httpx.post(f"{server[0]}/predict", content=images.tobytes(),
-                        headers={"content-type": "application/octet-stream"}).json()
-    np.testing.assert_allclose([p["probabilities"] for p in answer["predictions"]],
-                               predictors["2"].predict_proba(images), atol=1e-7)
+    answer = httpx.post(
+        f"{server[0]}/predict", content=images.tobytes(), headers={"content-type": "application/octet-stream"}
+    ).json()
+    np.testing.assert_allclose(
+        [p["probabilities"] for p in answer["predictions"]], predictors["2"].predict_proba(images), atol=1e-7
+    )

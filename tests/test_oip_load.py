@@ -33,9 +33,19 @@ IMAGES = 300  # past the batch scored on the event loop, so scoring runs on a wo
 
 
 def infer_body(n: int) -> tuple[bytes, dict]:
-    header = json.dumps({"inputs": [{"name": "images", "shape": [n, 28, 28], "datatype": "UINT8",
-                                     "parameters": {"binary_data_size": n * 784}}],
-                         "outputs": [{"name": "probabilities", "parameters": {"binary_data": False}}]}).encode()
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "images",
+                    "shape": [n, 28, 28],
+                    "datatype": "UINT8",
+                    "parameters": {"binary_data_size": n * 784},
+                }
+            ],
+            "outputs": [{"name": "probabilities", "parameters": {"binary_data": False}}],
+        }
+    ).encode()
     return header + bytes(n * 784), {"Inference-Header-Content-Length": str(len(header))}
 
 
@@ -69,7 +79,9 @@ def test_past_the_queue_bound_503_with_retry_after_and_health_answers(model):
     statuses, extra = [], {}
 
     async def infer(client):
-        statuses.append((await client.post("/v2/models/fashion_mnist/infer", content=body, headers=headers)).status_code)
+        statuses.append(
+            (await client.post("/v2/models/fashion_mnist/infer", content=body, headers=headers)).status_code
+        )
 
     async def scenario():
         async with asgi_client(app) as client, anyio.create_task_group() as group:
@@ -103,8 +115,10 @@ def test_predict_is_bounded_the_same_way(model):
 
     async def scenario():
         async with asgi_client(app) as client, anyio.create_task_group() as group:
+
             async def first():
                 result["first"] = (await client.post("/predict", content=bytes(784), headers=raw)).status_code
+
             group.start_soon(first)
             with anyio.fail_after(5):
                 while predictor.inside < 1:
@@ -133,11 +147,23 @@ def test_a_body_over_the_budget_is_refused_before_it_is_read(model):
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/v2/models/fashion_mnist/infer", "raw_path": b"",
-             "query_string": b"", "root_path": "", "http_version": "1.1", "scheme": "http",
-             "server": ("test", 80), "client": ("test", 1), "asgi": {"version": "3.0"},
-             "headers": [(b"content-length", str(len(body)).encode()),
-                         *((k.lower().encode(), v.encode()) for k, v in headers.items())]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v2/models/fashion_mnist/infer",
+        "raw_path": b"",
+        "query_string": b"",
+        "root_path": "",
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("test", 80),
+        "client": ("test", 1),
+        "asgi": {"version": "3.0"},
+        "headers": [
+            (b"content-length", str(len(body)).encode()),
+            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+        ],
+    }
     anyio.run(app, scope, receive, send)
     assert sent[0]["status"] == 503 and reads == []
     assert "budget" in json.loads(sent[1]["body"])["error"]
@@ -151,8 +177,12 @@ def test_a_body_waits_briefly_for_room_then_gets_503(model):
 
     async def scenario():
         async with asgi_client(app) as client, anyio.create_task_group() as group:
+
             async def first():
-                out["first"] = (await client.post("/v2/models/fashion_mnist/infer", content=body, headers=headers)).status_code
+                out["first"] = (
+                    await client.post("/v2/models/fashion_mnist/infer", content=body, headers=headers)
+                ).status_code
+
             group.start_soon(first)
             with anyio.fail_after(5):
                 while predictor.inside < 1:
@@ -161,7 +191,9 @@ def test_a_body_waits_briefly_for_room_then_gets_503(model):
             predictor.release.set()
         # the budget is free again once the first answer is out
         async with asgi_client(app) as client:
-            out["third"] = (await client.post("/v2/models/fashion_mnist/infer", content=body, headers=headers)).status_code
+            out["third"] = (
+                await client.post("/v2/models/fashion_mnist/infer", content=body, headers=headers)
+            ).status_code
 
     anyio.run(scenario)
     assert out["first"] == 200 and out["third"] == 200
@@ -186,9 +218,11 @@ def test_a_failing_model_is_a_json_500_without_nan(model, fault):
 
     async def scenario():
         async with asgi_client(app) as client:
-            return (await client.post("/v2/models/fashion_mnist/infer", content=body, headers=headers),
-                    await client.post("/predict", content=bytes(784), headers={"content-type": "application/octet-stream"}),
-                    (await client.get("/metrics")).text)
+            return (
+                await client.post("/v2/models/fashion_mnist/infer", content=body, headers=headers),
+                await client.post("/predict", content=bytes(784), headers={"content-type": "application/octet-stream"}),
+                (await client.get("/metrics")).text,
+            )
 
     v2, predict, metrics = anyio.run(scenario)
     assert v2.status_code == 500 and set(v2.json()) == {"error"}
@@ -245,9 +279,24 @@ def test_past_the_connection_cap_503_but_health_still_answers(model):
 def test_sigterm_lets_the_request_in_flight_finish(model):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(model), "--host", HOST,
-         "--port", str(port), "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "inference.adapters.serve_command",
+            "--model",
+            str(model),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--threads",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -259,8 +308,10 @@ def test_sigterm_lets_the_request_in_flight_finish(model):
             assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
             time.sleep(0.1)
         body, headers = infer_body(3)
-        head = (f"POST /v2/models/fashion_mnist/infer HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
-                f"Inference-Header-Content-Length: {headers['Inference-Header-Content-Length']}\r\n\r\n").encode()
+        head = (
+            f"POST /v2/models/fashion_mnist/infer HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+            f"Inference-Header-Content-Length: {headers['Inference-Header-Content-Length']}\r\n\r\n"
+        ).encode()
         with socket.create_connection((HOST, port), timeout=20) as sock:
             sock.sendall(head + body[:100])
             time.sleep(0.5)  # the request is in flight: headers read, body incomplete
@@ -286,8 +337,9 @@ def test_health_answers_while_large_json_bodies_are_parsed(model):
         def flood():
             with httpx.Client(base_url=base, timeout=60) as client:
                 while not stop_flag.is_set():
-                    statuses.append(client.post("/predict", content=body,
-                                                headers={"content-type": "application/json"}).status_code)
+                    statuses.append(
+                        client.post("/predict", content=body, headers={"content-type": "application/json"}).status_code
+                    )
 
         threads = [threading.Thread(target=flood) for _ in range(6)]
         for t in threads:

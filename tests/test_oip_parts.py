@@ -55,11 +55,14 @@ def test_config_reads_as_protobuf_reads_it(text):
     assert ours == reference(text)
 
 
-@pytest.mark.parametrize("text, where", [
-    ('name: "x"\ninput [ { name: "images" ', "expected"),
-    ('name "x"', "':' or '{'"),
-    ("max_batch_size: 4\n@", "line 2"),
-])
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        ('name: "x"\ninput [ { name: "images" ', "expected"),
+        ('name "x"', "':' or '{'"),
+        ("max_batch_size: 4\n@", "line 2"),
+    ],
+)
 def test_a_broken_config_is_one_line_naming_the_place(text, where):
     with pytest.raises(ModelError) as caught:
         parse_config(text, "models/fashion_mnist/config.pbtxt")
@@ -67,13 +70,16 @@ def test_a_broken_config_is_one_line_naming_the_place(text, where):
     assert "config.pbtxt" in message and where in message and "\n" not in message
 
 
-@pytest.mark.parametrize("policy, expected", [
-    (None, "3"),
-    ({"latest": {"num_versions": 1}}, "3"),
-    ({"all": {}}, "3"),
-    ({"specific": {"versions": [1, 2]}}, "2"),
-    ({"specific": {"versions": [9]}}, None),
-])
+@pytest.mark.parametrize(
+    "policy, expected",
+    [
+        (None, "3"),
+        ({"latest": {"num_versions": 1}}, "3"),
+        ({"all": {}}, "3"),
+        ({"specific": {"versions": [1, 2]}}, "2"),
+        ({"specific": {"versions": [9]}}, None),
+    ],
+)
 def test_the_default_version_follows_tritons_version_policy(policy, expected):
     config = {} if policy is None else {"version_policy": policy}
     assert default_version(config, ["1", "2", "3"]) == expected
@@ -102,14 +108,17 @@ def test_json_data_may_be_flat_or_nested():
     np.testing.assert_array_equal(b.ravel(), np.arange(784) % 256)
 
 
-@pytest.mark.parametrize("body, words", [
-    (b"[1, 2]", "JSON object"),
-    (b"{", "parse"),
-    (b"[" * 100_000, "parse"),
-    (json.dumps(_header(data=[0.5] * 784)).encode(), "fraction"),
-    (json.dumps(_header(data=["a"] * 784)).encode(), "strings"),
-    (json.dumps(_header(data=[-1] * 784)).encode(), "0..255"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (b"[1, 2]", "JSON object"),
+        (b"{", "parse"),
+        (b"[" * 100_000, "parse"),
+        (json.dumps(_header(data=[0.5] * 784)).encode(), "fraction"),
+        (json.dumps(_header(data=["a"] * 784)).encode(), "strings"),
+        (json.dumps(_header(data=[-1] * 784)).encode(), "0..255"),
+    ],
+)
 def test_bad_json_tensors_are_400(body, words):
     with pytest.raises(ServiceError) as caught:
         infer_request(parse_header(body), memoryview(b""), "m", 4096)
@@ -117,8 +126,11 @@ def test_bad_json_tensors_are_400(body, words):
 
 
 def test_batch_over_max_batch_size_is_400():
-    header = {"inputs": [{"name": "images", "shape": [5, 28, 28], "datatype": "UINT8",
-                          "parameters": {"binary_data_size": 5 * 784}}]}
+    header = {
+        "inputs": [
+            {"name": "images", "shape": [5, 28, 28], "datatype": "UINT8", "parameters": {"binary_data_size": 5 * 784}}
+        ]
+    }
     with pytest.raises(ServiceError) as caught:
         infer_request(header, memoryview(bytes(5 * 784)), "fashion_mnist", 4)
     assert caught.value.status == 400 and "<= 4" in caught.value.message

@@ -113,10 +113,13 @@ def test_an_object_array_in_a_npy_is_refused_before_its_pickled_data_is_read(tmp
     assert not bomb_path.exists()
 
 
-@pytest.mark.parametrize("content, what", [
-    (b"0.1,0.2,0.7\n", r"not a \.npy file \(it starts with b'0\.1,0\.2,'\)"),
-    (b"", r"not a \.npy file \(it starts with b''\)"),
-])
+@pytest.mark.parametrize(
+    "content, what",
+    [
+        (b"0.1,0.2,0.7\n", r"not a \.npy file \(it starts with b'0\.1,0\.2,'\)"),
+        (b"", r"not a \.npy file \(it starts with b''\)"),
+    ],
+)
 def test_a_file_that_is_not_a_npy_is_refused(tmp_path, content, what):
     path = tmp_path / "p.csv"
     path.write_bytes(content)

@@ -115,14 +115,32 @@ def bad_invocations(tmp_path: Path, model: Path) -> dict[str, list[str]]:
         "missing model": [ok, "--model", str(tmp_path / "none")],
         "bad threads": [ok, "--model", str(model), "--threads", "0"],
         "bad batch size": [ok, "--model", str(model), "--batch-size", "0"],
-        "unwritable output": [str(tmp_path / "big.png"), "--model", str(model), "--resize", "-o", str(tmp_path / "no" / "x.csv")],
+        "unwritable output": [
+            str(tmp_path / "big.png"),
+            "--model",
+            str(model),
+            "--resize",
+            "-o",
+            str(tmp_path / "no" / "x.csv"),
+        ],
     }
 
 
 @pytest.mark.parametrize(
     "case",
-    ["missing file", "truncated npy", "wrong shape", "nan", "empty folder", "wrong size image", "bad model",
-     "missing model", "bad threads", "bad batch size", "unwritable output"],
+    [
+        "missing file",
+        "truncated npy",
+        "wrong shape",
+        "nan",
+        "empty folder",
+        "wrong size image",
+        "bad model",
+        "missing model",
+        "bad threads",
+        "bad batch size",
+        "unwritable output",
+    ],
 )
 def test_bad_input_is_one_line_and_exit_2(case, model_path, tmp_path, capsys):
     argv = bad_invocations(tmp_path, model_path)[case]
@@ -153,7 +171,9 @@ def test_the_installed_command_runs(folder, model_path):
     command = Path(sys.executable).parent / "fashion-predict"
     result = subprocess.run(
         [str(command), str(folder / "img1.png"), "--model", str(model_path), "--format", "jsonl"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["name"] == "img1.png"

@@ -33,8 +33,11 @@ def model(tmp_path_factory):
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file under `folder` (hidden ones included) by its SHA-256: what must not change."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def one_error_line(err: str) -> str:
@@ -140,8 +143,14 @@ def test_a_full_device_is_one_line_and_stays_a_device(tmp_path, model, capsys):
 def test_stdout_on_a_full_device_is_one_line(tmp_path, model):
     argv = npy_input(tmp_path)
     with open("/dev/full", "w") as full:
-        result = subprocess.run([sys.executable, "-m", "inference.adapters.predict_command", *argv, "--model", str(model)],
-                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, cwd=REPO)
+        result = subprocess.run(
+            [sys.executable, "-m", "inference.adapters.predict_command", *argv, "--model", str(model)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+        )
     assert result.returncode == 2
     assert "cannot write stdout: No space left on device" in one_error_line(result.stderr)
     assert "Exception ignored" not in result.stderr  # Python's own flush at exit did not fail again
@@ -236,11 +245,21 @@ def test_a_folder_of_only_hostile_files_leaves_no_results_file(tmp_path, model, 
 @pytest.mark.parametrize(
     "flag, value",
     [
-        ("--threads", "0"), ("--threads", "-3"), ("--threads", "1" * 5000), ("--threads", "two"),
-        ("--batch-size", "0"), ("--batch-size", str(2**63)), ("--batch-size", "1e3"),
-        ("--concurrency", "0"), ("--concurrency", "-1"),
-        ("--num-gpus", "-1"), ("--num-gpus", "nan"), ("--num-gpus", "inf"), ("--num-gpus", "1e400"),
-        ("--format", "xml"), ("--device", "tpu"),
+        ("--threads", "0"),
+        ("--threads", "-3"),
+        ("--threads", "1" * 5000),
+        ("--threads", "two"),
+        ("--batch-size", "0"),
+        ("--batch-size", str(2**63)),
+        ("--batch-size", "1e3"),
+        ("--concurrency", "0"),
+        ("--concurrency", "-1"),
+        ("--num-gpus", "-1"),
+        ("--num-gpus", "nan"),
+        ("--num-gpus", "inf"),
+        ("--num-gpus", "1e400"),
+        ("--format", "xml"),
+        ("--device", "tpu"),
     ],
 )
 def test_a_bad_flag_value_is_one_line_and_exit_2(tmp_path, capsys, flag, value):
@@ -296,15 +315,17 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-@pytest.mark.parametrize("signum, code, says", [(signal.SIGTERM, 143, "terminated (SIGTERM)"),
-                                                (signal.SIGINT, 130, "interrupted")])
+@pytest.mark.parametrize(
+    "signum, code, says", [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")]
+)
 def test_a_signal_mid_run_leaves_the_old_results_and_no_temporary_file(tmp_path, model, signum, code, says):
     np.save(tmp_path / "many.npy", np.zeros((400, 28, 28), np.uint8))
     out = tmp_path / "out.csv"
     out.write_text("old results\n")
     argv = [str(tmp_path / "many.npy"), "--model", str(model), "--batch-size", "1", "-o", str(out)]
-    process = subprocess.Popen([sys.executable, "-c", SLOW_MAIN, *argv], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_MAIN, *argv], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 30
         while not list(tmp_path.glob(".out.csv.*.tmp")):  # scoring has begun: rows are being written
@@ -342,8 +363,18 @@ def test_a_complete_run_leaves_only_the_results_with_the_usual_mode(tmp_path, mo
 
 # --- CSV that a spreadsheet opens safely ---------------------------------------------------------
 
-CSV_NAMES = ["carriage\rreturn.png", "line\nfeed.png", 'quote".png', "comma,name.png", "=1+2.png", "+SUM(A1).png",
-             "-2+3.png", "@cmd.png", "\tTAB.png", "plain.png"]
+CSV_NAMES = [
+    "carriage\rreturn.png",
+    "line\nfeed.png",
+    'quote".png',
+    "comma,name.png",
+    "=1+2.png",
+    "+SUM(A1).png",
+    "-2+3.png",
+    "@cmd.png",
+    "\tTAB.png",
+    "plain.png",
+]
 
 
 def test_names_that_would_break_or_run_in_a_spreadsheet_are_quoted_and_neutralised(tmp_path, model, capsys):
@@ -364,8 +395,18 @@ def test_names_that_would_break_or_run_in_a_spreadsheet_are_quoted_and_neutralis
 
 
 def test_class_names_from_the_model_are_neutralised_too(tmp_path, capsys):
-    names = ["=HYPERLINK(\"http://x\")", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-             "Bag", "@Ankle boot"]
+    names = [
+        "=HYPERLINK(\"http://x\")",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "@Ankle boot",
+    ]
     model = write_tiny_model(tmp_path / "m.onnx", class_names=names)
     argv = npy_input(tmp_path)
     out = tmp_path / "out.csv"

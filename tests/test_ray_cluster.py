@@ -23,8 +23,18 @@ def test_fashion_predict_scores_on_a_two_node_cluster(tmp_path_factory, fashion_
     output = folder / "scores"
     source = fashion_dir / "t10k-images-idx3-ubyte.gz"
     with two_node_cluster(folder) as cluster:
-        command = [str(Path(sys.executable).parent / "fashion-predict"), str(source), "--engine", "ray",
-                   "--ray-address", cluster.address, "--model", str(model_path), "--output", str(output)]
+        command = [
+            str(Path(sys.executable).parent / "fashion-predict"),
+            str(source),
+            "--engine",
+            "ray",
+            "--ray-address",
+            cluster.address,
+            "--model",
+            str(model_path),
+            "--output",
+            str(output),
+        ]
         scoring = subprocess.Popen(command, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             nodes = cluster.alive_nodes()  # asked while the job runs: both nodes are there for it

@@ -97,7 +97,6 @@ def test_scorer_without_ray_marks_error_rows(model_path, test_split):
     assert out["label"][0] >= 0 and out["class_name"][1] == ""
 
 
-
 def test_a_model_that_gives_nan_makes_error_rows_not_a_failed_run(tmp_path):
     from hostile_models import nan_for_grey_model
 
@@ -116,6 +115,7 @@ def test_csv_names_cannot_become_formulas(local_ray, inputs, model_path, tmp_pat
     run([hostile], out, model=model_path, fmt="csv")
     names = {row["name"] for p in out.glob("*.csv") for row in csv.DictReader(p.open())}
     assert names and all(name.startswith("'=HYPERLINK(1).npy:") for name in names)
+
 
 @pytest.mark.parametrize(
     "name,data,message",

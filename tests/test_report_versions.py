@@ -77,10 +77,13 @@ def test_each_version_keeps_its_own_history_curves_and_weights(repository):
     for version in (1, 2, 5):
         folder = version_dir(r.out, version)
         assert sorted(p.name for p in folder.iterdir() if not p.name.startswith("label_issues")) == [
-            "concise.pt", "curves.png", "history.json", "model.onnx"]
+            "concise.pt",
+            "curves.png",
+            "history.json",
+            "model.onnx",
+        ]
         assert json.loads((folder / "history.json").read_text())["model"] == f"{version}/model.onnx"
-    assert sorted(p.name for p in model_dir(r.out).iterdir()) == ["1", "2", "3", "4", "5", "config.pbtxt",
-                                                                 "labels.txt"]
+    assert sorted(p.name for p in model_dir(r.out).iterdir()) == ["1", "2", "3", "4", "5", "config.pbtxt", "labels.txt"]
 
 
 def test_the_sidecar_records_the_auditor_its_recipe_accuracy_and_time(repository):
@@ -90,8 +93,9 @@ def test_the_sidecar_records_the_auditor_its_recipe_accuracy_and_time(repository
     assert auditor["name"] == "linear" and auditor["folds"] == sidecar["cross_val_folds"] == 2
     assert auditor["recipe"]["epochs"] == 1 and auditor["seconds"] > 0
     # The out-of-fold accuracy, recomputed from the report's own rows.
-    assert auditor["accuracy"] == pytest.approx((r.v1.probabilities.argmax(axis=1) == r.v1.given_label).mean(),
-                                                abs=1e-3)
+    assert auditor["accuracy"] == pytest.approx(
+        (r.v1.probabilities.argmax(axis=1) == r.v1.given_label).mean(), abs=1e-3
+    )
     assert sidecar["probabilities"]["train"] == "out-of-fold, 2 folds, linear auditor"
     assert r.v1.auditor == "linear"
     assert "2-fold out-of-fold probabilities from the linear auditor" in r.logs[1]
@@ -122,8 +126,17 @@ def test_the_last_line_is_the_labeler_command_for_the_version_just_made(reposito
     r = repository
     last = r.logs[1].strip().splitlines()[-1]
     command = last.split(": ", 1)[1]
-    assert shlex.split(command) == ["fashion-labeler", "--model", str(onnx_path(r.out, 1)), "--split", "train",
-                                    "--show", "issues", "--sort", "quality"]
+    assert shlex.split(command) == [
+        "fashion-labeler",
+        "--model",
+        str(onnx_path(r.out, 1)),
+        "--split",
+        "train",
+        "--show",
+        "issues",
+        "--sort",
+        "quality",
+    ]
     # Without a report: the labeler on it, and the run that would make a version with one.
     last = r.logs[2].strip().splitlines()[-1]
     assert f"fashion-labeler --model {onnx_path(r.out, 2)} --split train;" in last
@@ -131,6 +144,7 @@ def test_the_last_line_is_the_labeler_command_for_the_version_just_made(reposito
 
 
 # --- flags that do not combine: refused before anything is read or trained ------------------------
+
 
 @pytest.fixture
 def nothing_may_train(monkeypatch):
@@ -140,12 +154,16 @@ def nothing_may_train(monkeypatch):
     monkeypatch.setattr(cli, "prepare", refuse)
 
 
-@pytest.mark.parametrize("flags, says", [
-    (["--auditor", "cnn"], "add --cross-val 5"),
-    (["--pred-probs", "p.npy", "--cross-val", "5"], "give one of them, not both"),
-    (["--pred-probs", "p.npy", "--auditor", "linear"], "no auditor is trained"),
-    (["--cross-val", "2", "--auditor", "resnet"], "invalid choice"),
-], ids=["auditor-without-cross-val", "pred-probs-and-cross-val", "pred-probs-and-auditor", "unknown-auditor"])
+@pytest.mark.parametrize(
+    "flags, says",
+    [
+        (["--auditor", "cnn"], "add --cross-val 5"),
+        (["--pred-probs", "p.npy", "--cross-val", "5"], "give one of them, not both"),
+        (["--pred-probs", "p.npy", "--auditor", "linear"], "no auditor is trained"),
+        (["--cross-val", "2", "--auditor", "resnet"], "invalid choice"),
+    ],
+    ids=["auditor-without-cross-val", "pred-probs-and-cross-val", "pred-probs-and-auditor", "unknown-auditor"],
+)
 def test_flags_that_do_not_combine_are_one_line(flags, says, tmp_path, capsys, nothing_may_train):
     assert cli.main([*flags, "--out", str(tmp_path / "models")]) == 2
     err = capsys.readouterr().err

@@ -82,7 +82,9 @@ def test_json_batch_matches_the_predictor(client, reference, test_split):
 def test_json_accepts_28_rows_of_28(client, reference, test_split):
     response = client.post("/predict", json={"images": test_split.images[:2].tolist()})
     assert response.status_code == 200
-    assert [p["label"] for p in response.json()["predictions"]] == reference.predict(test_split.images[:2]).labels.tolist()
+    assert [p["label"] for p in response.json()["predictions"]] == reference.predict(
+        test_split.images[:2]
+    ).labels.tolist()
 
 
 def test_raw_bytes_batch(client, reference, test_split):
@@ -141,13 +143,17 @@ def test_a_request_without_content_type_is_415(client):
 
 
 def test_uploads_that_are_all_bad_are_422_naming_each(client):
-    response = client.post("/predict", files=[("file", ("x.png", b"nope", "image/png")), ("file", ("y.jpg", b"", "image/jpeg"))])
+    response = client.post(
+        "/predict", files=[("file", ("x.png", b"nope", "image/png")), ("file", ("y.jpg", b"", "image/jpeg"))]
+    )
     assert response.status_code == 422
     assert "x.png" in response.json()["detail"] and "y.jpg" in response.json()["detail"]
 
 
 def test_bodies_over_the_limit_are_413_by_content_length(client):
-    response = client.post("/predict", content=b"\x00" * (LIMIT + 784), headers={"content-type": "application/octet-stream"})
+    response = client.post(
+        "/predict", content=b"\x00" * (LIMIT + 784), headers={"content-type": "application/octet-stream"}
+    )
     assert response.status_code == 413 and "limit" in response.json()["detail"]
 
 
@@ -193,7 +199,9 @@ def test_a_port_in_use_exits_2(tiny_model_path, server):
     port = server.rsplit(":", 1)[1]
     result = subprocess.run(
         [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(tiny_model_path), "--port", port],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
 

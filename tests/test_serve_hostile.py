@@ -84,8 +84,10 @@ class HealthWatch(threading.Thread):
 
 def trickle(port: int) -> tuple[int, dict]:
     """POST a 7,840-byte body one byte every 100 ms; (status, JSON body) of the server's answer."""
-    head = (b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
-            b"Content-Length: 7840\r\n\r\n")
+    head = (
+        b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Length: 7840\r\n\r\n"
+    )
     answer = b""
     with socket.create_connection((HOST, port), timeout=5) as s:
         s.sendall(head)
@@ -135,17 +137,29 @@ def test_hostile_requests_get_4xx_while_health_answers(server, good_images, bad_
     cases = {  # name: (request, status, words the detail must hold)
         **{f"upload {name}": (upload((name, data)), 422, [name]) for name, data in bad_files.items()},
         "json nested 100,000 deep": (
-            {"content": b'{"images": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "headers": JSON}, 422, ["nested"]),
+            {"content": b'{"images": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "headers": JSON},
+            422,
+            ["nested"],
+        ),
         "json over the limit": ({"content": too_big, "headers": JSON}, 413, ["limit"]),
-        "json over the limit, chunked": ({"content": iter([too_big[:LIMIT], too_big[LIMIT:]]), "headers": JSON},
-                                         413, ["limit"]),
+        "json over the limit, chunked": (
+            {"content": iter([too_big[:LIMIT], too_big[LIMIT:]]), "headers": JSON},
+            413,
+            ["limit"],
+        ),
         "not json": ({"content": b"images: all of them", "headers": JSON}, 400, ["not valid JSON"]),
         "text/plain": ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, ["text/plain"]),
-        "a bare png body": ({"content": png(good_images[0]), "headers": {"content-type": "image/png"}},
-                            415, ["image/png"]),
+        "a bare png body": (
+            {"content": png(good_images[0]), "headers": {"content-type": "image/png"}},
+            415,
+            ["image/png"],
+        ),
         "no content type": ({"content": b"\0" * 784, "headers": {"content-type": ""}}, 415, ["(none)"]),
-        "multipart without boundary": ({"content": b"--x\r\n", "headers": {"content-type": "multipart/form-data"}},
-                                       400, ["multipart"]),
+        "multipart without boundary": (
+            {"content": b"--x\r\n", "headers": {"content-type": "multipart/form-data"}},
+            400,
+            ["multipart"],
+        ),
     }
     good = [(f"good{i}.png", png(image)) for i, image in enumerate(good_images)]
     mixed = upload(good[0], *bad_files.items(), ("empty.png", b""), good[1])
@@ -262,10 +276,18 @@ def test_busy_decode_slots_never_hold_up_health(model):
 @pytest.mark.parametrize(
     "flags",
     [
-        ["--port", "70000"], ["--port", "-1"], ["--port", "0"], ["--port", "http"],
-        ["--threads", "0"], ["--max-body-bytes", "0"],
-        ["--read-timeout", "0"], ["--read-timeout", "nan"], ["--read-timeout", "inf"], ["--read-timeout", "-1"],
-        ["--host", ""], ["--host", "local host"],
+        ["--port", "70000"],
+        ["--port", "-1"],
+        ["--port", "0"],
+        ["--port", "http"],
+        ["--threads", "0"],
+        ["--max-body-bytes", "0"],
+        ["--read-timeout", "0"],
+        ["--read-timeout", "nan"],
+        ["--read-timeout", "inf"],
+        ["--read-timeout", "-1"],
+        ["--host", ""],
+        ["--host", "local host"],
     ],
 )
 def test_bad_flags_exit_2_with_one_line(flags, capsys):
@@ -284,8 +306,12 @@ def test_an_address_not_on_this_machine_exits_2_with_one_line(model, capsys):
 
 
 def test_the_command_refuses_port_70000_without_a_traceback():
-    result = subprocess.run([sys.executable, "-m", "inference.adapters.serve_command", "--port", "70000"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "inference.adapters.serve_command", "--port", "70000"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "--port" in result.stderr and "Traceback" not in result.stderr
 

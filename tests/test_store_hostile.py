@@ -33,8 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def snapshot(folder: Path) -> dict[str, bytes | None]:
     """Every file's bytes, but a -shm's: SQLite's index of the -wal, which any reader may rebuild
     (the database and its -wal are what must not change, and no file may appear)."""
-    return {p.name: None if p.name.endswith("-shm") else p.read_bytes()
-            for p in sorted(folder.iterdir()) if p.is_file() and not p.is_symlink()}
+    return {
+        p.name: None if p.name.endswith("-shm") else p.read_bytes()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def refused(path, **kwargs) -> str:
@@ -120,16 +123,20 @@ HOSTILE_SCHEMAS = {
         "unexpected trigger eat",
     ),
     "verdicts-without-checks": (
-        ["DROP TABLE verdicts",
-         "CREATE TABLE verdicts (dataset_digest TEXT, split TEXT, idx INTEGER, verdict TEXT, new_label INTEGER,"
-         " given_label INTEGER, time TEXT, PRIMARY KEY (dataset_digest, split, idx))",
-         f"INSERT INTO verdicts VALUES ('{STORE_DIGEST}', 'test', -1, 'relabel', 42, 3, 't')"],
+        [
+            "DROP TABLE verdicts",
+            "CREATE TABLE verdicts (dataset_digest TEXT, split TEXT, idx INTEGER, verdict TEXT, new_label INTEGER,"
+            " given_label INTEGER, time TEXT, PRIMARY KEY (dataset_digest, split, idx))",
+            f"INSERT INTO verdicts VALUES ('{STORE_DIGEST}', 'test', -1, 'relabel', 42, 3, 't')",
+        ],
         "changed table verdicts",
     ),
     "a-view-instead-of-verdicts": (
-        ["ALTER TABLE verdicts RENAME TO kept",
-         "CREATE VIEW verdicts AS SELECT dataset_digest, split, idx + 20000 AS idx, verdict, new_label,"
-         " given_label, time FROM kept"],
+        [
+            "ALTER TABLE verdicts RENAME TO kept",
+            "CREATE VIEW verdicts AS SELECT dataset_digest, split, idx + 20000 AS idx, verdict, new_label,"
+            " given_label, time FROM kept",
+        ],
         "unexpected view verdicts",
     ),
     "history-triggers-dropped": (
@@ -197,8 +204,9 @@ def test_a_row_past_the_checks_is_refused_by_every_reader(tmp_path, row):
             "export_csv": lambda: store.export_csv(tmp_path / "out.csv", STORE_DIGEST, "test"),
         }
         if isinstance(row[0], int) and 0 <= row[0] < 10_000:  # a change reads the row it replaces
-            readers["set_verdict"] = lambda: store.set_verdict(STORE_DIGEST, "test", row[0], "confirmed",
-                                                               given_labels=STORE_LABELS)
+            readers["set_verdict"] = lambda: store.set_verdict(
+                STORE_DIGEST, "test", row[0], "confirmed", given_labels=STORE_LABELS
+            )
         if row[1] not in ("relabel", "exclude", "confirmed"):
             readers["counts"] = lambda: store.counts(STORE_DIGEST, "test")
         for name, read in readers.items():
@@ -213,9 +221,11 @@ def test_a_row_past_the_checks_is_refused_by_every_reader(tmp_path, row):
 def test_a_history_row_past_the_checks_is_refused(tmp_path):
     path = store_with_statements(tmp_path / "corrections.sqlite", [])
     db = sqlite3.connect(path, isolation_level=None)
-    db.execute("INSERT INTO history (dataset_digest, split, idx, old_verdict, old_label, new_verdict, new_label,"
-               f" given_label, time, pid, session) VALUES ('{STORE_DIGEST}', 'test', -5, NULL, NULL, 'exclude',"
-               " NULL, 12, 't', 1, 's')")
+    db.execute(
+        "INSERT INTO history (dataset_digest, split, idx, old_verdict, old_label, new_verdict, new_label,"
+        f" given_label, time, pid, session) VALUES ('{STORE_DIGEST}', 'test', -5, NULL, NULL, 'exclude',"
+        " NULL, 12, 't', 1, 's')"
+    )
     db.close()
     with CorrectionsStore.open(path, create=False) as store:
         with pytest.raises(CorrectionsError, match="history row"):

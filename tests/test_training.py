@@ -51,7 +51,9 @@ def test_validation_split_comes_from_training_images(fashion_dir):
 
 def test_diverging_loss_stops_and_exports_nothing(fashion_dir, tmp_path, capsys):
     out = tmp_path / "models"
-    code = cli.main(["--variant", "concise", "--epochs", "2", "--lr", "1e38", "--data-dir", str(fashion_dir), "--out", str(out)])
+    code = cli.main(
+        ["--variant", "concise", "--epochs", "2", "--lr", "1e38", "--data-dir", str(fashion_dir), "--out", str(out)]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "loss became" in err and "lower --lr" in err
@@ -82,8 +84,26 @@ def test_bad_flags_exit_2(flags, capsys):
 
 
 def test_flags_map_to_config_fields():
-    cfg = cli.parse_args(["--epochs", "3", "--batch-size", "64", "--momentum", "0.9", "--schedule", "one-cycle",
-                          "--val-split", "100", "--weight-decay", "1e-4", "--seed", "7", "--device", "cpu"])
+    cfg = cli.parse_args(
+        [
+            "--epochs",
+            "3",
+            "--batch-size",
+            "64",
+            "--momentum",
+            "0.9",
+            "--schedule",
+            "one-cycle",
+            "--val-split",
+            "100",
+            "--weight-decay",
+            "1e-4",
+            "--seed",
+            "7",
+            "--device",
+            "cpu",
+        ]
+    )
     assert (cfg.epochs, cfg.batch_size, cfg.momentum, cfg.schedule) == (3, 64, 0.9, "one-cycle")
     assert (cfg.val_split, cfg.weight_decay, cfg.seed, cfg.device) == (100, 1e-4, 7, "cpu")
 

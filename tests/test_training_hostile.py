@@ -60,18 +60,36 @@ def write_earlier_model(out, accuracy: str) -> bytes:
 
 # --- flags: refused while parsing, before anything is read or trained ---------------------
 
+
 @pytest.mark.parametrize(
     "flag, value",
     [
-        ("--sigma", "nan"), ("--sigma", "inf"), ("--sigma", "0"),
-        ("--lr", "nan"), ("--lr", "-1"), ("--lr", "inf"), ("--lr", "1e400"), ("--lr", "fast"),
-        ("--seed", str(2**70)), ("--seed", "-1"), ("--seed", "9" * 5000),
-        ("--momentum", "1"), ("--momentum", "-0.5"),
-        ("--weight-decay", "nan"), ("--weight-decay", "-1e-4"),
-        ("--batch-size", "0"), ("--batch-size", str(10**9)),
-        ("--epochs", "0"), ("--epochs", "2.5"), ("--epochs", str(10**12)),
-        ("--val-split", "60000"), ("--val-split", "-1"),
-        ("--cross-val", "1"), ("--cross-val", "101"), ("--cross-val", "-2"), ("--cross-val", "two"),
+        ("--sigma", "nan"),
+        ("--sigma", "inf"),
+        ("--sigma", "0"),
+        ("--lr", "nan"),
+        ("--lr", "-1"),
+        ("--lr", "inf"),
+        ("--lr", "1e400"),
+        ("--lr", "fast"),
+        ("--seed", str(2**70)),
+        ("--seed", "-1"),
+        ("--seed", "9" * 5000),
+        ("--momentum", "1"),
+        ("--momentum", "-0.5"),
+        ("--weight-decay", "nan"),
+        ("--weight-decay", "-1e-4"),
+        ("--batch-size", "0"),
+        ("--batch-size", str(10**9)),
+        ("--epochs", "0"),
+        ("--epochs", "2.5"),
+        ("--epochs", str(10**12)),
+        ("--val-split", "60000"),
+        ("--val-split", "-1"),
+        ("--cross-val", "1"),
+        ("--cross-val", "101"),
+        ("--cross-val", "-2"),
+        ("--cross-val", "two"),
     ],
 )
 def test_bad_number_is_one_line_and_nothing_runs(flag, value, tmp_path, capsys, nothing_may_train):
@@ -82,19 +100,38 @@ def test_bad_number_is_one_line_and_nothing_runs(flag, value, tmp_path, capsys, 
 
 
 def test_range_ends_are_accepted():
-    cfg = cli.parse_args(["--momentum", "0", "--val-split", "59999", "--seed", str(2**64 - 1),
-                          "--batch-size", "60000", "--epochs", "1", "--lr", "1e-12", "--weight-decay", "0"])
+    cfg = cli.parse_args(
+        [
+            "--momentum",
+            "0",
+            "--val-split",
+            "59999",
+            "--seed",
+            str(2**64 - 1),
+            "--batch-size",
+            "60000",
+            "--epochs",
+            "1",
+            "--lr",
+            "1e-12",
+            "--weight-decay",
+            "0",
+        ]
+    )
     assert (cfg.momentum, cfg.val_split, cfg.seed, cfg.batch_size) == (0.0, 59_999, 2**64 - 1, 60_000)
     assert (cfg.epochs, cfg.lr, cfg.weight_decay) == (1, 1e-12, 0.0)
 
 
 # --- --out: checked by writing there before training ------------------------------------------
 
+
 def test_out_pointing_at_a_file(tmp_path, capsys, nothing_may_train):
     target = tmp_path / "models"
     target.write_bytes(b"not a folder")
     assert cli.main(["--out", str(target)]) == 2
-    one_line_error(capsys.readouterr().err, f"--out '{target}' cannot be written", "Not a directory", "point --out at a folder")
+    one_line_error(
+        capsys.readouterr().err, f"--out '{target}' cannot be written", "Not a directory", "point --out at a folder"
+    )
     assert target.read_bytes() == b"not a folder"
 
 
@@ -122,6 +159,7 @@ def test_out_with_an_impossible_name(name, tmp_path, capsys, nothing_may_train):
 
 # --- --cross-val and --corrections: what they need is checked before the data is read ----------
 
+
 def test_cross_val_without_cleanlab_fails_before_anything_runs(tmp_path, capsys, monkeypatch, nothing_may_train):
     for name in ("cleanlab", "cleanlab.filter", "cleanlab.rank"):
         monkeypatch.setitem(sys.modules, name, None)  # makes `import cleanlab...` raise ImportError
@@ -148,8 +186,16 @@ def test_a_store_without_verdicts_for_this_dataset_is_refused(fashion_dir, tmp_p
         raise AssertionError("train-and-export trained without a single verdict")
 
     monkeypatch.setattr(cli, "train_variant", refuse)
-    code = cli.main(["--corrections", str(tmp_path / "empty.sqlite"), "--data-dir", str(fashion_dir),
-                     "--out", str(tmp_path / "models")])
+    code = cli.main(
+        [
+            "--corrections",
+            str(tmp_path / "empty.sqlite"),
+            "--data-dir",
+            str(fashion_dir),
+            "--out",
+            str(tmp_path / "models"),
+        ]
+    )
     assert code == 2
     one_line_error(capsys.readouterr().err, "holds no verdicts for this dataset", "fashion-labeler")
 
@@ -176,14 +222,19 @@ def test_a_fifo_as_the_corrections_store_is_one_line_at_once(tmp_path, capsys, n
 def test_a_store_with_a_hostile_schema_is_refused_before_the_data(tmp_path, capsys, nothing_may_train):
     from hostile import store_with_statements
 
-    path = store_with_statements(tmp_path / "corrections.sqlite", [
-        "CREATE TRIGGER eat AFTER INSERT ON verdicts BEGIN DELETE FROM verdicts WHERE idx = NEW.idx; END"])
+    path = store_with_statements(
+        tmp_path / "corrections.sqlite",
+        ["CREATE TRIGGER eat AFTER INSERT ON verdicts BEGIN DELETE FROM verdicts WHERE idx = NEW.idx; END"],
+    )
     assert cli.main(["--corrections", str(path), "--out", str(tmp_path / "models")]) == 2
     one_line_error(capsys.readouterr().err, "not its schema", "unexpected trigger eat", "-wal")
 
 
-@pytest.mark.parametrize("row", [(-1, "relabel", 0, 9), (59_999, "relabel", 42, 9), (1, "confirmed", 3, 0)],
-                         ids=["index-minus-1", "label-42", "label-with-confirmed"])
+@pytest.mark.parametrize(
+    "row",
+    [(-1, "relabel", 0, 9), (59_999, "relabel", 42, 9), (1, "confirmed", 3, 0)],
+    ids=["index-minus-1", "label-42", "label-with-confirmed"],
+)
 def test_a_store_row_past_its_checks_never_reaches_training(fashion_dir, tmp_path, capsys, monkeypatch, row):
     """Index -1 would relabel the last image (numpy's negative indexing), 42 would enter the labels."""
     from hostile import store_with_rows
@@ -204,9 +255,15 @@ def test_a_store_row_past_its_checks_never_reaches_training(fashion_dir, tmp_pat
 
 # --- data and the errors below: one line whatever the layer -------------------------------------
 
+
 def test_data_file_with_an_impossible_header(tmp_path, capsys):
     header = bytes([0, 0, 8, 3]) + (2**32 - 1).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         (tmp_path / name).write_bytes(header)
     assert cli.main(["--data-dir", str(tmp_path), "--out", str(tmp_path / "models")]) == 2
     err = one_line_error(capsys.readouterr().err)
@@ -216,9 +273,11 @@ def test_data_file_with_an_impossible_header(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "error",
-    [OSError(errno.EIO, "Input/output error", "/data/train-images-idx3-ubyte"),
-     OverflowError("Python int too large to convert to C long"),
-     TrainingError("onnx.checker says:\n  line one\n  line two")],
+    [
+        OSError(errno.EIO, "Input/output error", "/data/train-images-idx3-ubyte"),
+        OverflowError("Python int too large to convert to C long"),
+        TrainingError("onnx.checker says:\n  line one\n  line two"),
+    ],
     ids=["OSError", "OverflowError", "multi-line message"],
 )
 def test_any_error_below_the_cli_is_one_line(error, tmp_path, capsys, monkeypatch):
@@ -231,6 +290,7 @@ def test_any_error_below_the_cli_is_one_line(error, tmp_path, capsys, monkeypatc
 
 
 # --- runaway training and the model it would replace -----------------------------------------
+
 
 def test_finite_divergence_stops_and_leaves_the_earlier_model(fashion_dir, tmp_path, capsys):
     out = tmp_path / "models"
@@ -263,8 +323,15 @@ def test_accuracy_line_without_or_with_a_worse_earlier_model():
 
 @pytest.mark.parametrize(
     "content, expected",
-    [(None, None), (b"", None), (b"\xff\xfe garbage", None), ("0.8325", 0.8325), ("high", None), ("1.5", None),
-     ("nan", None)],
+    [
+        (None, None),
+        (b"", None),
+        (b"\xff\xfe garbage", None),
+        ("0.8325", 0.8325),
+        ("high", None),
+        ("1.5", None),
+        ("nan", None),
+    ],
     ids=["missing", "empty", "garbage", "recorded", "not-a-number", "out-of-range", "nan"],
 )
 def test_recorded_accuracy_of_an_earlier_model(content, expected, tmp_path):
@@ -283,6 +350,7 @@ def test_earlier_model_that_is_a_folder_reads_as_none(tmp_path):
 
 
 # --- full disk and SIGTERM: after training, and nothing half-written -----------------------------
+
 
 def test_full_disk_at_export_is_one_line_and_keeps_the_earlier_model(fashion_dir, tmp_path, capsys, monkeypatch):
     """Also the summary: it names the newest earlier version's accuracy beside the new one (one

@@ -37,7 +37,10 @@ def config(model_repo):
 
 def tensors(values):
     return {
-        v.name: (ONNX_TO_TRITON[v.type.tensor_type.elem_type], [d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim])
+        v.name: (
+            ONNX_TO_TRITON[v.type.tensor_type.elem_type],
+            [d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim],
+        )
         for v in values
     }
 
@@ -79,7 +82,9 @@ def test_version_folder_holds_the_model_and_its_runs_files(model_repo):
     assert files == ["concise.pt", "curves.png", "history.json", "model.onnx", "scratch.pt"]
     assert not [p for p in versions[0].iterdir() if p.is_dir()]
     assert sorted(p.name for p in (model_repo / "fashion_mnist").iterdir() if not p.is_dir()) == [
-        "config.pbtxt", "labels.txt"]  # nothing of a run lies beside the config
+        "config.pbtxt",
+        "labels.txt",
+    ]  # nothing of a run lies beside the config
 
 
 def test_config_serves_the_newest_version(config):
@@ -88,6 +93,7 @@ def test_config_serves_the_newest_version(config):
 
 
 # --- versions, written and resolved without training: plain bytes stand in for the model -------
+
 
 def test_each_write_is_a_new_version_and_leaves_the_earlier_ones(tmp_path):
     assert write_model(tmp_path, b"first") == (onnx_path(tmp_path, 1), 1)

@@ -91,10 +91,15 @@ def tiny_model(
     graph = helper.make_graph(nodes, "tiny_softmax_regression", inputs, outputs, initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION
-    meta = {} if class_names is None else {
-        "class_names": class_names if isinstance(class_names, str)
-        else json.dumps(list(CLASS_NAMES) if class_names is KEEP else list(class_names))
-    }
+    meta = (
+        {}
+        if class_names is None
+        else {
+            "class_names": class_names
+            if isinstance(class_names, str)
+            else json.dumps(list(CLASS_NAMES) if class_names is KEEP else list(class_names))
+        }
+    )
     meta.update(metadata or {})
     for key, value in meta.items():
         model.metadata_props.add(key=key, value=value)

@@ -57,8 +57,9 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     optimizer.step(closure)
     temperature = math.exp(log_t.item())
     with torch.no_grad():
-        best, below, above = (F.cross_entropy(z / (temperature * math.exp(s)), y).item()
-                              for s in (0.0, -NEIGHBOUR_STEP, NEIGHBOUR_STEP))
+        best, below, above = (
+            F.cross_entropy(z / (temperature * math.exp(s)), y).item() for s in (0.0, -NEIGHBOUR_STEP, NEIGHBOUR_STEP)
+        )
     in_range = MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE  # NaN fails this too
     if not (in_range and best < below and best < above):
         raise TrainingError(
@@ -114,5 +115,7 @@ def calibration_line(result: Calibration, held_out: int) -> str:
     """
     before, after = result.test_before.ece, result.test_after.ece
     verdict = "" if after <= before else "; higher than without T on the test set"
-    return (f"calibration: T = {result.temperature:.4f} fitted on {held_out} held-out images; "
-            f"test ECE ({len(result.test_before.count)} bins) {before:.4f} -> {after:.4f}{verdict}")
+    return (
+        f"calibration: T = {result.temperature:.4f} fitted on {held_out} held-out images; "
+        f"test ECE ({len(result.test_before.count)} bins) {before:.4f} -> {after:.4f}{verdict}"
+    )

@@ -43,12 +43,15 @@ class UsedCorrections:
         """What history.json keeps of them."""
         return {
             "store": str(self.path),
-            "train": self.train.counts, "test": self.test.counts,
-            "digest": self.train.digest, "test_digest": self.test.digest,
+            "train": self.train.counts,
+            "test": self.test.counts,
+            "digest": self.train.digest,
+            "test_digest": self.test.digest,
         }
 
     def describe(self) -> str:
         """One line for the run's log."""
+
         def counts(c: dict[str, int]) -> str:
             return f"{c['relabel']} relabelled, {c['exclude']} excluded, {c['confirmed']} confirmed"
 
@@ -58,15 +61,18 @@ class UsedCorrections:
 def open_store(path: str) -> CorrectionsStore:
     """The store at `path`, opened without creating it: a missing one is an error naming the fix."""
     if not Path(path).expanduser().exists():
-        raise TrainingError(f"--corrections: there is no corrections store at {path}; {HOW_TO_MAKE}, "
-                            "or name another store with --corrections PATH")
+        raise TrainingError(
+            f"--corrections: there is no corrections store at {path}; {HOW_TO_MAKE}, "
+            "or name another store with --corrections PATH"
+        )
     return CorrectionsStore.open(path, create=False, session="train-and-export")
 
 
 def apply_corrections(store: CorrectionsStore, train: Split, test: Split) -> UsedCorrections:
     """Both splits' labels with the store's verdicts applied; refuses a store with none for this dataset."""
-    used = UsedCorrections(store.path, store.apply(train.digest, "train", train.labels),
-                           store.apply(test.digest, "test", test.labels))
+    used = UsedCorrections(
+        store.path, store.apply(train.digest, "train", train.labels), store.apply(test.digest, "test", test.labels)
+    )
     if not any(used.train.counts.values()) and not any(used.test.counts.values()):
         raise TrainingError(
             f"--corrections: {store.path} holds no verdicts for this dataset (SHA-256 {train.digest[:16]}…); "

@@ -76,8 +76,10 @@ def predict_probabilities(model, images: torch.Tensor) -> np.ndarray:
     # The model's device, not the images': the ONNX export moves the final model to the CPU while
     # the data stays on CUDA (on a GPU, the test-set report failed with "mat1 is on cuda:0").
     device = next(model.parameters()).device
-    chunks = [model(scale(images[s : s + EVAL_BATCH].to(device)))  # (B, 10) logits
-              for s in range(0, len(images), EVAL_BATCH)]
+    chunks = [
+        model(scale(images[s : s + EVAL_BATCH].to(device)))  # (B, 10) logits
+        for s in range(0, len(images), EVAL_BATCH)
+    ]
     return torch.softmax(torch.cat(chunks), dim=1).cpu().numpy()
 
 
@@ -86,8 +88,10 @@ def fold_split(images: torch.Tensor, labels: torch.Tensor, held_out: np.ndarray)
     train_idx = torch.from_numpy(np.flatnonzero(~held_out)).to(images.device)
     held_idx = torch.from_numpy(np.flatnonzero(held_out)).to(images.device)
     return FoldSplit(
-        images.index_select(0, train_idx), labels.index_select(0, train_idx),
-        images.index_select(0, held_idx), labels.index_select(0, held_idx),
+        images.index_select(0, train_idx),
+        labels.index_select(0, train_idx),
+        images.index_select(0, held_idx),
+        labels.index_select(0, held_idx),
     )
 
 
@@ -124,8 +128,12 @@ def out_of_fold(
         accuracy.append(history.val_acc[-1])  # fit validates on the held-out fold
         bar.set_postfix(held_out_acc=f"{accuracy[-1]:.3f}")
     return OutOfFold(
-        probabilities, folds, accuracy, time.perf_counter() - start,
-        auditor=getattr(build, "__module__", "").rsplit(".", 1)[-1], recipe=cfg.recipe(),
+        probabilities,
+        folds,
+        accuracy,
+        time.perf_counter() - start,
+        auditor=getattr(build, "__module__", "").rsplit(".", 1)[-1],
+        recipe=cfg.recipe(),
         accuracy=overall_accuracy(probabilities, label_array),
     )
 
@@ -161,8 +169,12 @@ def audit_out_of_fold(
     probabilities = np.empty((len(label_array), NUM_CLASSES), dtype=np.float32)
     accuracy = []
     start = time.perf_counter()
-    bar = tqdm(total=k * recipe.epochs, desc=f"{k}-fold {auditor} auditor", unit="epoch",
-               disable=None if progress is None else not progress)
+    bar = tqdm(
+        total=k * recipe.epochs,
+        desc=f"{k}-fold {auditor} auditor",
+        unit="epoch",
+        disable=None if progress is None else not progress,
+    )
     try:
         for fold in range(k):
             held_out = folds == fold
@@ -184,6 +196,11 @@ def audit_out_of_fold(
     finally:
         bar.close()
     return OutOfFold(
-        probabilities, folds, accuracy, time.perf_counter() - start,
-        auditor=auditor, recipe=dataclasses.asdict(recipe), accuracy=overall_accuracy(probabilities, label_array),
+        probabilities,
+        folds,
+        accuracy,
+        time.perf_counter() - start,
+        auditor=auditor,
+        recipe=dataclasses.asdict(recipe),
+        accuracy=overall_accuracy(probabilities, label_array),
     )

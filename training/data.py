@@ -71,8 +71,14 @@ def locate(data_dir: str | None, allow_download: bool) -> Path:
     return find_data_dir(target)
 
 
-def prepare(data_dir: str | None, download_ok: bool, val_split: int, seed: int, device,
-            corrections: CorrectionsStore | None = None) -> Data:
+def prepare(
+    data_dir: str | None,
+    download_ok: bool,
+    val_split: int,
+    seed: int,
+    device,
+    corrections: CorrectionsStore | None = None,
+) -> Data:
     """Both splits as tensors on `device`; `val_split` training images held out for validation.
 
     With val_split=0 the test set doubles as the validation set, as in the seed. With a
@@ -106,7 +112,16 @@ def prepare(data_dir: str | None, download_ok: bool, val_split: int, seed: int, 
         corrected = torch.from_numpy(used.test.labels).to(device)
         corrected_test = test_images.index_select(0, keep), corrected.index_select(0, keep)
     return Data(
-        images.to(device), labels.to(device), val_images, val_labels, test_images, test_labels,
-        train.digest, folder, index.to(device), None if val_index is None else val_index.to(device),
-        corrected_test, used,
+        images.to(device),
+        labels.to(device),
+        val_images,
+        val_labels,
+        test_images,
+        test_labels,
+        train.digest,
+        folder,
+        index.to(device),
+        None if val_index is None else val_index.to(device),
+        corrected_test,
+        used,
     )

@@ -104,8 +104,13 @@ def find_issues(
     flagged = cleanlab.filter.find_label_issues(labels, probabilities, filter_by=FILTER_BY, n_jobs=1)
     order = np.lexsort((index, quality))
     return LabelIssues(
-        split, index[order], labels[order], probabilities.argmax(axis=1)[order],
-        quality[order], flagged[order], probabilities[order],
+        split,
+        index[order],
+        labels[order],
+        probabilities.argmax(axis=1)[order],
+        quality[order],
+        flagged[order],
+        probabilities[order],
     )
 
 
@@ -138,7 +143,11 @@ def write_report(folder: Path, reports: list[LabelIssues], provenance: dict) -> 
             "issues": int(issues.is_issue.sum()),
         }
     sidecar = {
-        **provenance, "method": METHOD, "filter_by": FILTER_BY, "cleanlab": cleanlab.__version__, "splits": splits,
+        **provenance,
+        "method": METHOD,
+        "filter_by": FILTER_BY,
+        "cleanlab": cleanlab.__version__,
+        "splits": splits,
     }
     path = Path(folder) / SIDECAR
     atomic_write(path, json.dumps(sidecar, indent=2).encode())
@@ -182,8 +191,15 @@ def report_test_set(data: Data) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]
     return *data.corrected_test, np.flatnonzero(data.corrections.test.keep)
 
 
-def report_label_issues(cfg, data: Data, final_model, folder: Path, model_file: Path,
-                        user: UserProbabilities | None = None, progress: bool | None = None) -> str:
+def report_label_issues(
+    cfg,
+    data: Data,
+    final_model,
+    folder: Path,
+    model_file: Path,
+    user: UserProbabilities | None = None,
+    progress: bool | None = None,
+) -> str:
     """train-and-export --cross-val K (or --pred-probs), after the export: the auditor's out-of-fold
     probabilities (or the user's) for the training split, the exported model's for the test split
     (it never trained on it), ranked against the labels trained on (with --corrections: the
@@ -192,8 +208,11 @@ def report_label_issues(cfg, data: Data, final_model, folder: Path, model_file: 
     it). Returns the lines to print."""
     require_cleanlab()
     images, labels, index = training_split(data, cfg.val_split)
-    train = (from_user(user, index) if user is not None
-             else from_auditor(cfg.auditor, cfg, images, labels, cfg.cross_val, progress))
+    train = (
+        from_user(user, index)
+        if user is not None
+        else from_auditor(cfg.auditor, cfg, images, labels, cfg.cross_val, progress)
+    )
     test_images, test_labels, test_index = report_test_set(data)
     reports = [
         find_issues("train", labels.cpu().numpy(), train.probabilities, index.cpu().numpy()),
@@ -208,12 +227,14 @@ def report_label_issues(cfg, data: Data, final_model, folder: Path, model_file: 
         "auditor": train.auditor,
         "probabilities": {"train": train.source, "test": "the exported model"},
         # given_label is the corrected label, and excluded images have no row, when these are set.
-        "corrections_digest": data.corrections and {
-            "train": data.corrections.train.digest, "test": data.corrections.test.digest},
+        "corrections_digest": data.corrections
+        and {"train": data.corrections.train.digest, "test": data.corrections.test.digest},
     }
     write_report(folder, reports, provenance)
-    return "\n".join([
-        train.line,
-        summary(reports),
-        f"label issues: {folder}/{csv_name('train')}, {csv_name('test')}, {SIDECAR}",
-    ])
+    return "\n".join(
+        [
+            train.line,
+            summary(reports),
+            f"label issues: {folder}/{csv_name('train')}, {csv_name('test')}, {SIDECAR}",
+        ]
+    )

@@ -63,14 +63,17 @@ def reference(net: nn.Module, images: torch.Tensor, temperature: float = 1.0) ->
     return torch.softmax(logits / temperature, dim=1), logits
 
 
-def metadata(variant: str, test_accuracy: float, dataset_digest: str, recipe: dict,
-             calibration=None) -> dict[str, str]:
+def metadata(variant: str, test_accuracy: float, dataset_digest: str, recipe: dict, calibration=None) -> dict[str, str]:
     """What every consumer reads from the file instead of hard-coding it."""
-    calibrated = {} if calibration is None else {
-        "temperature": repr(calibration.temperature),
-        "ece_test_before": f"{calibration.test_before.ece:.6f}",
-        "ece_test_after": f"{calibration.test_after.ece:.6f}",
-    }
+    calibrated = (
+        {}
+        if calibration is None
+        else {
+            "temperature": repr(calibration.temperature),
+            "ece_test_before": f"{calibration.test_before.ece:.6f}",
+            "ece_test_after": f"{calibration.test_after.ece:.6f}",
+        }
+    )
     return calibrated | {
         "class_names": json.dumps(list(CLASS_NAMES)),
         "input": "images: uint8 [N, 28, 28], raw Fashion-MNIST pixels 0..255 (0 = background); "
@@ -150,4 +153,3 @@ def verify(model: onnx.ModelProto, net: nn.Module, images: torch.Tensor, tempera
             f"same predictions: {same}); the model was not written"
         )
     return diff
-

@@ -41,18 +41,24 @@ def load_pred_probs(path, n: int) -> np.ndarray:
     rows = array.astype(np.float64)
     bad = ~np.isfinite(rows).all(axis=1)
     if bad.any():
-        raise TrainingError(f"{where}: {bad.sum()} of {n} rows hold NaN or infinity (first: row {np.flatnonzero(bad)[0]}); "
-                            f"probabilities must be finite")
+        raise TrainingError(
+            f"{where}: {bad.sum()} of {n} rows hold NaN or infinity (first: row {np.flatnonzero(bad)[0]}); "
+            f"probabilities must be finite"
+        )
     bad = (rows < 0).any(axis=1)
     if bad.any():
-        raise TrainingError(f"{where}: {bad.sum()} of {n} rows hold negative values (first: row {np.flatnonzero(bad)[0]}); "
-                            f"probabilities must be >= 0 (softmax the logits first)")
+        raise TrainingError(
+            f"{where}: {bad.sum()} of {n} rows hold negative values (first: row {np.flatnonzero(bad)[0]}); "
+            f"probabilities must be >= 0 (softmax the logits first)"
+        )
     sums = rows.sum(axis=1)
     bad = np.abs(sums - 1) > ROW_SUM_TOLERANCE
     if bad.any():
         first = np.flatnonzero(bad)[0]
-        raise TrainingError(f"{where}: {bad.sum()} of {n} rows do not sum to 1 (first: row {first} sums to {sums[first]:.6g}); "
-                            f"each row must sum to 1 ± {ROW_SUM_TOLERANCE:g} (softmax the logits first)")
+        raise TrainingError(
+            f"{where}: {bad.sum()} of {n} rows do not sum to 1 (first: row {first} sums to {sums[first]:.6g}); "
+            f"each row must sum to 1 ± {ROW_SUM_TOLERANCE:g} (softmax the logits first)"
+        )
     return array.astype(np.float32)
 
 
@@ -62,8 +68,9 @@ def _read_header(f, where: str, expected: str) -> tuple[tuple, np.dtype]:
         version = np.lib.format.read_magic(f)
     except ValueError:
         f.seek(0)
-        raise TrainingError(f"{where}: not a .npy file (it starts with {f.read(8)!r}); {expected}, "
-                            f"saved with numpy.save") from None
+        raise TrainingError(
+            f"{where}: not a .npy file (it starts with {f.read(8)!r}); {expected}, saved with numpy.save"
+        ) from None
     # Format 3.0 differs from 2.0 only in allowing UTF-8 field names, which no float array has.
     read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     try:

@@ -14,8 +14,9 @@ def draw_reliability(ax, curves: dict[str, ReliabilityBins]) -> None:
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
     for label, bins in curves.items():
         filled = bins.count > 0
-        ax.plot(bins.confidence[filled], bins.accuracy[filled], "o-", markersize=3,
-                label=f"{label}: ECE {bins.ece:.4f}")
+        ax.plot(
+            bins.confidence[filled], bins.accuracy[filled], "o-", markersize=3, label=f"{label}: ECE {bins.ece:.4f}"
+        )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (top probability)")

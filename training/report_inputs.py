@@ -61,19 +61,32 @@ def from_user(user: UserProbabilities, index: torch.Tensor) -> TrainProbabilitie
     file, so with --corrections an excluded image's row is left out, as its image is."""
     rows = user.probabilities[index.cpu().numpy()]
     record = {"name": USER_SUPPLIED, "file": str(user.path), "sha256": user.sha256}
-    return TrainProbabilities(rows, record, f"user-supplied, {user.path.name} (SHA-256 {user.sha256[:12]}…)",
-                              f"training-split probabilities: user-supplied, {user.path} (SHA-256 {user.sha256})")
+    return TrainProbabilities(
+        rows,
+        record,
+        f"user-supplied, {user.path.name} (SHA-256 {user.sha256[:12]}…)",
+        f"training-split probabilities: user-supplied, {user.path} (SHA-256 {user.sha256})",
+    )
 
 
-def from_auditor(name: str | None, cfg, images: torch.Tensor, labels: torch.Tensor, k: int,
-                 progress: bool | None = None) -> TrainProbabilities:
+def from_auditor(
+    name: str | None, cfg, images: torch.Tensor, labels: torch.Tensor, k: int, progress: bool | None = None
+) -> TrainProbabilities:
     """K fold models of the auditor, each scoring the fold it held out."""
     from training.cross_val import audit_out_of_fold
 
     oof = audit_out_of_fold(auditor_name(name), cfg, images, labels, k, progress)
-    record = {"name": oof.auditor, "recipe": oof.recipe, "folds": k, "accuracy": float(oof.accuracy),
-              "fold_accuracy": [float(a) for a in oof.fold_accuracy], "seconds": round(float(oof.seconds), 2)}
+    record = {
+        "name": oof.auditor,
+        "recipe": oof.recipe,
+        "folds": k,
+        "accuracy": float(oof.accuracy),
+        "fold_accuracy": [float(a) for a in oof.fold_accuracy],
+        "seconds": round(float(oof.seconds), 2),
+    }
     spread = f"{min(oof.fold_accuracy):.4f}-{max(oof.fold_accuracy):.4f}"
-    line = (f"{k}-fold out-of-fold probabilities from the {oof.auditor} auditor: {oof.seconds:.1f} s, "
-            f"held-out accuracy {oof.accuracy:.4f} (folds {spread})")
+    line = (
+        f"{k}-fold out-of-fold probabilities from the {oof.auditor} auditor: {oof.seconds:.1f} s, "
+        f"held-out accuracy {oof.accuracy:.4f} (folds {spread})"
+    )
     return TrainProbabilities(oof.probabilities, record, f"out-of-fold, {k} folds, {oof.auditor} auditor", line)

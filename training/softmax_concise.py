@@ -22,7 +22,5 @@ def make_model() -> nn.Sequential:
 def build(cfg, device: torch.device):
     """(model, loss function, optimizer) for the shared training loop; the caller seeds torch."""
     model = make_model().to(device)
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     return model, F.cross_entropy, optimizer

@@ -86,51 +86,87 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
     p.add_argument("--epochs", type=int_in(1, MAX_EPOCHS), default=d.epochs)
     # Larger than the training set is the whole set anyway.
     p.add_argument("--batch-size", type=int_in(1, TRAIN_IMAGES), default=d.batch_size)
-    p.add_argument("--lr", type=finite_float(0, low_open=True), default=d.lr,
-                   help="learning rate (peak for one-cycle)")
+    p.add_argument("--lr", type=finite_float(0, low_open=True), default=d.lr, help="learning rate (peak for one-cycle)")
     # At 1 the velocity never decays and SGD does not settle.
     p.add_argument("--momentum", type=finite_float(0, 1, high_open=True), default=d.momentum)
     p.add_argument("--weight-decay", type=finite_float(0), default=d.weight_decay)
     p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
-    p.add_argument("--val-split", type=int_in(0, TRAIN_IMAGES - 1), default=d.val_split,
-                   help="hold out N training images for validation (0: validate on the test set)")
-    p.add_argument("--sigma", type=finite_float(0, low_open=True), default=d.sigma,
-                   help="std of the scratch model's init")
+    p.add_argument(
+        "--val-split",
+        type=int_in(0, TRAIN_IMAGES - 1),
+        default=d.val_split,
+        help="hold out N training images for validation (0: validate on the test set)",
+    )
+    p.add_argument(
+        "--sigma", type=finite_float(0, low_open=True), default=d.sigma, help="std of the scratch model's init"
+    )
     # Negative seeds would wrap around to the same generator states as large ones.
     p.add_argument("--seed", type=int_in(0, MAX_SEED), default=d.seed)
     p.add_argument("--device", choices=DEVICES, default=d.device)
     p.add_argument("--out", default=d.out, help="model repository to write (default: models)")
     p.add_argument("--data-dir", default=d.data_dir, help="folder with the four Fashion-MNIST IDX files")
     p.add_argument("--download", action="store_true", help="download with torchvision if not found locally")
-    p.add_argument("--cross-val", type=int_in(0, MAX_FOLDS), default=d.cross_val, metavar="K",
-                   help="also rank suspected label errors from K-fold out-of-fold probabilities (needs cleanlab)")
-    p.add_argument("--auditor", choices=auditor_names(), default=d.auditor,
-                   help="the model --cross-val trains K times to rank label issues (default: "
-                        f"{default_auditor()}); it is never exported")
-    p.add_argument("--pred-probs", default=d.pred_probs, metavar="FILE.npy",
-                   help="rank label issues with your own (60000, 10) training-split probabilities instead of "
-                        "--cross-val's K training runs (needs cleanlab)")
-    p.add_argument("--corrections", nargs="?", const=str(default_path()), default=d.corrections, metavar="PATH",
-                   help=f"train with the labeler's verdicts applied (PATH left out: {default_path()})")
-    p.add_argument("--calibrate", action="store_true",
-                   help="fit a temperature T on the validation split (needs --val-split N > 0); "
-                        "exported probabilities = softmax(logits / T)")
+    p.add_argument(
+        "--cross-val",
+        type=int_in(0, MAX_FOLDS),
+        default=d.cross_val,
+        metavar="K",
+        help="also rank suspected label errors from K-fold out-of-fold probabilities (needs cleanlab)",
+    )
+    p.add_argument(
+        "--auditor",
+        choices=auditor_names(),
+        default=d.auditor,
+        help="the model --cross-val trains K times to rank label issues (default: "
+        f"{default_auditor()}); it is never exported",
+    )
+    p.add_argument(
+        "--pred-probs",
+        default=d.pred_probs,
+        metavar="FILE.npy",
+        help="rank label issues with your own (60000, 10) training-split probabilities instead of "
+        "--cross-val's K training runs (needs cleanlab)",
+    )
+    p.add_argument(
+        "--corrections",
+        nargs="?",
+        const=str(default_path()),
+        default=d.corrections,
+        metavar="PATH",
+        help=f"train with the labeler's verdicts applied (PATH left out: {default_path()})",
+    )
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit a temperature T on the validation split (needs --val-split N > 0); "
+        "exported probabilities = softmax(logits / T)",
+    )
     args = p.parse_args(argv)
     if args.calibrate and args.val_split == 0:
-        p.error("argument --calibrate: needs --val-split N > 0 (with 0 the validation split is the test set, "
-                "and a T fitted on it would flatter the test ECE); e.g. --val-split 10000")
+        p.error(
+            "argument --calibrate: needs --val-split N > 0 (with 0 the validation split is the test set, "
+            "and a T fitted on it would flatter the test ECE); e.g. --val-split 10000"
+        )
     if args.cross_val == 1:
-        p.error("argument --cross-val: expected 0 (off) or 2 to 100 folds, got 1 "
-                "(each fold model must train on the other folds)")
+        p.error(
+            "argument --cross-val: expected 0 (off) or 2 to 100 folds, got 1 "
+            "(each fold model must train on the other folds)"
+        )
     if args.pred_probs is not None and args.cross_val:
-        p.error("argument --pred-probs: replaces --cross-val's out-of-fold step, so give one of them, not both "
-                f"(--pred-probs {args.pred_probs} or --cross-val {args.cross_val})")
+        p.error(
+            "argument --pred-probs: replaces --cross-val's out-of-fold step, so give one of them, not both "
+            f"(--pred-probs {args.pred_probs} or --cross-val {args.cross_val})"
+        )
     if args.auditor is not None and args.pred_probs is not None:
-        p.error(f"argument --auditor: --pred-probs {args.pred_probs} brings its own probabilities, so no auditor "
-                f"is trained; drop --auditor {args.auditor}")
+        p.error(
+            f"argument --auditor: --pred-probs {args.pred_probs} brings its own probabilities, so no auditor "
+            f"is trained; drop --auditor {args.auditor}"
+        )
     if args.auditor is not None and not args.cross_val:
-        p.error(f"argument --auditor: the auditor is what --cross-val K trains; add --cross-val 5 to use "
-                f"--auditor {args.auditor}")
+        p.error(
+            f"argument --auditor: the auditor is what --cross-val K trains; add --cross-val 5 to use "
+            f"--auditor {args.auditor}"
+        )
     return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
 
 
@@ -186,15 +222,20 @@ def summary_table(results: list[Result]) -> str:
     """One row per variant; with --corrections also the test accuracy against the corrected labels."""
     corrected = any(r.test_acc_corrected is not None for r in results)
     fitted = any(r.calibration and r.calibration.temperature != 1.0 for r in results)
-    head = (f"{'variant':<8} {'epochs':>6} {'train loss':>10} {'val loss':>9} {'val acc':>8} {'test acc':>8}"
-            + (f" {'corrected':>9}" if corrected else "") + f" {'test ECE':>8}"
-            + (f" {'T':>6} {'ECE cal':>8}" if fitted else "") + f" {'seconds':>8}")
+    head = (
+        f"{'variant':<8} {'epochs':>6} {'train loss':>10} {'val loss':>9} {'val acc':>8} {'test acc':>8}"
+        + (f" {'corrected':>9}" if corrected else "")
+        + f" {'test ECE':>8}"
+        + (f" {'T':>6} {'ECE cal':>8}" if fitted else "")
+        + f" {'seconds':>8}"
+    )
     rows = [head, "-" * len(head)]
     for r in results:
         h = r.history
         rows.append(
             f"{r.variant:<8} {len(h.train_loss):>6} {h.train_loss[-1]:>10.4f} {h.val_loss[-1]:>9.4f} "
-            f"{h.val_acc[-1]:>8.4f} {r.test_acc:>8.4f}" + (f" {r.test_acc_corrected:>9.4f}" if corrected else "")
+            f"{h.val_acc[-1]:>8.4f} {r.test_acc:>8.4f}"
+            + (f" {r.test_acc_corrected:>9.4f}" if corrected else "")
             + f" {r.calibration.test_before.ece:>8.4f}"
             + (f" {r.calibration.temperature:>6.3f} {r.calibration.test_after.ece:>8.4f}" if fitted else "")
             + f" {r.seconds:>8.2f}"
@@ -211,10 +252,15 @@ def accuracy_change(new: float, previous: float | None, version: int | None) -> 
         return f"exported model's test accuracy: {new:.4f} (the first version: none earlier to compare with)"
     if previous is None:
         return f"exported model's test accuracy: {new:.4f} (version {version} before it records no accuracy)"
-    verdict = (f"; version {version} was better: it stays in the repository, but the new version is "
-               "the one served" if new < previous else "")
-    return (f"exported model's test accuracy: {new:.4f}, version {version} before it: {previous:.4f} "
-            f"({new - previous:+.4f}){verdict}")
+    verdict = (
+        f"; version {version} was better: it stays in the repository, but the new version is the one served"
+        if new < previous
+        else ""
+    )
+    return (
+        f"exported model's test accuracy: {new:.4f}, version {version} before it: {previous:.4f} "
+        f"({new - previous:+.4f}){verdict}"
+    )
 
 
 def save_outputs(cfg: TrainConfig, data: Data, results: list[Result], folder: Path, model_file: Path | None) -> None:
@@ -232,16 +278,24 @@ def save_outputs(cfg: TrainConfig, data: Data, results: list[Result], folder: Pa
         "recipe": cfg.recipe(),
         "corrections": data.corrections and data.corrections.record(),
         "variants": {
-            r.variant: {**asdict(r.history), "test_loss": r.test_loss, "test_acc": r.test_acc,
-                        "test_acc_corrected": r.test_acc_corrected, "seconds": r.seconds,
-                        "temperature": r.calibration.temperature, "ece_test_before": r.calibration.test_before.ece,
-                        "ece_test_after": r.calibration.test_after.ece}
+            r.variant: {
+                **asdict(r.history),
+                "test_loss": r.test_loss,
+                "test_acc": r.test_acc,
+                "test_acc_corrected": r.test_acc_corrected,
+                "seconds": r.seconds,
+                "temperature": r.calibration.temperature,
+                "ece_test_before": r.calibration.test_before.ece,
+                "ece_test_after": r.calibration.test_after.ece,
+            }
             for r in results
         },
     }
     atomic_write(folder / HISTORY_FILE, json.dumps(history, indent=2).encode())
-    atomic_write(folder / CURVES_FILE, curves_png({r.variant: r.history for r in results},
-                                                  {r.variant: r.calibration for r in results}))
+    atomic_write(
+        folder / CURVES_FILE,
+        curves_png({r.variant: r.history for r in results}, {r.variant: r.calibration for r in results}),
+    )
 
 
 def export_concise(cfg: TrainConfig, data: Data, result: Result) -> tuple[Path, int, float]:
@@ -256,27 +310,32 @@ def export_concise(cfg: TrainConfig, data: Data, result: Result) -> tuple[Path, 
     try:
         return *write_model(cfg.out, model.SerializeToString()), diff
     except OSError as e:  # a full disk, or a folder that changed since the check before training
-        advice = ("free some space or choose another --out" if e.errno in (errno.ENOSPC, errno.EDQUOT)
-                  else f"check what is in {model_dir(cfg.out)} (another program may have changed it) "
-                       "or choose another --out")
+        advice = (
+            "free some space or choose another --out"
+            if e.errno in (errno.ENOSPC, errno.EDQUOT)
+            else f"check what is in {model_dir(cfg.out)} (another program may have changed it) or choose another --out"
+        )
         raise TrainingError(
             f"could not write the model ({os_error_text(e)}); the earlier versions in {model_dir(cfg.out)} "
             f"are unchanged — {advice}"
         ) from None
 
 
-def rank_label_issues(cfg: TrainConfig, data: Data, chosen: Result, folder: Path, model_file: Path,
-                      user: UserProbabilities | None) -> str:
+def rank_label_issues(
+    cfg: TrainConfig, data: Data, chosen: Result, folder: Path, model_file: Path, user: UserProbabilities | None
+) -> str:
     """--cross-val K or --pred-probs for the exported variant (or the only one trained), tied to
     `model_file` and written into the run's `folder`."""
     try:
         return report_label_issues(cfg, data, chosen.model, folder, model_file, user)
     except OSError as e:
-        raise TrainingError(f"could not write the label-issue report ({os_error_text(e)}); "
-                            f"the model was saved as {model_file}") from None
+        raise TrainingError(
+            f"could not write the label-issue report ({os_error_text(e)}); the model was saved as {model_file}"
+        ) from None
     except TrainingError as e:
-        raise TrainingError(f"{e}; the model was saved as {model_file}, its label-issue report was not "
-                            "written") from None
+        raise TrainingError(
+            f"{e}; the model was saved as {model_file}, its label-issue report was not written"
+        ) from None
 
 
 def next_step(cfg: TrainConfig, model_file: Path | None, reported: bool) -> str:
@@ -284,13 +343,14 @@ def next_step(cfg: TrainConfig, model_file: Path | None, reported: bool) -> str:
     report; else also how to make one."""
     store = cfg.corrections
     if model_file is None:
-        return (f"next, export a version to review (--variant concise or both): "
-                f"{report_command(cfg.out, store)}")
+        return f"next, export a version to review (--variant concise or both): {report_command(cfg.out, store)}"
     review = review_command(model_file, "train", store, report=reported)
     if reported:
         return f"next, review version {model_file.parent.name}'s label issues: {review}"
-    return (f"next, browse it with {review}; to rank its label issues too, export a version with a report: "
-            f"{report_command(repository_of(model_file) or cfg.out, store)}")
+    return (
+        f"next, browse it with {review}; to rank its label issues too, export a version with a report: "
+        f"{report_command(repository_of(model_file) or cfg.out, store)}"
+    )
 
 
 def run(cfg: TrainConfig) -> list[Result]:
@@ -305,8 +365,10 @@ def run(cfg: TrainConfig) -> list[Result]:
     with store or contextlib.nullcontext():
         data = prepare(cfg.data_dir, cfg.download, cfg.val_split, cfg.seed, device, store)
     val = f"{len(data.val_labels)} held-out training images" if cfg.val_split else "the test set"
-    print(f"data: {data.source}  train {len(data.train_labels)}, validation on {val}, "
-          f"test {len(data.test_labels)}; device: {device}")
+    print(
+        f"data: {data.source}  train {len(data.train_labels)}, validation on {val}, "
+        f"test {len(data.test_labels)}; device: {device}"
+    )
     if data.corrections:
         print(data.corrections.describe())
     results = [train_variant(v, cfg, data, device) for v in cfg.variants()]
@@ -321,13 +383,16 @@ def run(cfg: TrainConfig) -> list[Result]:
         earlier = recorded_accuracy(previous[0]) if previous else None
         print(accuracy_change(concise.test_acc, earlier, previous and previous[1]))
         model_file, version, diff = export_concise(cfg, data, concise)
-        print(f"exported {model_file} as version {version} (onnxruntime vs PyTorch on the test set: "
-              f"max |Δp| = {diff:.1e}, same predictions)")
+        print(
+            f"exported {model_file} as version {version} (onnxruntime vs PyTorch on the test set: "
+            f"max |Δp| = {diff:.1e}, same predictions)"
+        )
     try:
         folder = run_folder_of(model_file) if model_file else unexported_run_dir(cfg.out)
     except OSError as e:
-        raise TrainingError(f"could not make a folder for the run's weights, history and curves "
-                            f"({os_error_text(e)})") from None
+        raise TrainingError(
+            f"could not make a folder for the run's weights, history and curves ({os_error_text(e)})"
+        ) from None
     try:
         save_outputs(cfg, data, results, folder, model_file)
     except BaseException as e:  # Ctrl-C and SIGTERM too: an unexported run leaves no empty folder behind
@@ -355,8 +420,9 @@ def main(argv: list[str] | None = None) -> int:
         run(cfg)
         return 0
 
-    return run_command("train-and-export", body, errors=(TrainingError,),
-                       cleanup="; nothing half-written was left behind")
+    return run_command(
+        "train-and-export", body, errors=(TrainingError,), cleanup="; nothing half-written was left behind"
+    )
 
 
 if __name__ == "__main__":

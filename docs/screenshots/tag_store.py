@@ -15,11 +15,14 @@ from inference.core.model_repository import report_folders, resolve_model_path
 
 model, path = Path(sys.argv[1]), Path(sys.argv[2])
 split = load_split("train")
-report = next(f / csv_name("train") for f in report_folders(resolve_model_path(model)) if (f / csv_name("train")).is_file())
+report = next(
+    f / csv_name("train") for f in report_folders(resolve_model_path(model)) if (f / csv_name("train")).is_file()
+)
 with open(report, encoding="utf-8") as f:
     flagged = [r for r in csv.DictReader(f) if r["is_issue"] == "true"]
-camisole = [int(r["index"]) for r in flagged
-            if r["given_label"] in ("0", "6") and r["suggested_label"] in ("0", "3", "6")][:28]
+camisole = [
+    int(r["index"]) for r in flagged if r["given_label"] in ("0", "6") and r["suggested_label"] in ("0", "3", "6")
+][:28]
 bags = [int(r["index"]) for r in flagged if "8" in (r["given_label"], r["suggested_label"])][:12]
 path.unlink(missing_ok=True)
 with CorrectionsStore.open(path, session="screenshots") as store:

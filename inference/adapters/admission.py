@@ -42,8 +42,10 @@ class Admission:
             self.reserved += size
             return
         if size > budget:
-            raise Overloaded(f"a body of {size} bytes is larger than the server's body budget "
-                             f"({budget} bytes); send fewer images per request")
+            raise Overloaded(
+                f"a body of {size} bytes is larger than the server's body budget "
+                f"({budget} bytes); send fewer images per request"
+            )
         if self.reserved + size > budget and wait:
             with anyio.move_on_after(self.settings.budget_wait):
                 while self.reserved + size > budget:

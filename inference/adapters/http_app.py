@@ -86,15 +86,18 @@ class Metadata(BaseModel):
     input: str
 
 
-PROBLEMS = {code: {"model": Problem, "description": why} for code, why in {
-    400: "the body is not valid JSON or multipart",
-    408: "the body did not arrive within the server's read timeout",
-    413: "the body is larger than the server's limit",
-    415: "unsupported Content-Type",
-    422: "the images have the wrong size, type or values",
-    500: "the model failed while scoring (the reason in detail; never NaN scores)",
-    503: "the server is shedding load (queue, body budget or connection cap): retry after Retry-After seconds",
-}.items()}
+PROBLEMS = {
+    code: {"model": Problem, "description": why}
+    for code, why in {
+        400: "the body is not valid JSON or multipart",
+        408: "the body did not arrive within the server's read timeout",
+        413: "the body is larger than the server's limit",
+        415: "unsupported Content-Type",
+        422: "the images have the wrong size, type or values",
+        500: "the model failed while scoring (the reason in detail; never NaN scores)",
+        503: "the server is shedding load (queue, body budget or connection cap): retry after Retry-After seconds",
+    }.items()
+}
 
 # /predict reads its body itself (three content types on one route), so its request body is
 # described here for the OpenAPI document rather than derived from parameters.
@@ -169,9 +172,16 @@ class Gate:
             return await self.app(scope, receive, send)
         path = scope["path"]
         if scope.get(OVER_CAPACITY) and path not in HEALTH_PATHS:
-            return await send_json(send, 503, {"error": "the server is at its connection limit; retry later",
-                                               "detail": "the server is at its connection limit; retry later"},
-                                   [(b"retry-after", str(self.service.settings.retry_after).encode())], close=True)
+            return await send_json(
+                send,
+                503,
+                {
+                    "error": "the server is at its connection limit; retry later",
+                    "detail": "the server is at its connection limit; retry later",
+                },
+                [(b"retry-after", str(self.service.settings.retry_after).encode())],
+                close=True,
+            )
         if path.startswith("/v2") or path == "/metrics":
             return await self.routes(scope, receive, send)
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -198,8 +208,9 @@ class Gate:
             service.admission.leave(reserved[0])
 
     async def problem(self, send: Send, error: ServiceError) -> None:
-        await send_json(send, error.status, {"detail": error.message},
-                        problem_headers(error, self.service.settings), close=True)
+        await send_json(
+            send, error.status, {"detail": error.message}, problem_headers(error, self.service.settings), close=True
+        )
 
 
 def _replay(body: bytearray, receive: Receive) -> Receive:
@@ -252,9 +263,11 @@ def create_app(
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=dict(
-            (k.decode(), v.decode()) for k, v in problem_headers(exc, settings)))
-
+        return JSONResponse(
+            {"detail": exc.message},
+            status_code=exc.status,
+            headers=dict((k.decode(), v.decode()) for k, v in problem_headers(exc, settings)),
+        )
 
     # async: answered on the event loop itself, so no busy thread pool can delay it.
     @app.get("/health", response_model=Health)
@@ -293,8 +306,9 @@ def create_app(
             decode = partial(_from_files, *await _read_form(request))
         else:
             raise HTTPException(
-                415, f"Content-Type {kind or '(none)'} is not supported; send application/json, "
-                "application/octet-stream or multipart/form-data"
+                415,
+                f"Content-Type {kind or '(none)'} is not supported; send application/json, "
+                "application/octet-stream or multipart/form-data",
             )
         timing, waiting = Timing(start), [True]
         service.stats.pending(version, +1)
@@ -321,8 +335,9 @@ def create_app(
 Decoded = tuple[np.ndarray, list[str], list[Skipped]]
 
 
-def _score(service: Service, predictor: Predictor, decode: Callable[[], Decoded], timing: Timing,
-           waiting: list[bool]) -> tuple[str, int]:
+def _score(
+    service: Service, predictor: Predictor, decode: Callable[[], Decoded], timing: Timing, waiting: list[bool]
+) -> tuple[str, int]:
     """On a worker thread: decode the request's images, score them, and write the answer's JSON."""
     waiting[0] = False
     service.stats.pending(service.model.default, -1)

@@ -45,6 +45,7 @@ class VersionStats:
 @dataclass
 class Timing:
     """One request's phases in nanoseconds (perf_counter_ns stamps)."""
+
     start: int
     queue: int = 0
     compute_input: int = 0
@@ -81,7 +82,9 @@ class InferenceStats:
                 s.phases[phase].add(getattr(t, phase))
             batch = s.batches.get(images)
             if batch is None:
-                batch = s.batches[images] = {p: Duration() for p in ("compute_input", "compute_infer", "compute_output")}
+                batch = s.batches[images] = {
+                    p: Duration() for p in ("compute_input", "compute_infer", "compute_output")
+                }
             for phase, d in batch.items():
                 d.add(getattr(t, phase))
 
@@ -104,26 +107,33 @@ class InferenceStats:
         for v, s in self.snapshot().items():
             if version is not None and v != version:
                 continue
-            rows.append({
-                "name": self.model,
-                "version": v,
-                "last_inference": s.last_inference_ms,
-                "inference_count": s.inference_count,
-                "execution_count": s.execution_count,
-                "inference_stats": {p: d.as_json() for p, d in s.phases.items()},
-                "response_stats": {},
-                "batch_stats": [
-                    {"batch_size": size, **{p: d.as_json() for p, d in phases.items()}}
-                    for size, phases in sorted(s.batches.items())
-                ],
-                "memory_usage": [],
-            })
+            rows.append(
+                {
+                    "name": self.model,
+                    "version": v,
+                    "last_inference": s.last_inference_ms,
+                    "inference_count": s.inference_count,
+                    "execution_count": s.execution_count,
+                    "inference_stats": {p: d.as_json() for p, d in s.phases.items()},
+                    "response_stats": {},
+                    "batch_stats": [
+                        {"batch_size": size, **{p: d.as_json() for p, d in phases.items()}}
+                        for size, phases in sorted(s.batches.items())
+                    ],
+                    "memory_usage": [],
+                }
+            )
         return {"model_stats": rows}
 
 
 def _copy(s: VersionStats) -> VersionStats:
     return VersionStats(
-        s.inference_count, s.execution_count, s.last_inference_ms, s.pending,
-        {p: Duration(d.count, d.ns) for p, d in s.phases.items()}, dict(s.failures), s.request_ns,
+        s.inference_count,
+        s.execution_count,
+        s.last_inference_ms,
+        s.pending,
+        {p: Duration(d.count, d.ns) for p, d in s.phases.items()},
+        dict(s.failures),
+        s.request_ns,
         {b: {p: Duration(d.count, d.ns) for p, d in ph.items()} for b, ph in s.batches.items()},
     )

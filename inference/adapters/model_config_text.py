@@ -18,10 +18,23 @@ import re
 from inference.core.errors import ModelError
 
 # Fields ModelConfig declares `repeated`: a list even when written once without brackets.
-REPEATED = frozenset({
-    "input", "output", "dims", "versions", "instance_group", "gpus", "preferred_batch_size",
-    "batch_input", "batch_output", "model_warmup", "reshape", "optimization", "execution_accelerators",
-})
+REPEATED = frozenset(
+    {
+        "input",
+        "output",
+        "dims",
+        "versions",
+        "instance_group",
+        "gpus",
+        "preferred_batch_size",
+        "batch_input",
+        "batch_output",
+        "model_warmup",
+        "reshape",
+        "optimization",
+        "execution_accelerators",
+    }
+)
 TOKEN = re.compile(
     r"""\s*(?:
         (?P<comment>\#[^\n]*)
@@ -51,8 +64,10 @@ def _tokens(text: str, where: str) -> list[tuple[str, str, int]]:
         if match is None:
             start = len(text) - len(text[pos:].lstrip())
             line = text.count("\n", 0, start) + 1
-            raise ModelError(f"{where}, line {line}: cannot read {text[start:start + 20].strip()!r}; "
-                             "expected protobuf text format (name: value, name { ... }, name [ ... ])")
+            raise ModelError(
+                f"{where}, line {line}: cannot read {text[start : start + 20].strip()!r}; "
+                "expected protobuf text format (name: value, name { ... }, name [ ... ])"
+            )
         kind = match.lastgroup
         if kind != "comment":
             out.append((kind, match.group(kind), text.count("\n", 0, match.start(kind)) + 1))

@@ -53,7 +53,9 @@ class OipRoutes:
     def __init__(self, service: Service):
         self.service = service
         model = service.model
-        self.server_metadata = json.dumps({"name": "fashion-serve", "version": _version(), "extensions": EXTENSIONS}).encode()
+        self.server_metadata = json.dumps(
+            {"name": "fashion-serve", "version": _version(), "extensions": EXTENSIONS}
+        ).encode()
         self.model_metadata = json.dumps(model.metadata()).encode()
         self.model_config = json.dumps(model.config).encode()
 
@@ -64,13 +66,16 @@ class OipRoutes:
         except ClientLeft:
             return None  # no one to answer
         except ServiceError as e:
-            await send_json(send, e.status, {"error": e.message}, problem_headers(e, self.service.settings),
-                            close=method == "POST")
+            await send_json(
+                send, e.status, {"error": e.message}, problem_headers(e, self.service.settings), close=method == "POST"
+            )
 
     async def route(self, method: str, parts: list[str], scope: Scope, receive: Receive, send: Send) -> None:
         if parts == ["metrics"]:
             self.expect(method, "GET")
-            return await send_bytes(send, 200, self.service.metrics.render(), [(b"content-type", METRICS_TYPE.encode())])
+            return await send_bytes(
+                send, 200, self.service.metrics.render(), [(b"content-type", METRICS_TYPE.encode())]
+            )
         if parts == ["v2"]:
             self.expect(method, "GET")
             return await send_bytes(send, 200, self.server_metadata, JSON)
@@ -95,7 +100,9 @@ class OipRoutes:
         model = self.service.model
         name, rest = rest[0], rest[1:]
         if name != model.name:
-            raise ServiceError(404, f"Request for unknown model: '{name}' is not found; this server serves '{model.name}'")
+            raise ServiceError(
+                404, f"Request for unknown model: '{name}' is not found; this server serves '{model.name}'"
+            )
         asked = None
         if rest[:1] == ["versions"]:
             if len(rest) < 2:
@@ -158,8 +165,12 @@ class OipRoutes:
             # Alone, a small request is scored right here; beside others, on a worker slot, so that
             # onnxruntime (which releases the GIL) runs while the loop reads the next request.
             alone = service.admission.admitted == 1
-            if (predictor is not None and len(head) <= INLINE_JSON_BYTES and len(binary) <= INLINE_IMAGES * 784
-                    and (alone or len(binary) <= INLINE_ALWAYS * 784)):
+            if (
+                predictor is not None
+                and len(head) <= INLINE_JSON_BYTES
+                and len(binary) <= INLINE_IMAGES * 784
+                and (alone or len(binary) <= INLINE_ALWAYS * 784)
+            ):
                 started()
                 out, request = self.run(version, head, binary, timing)
             else:
@@ -173,8 +184,10 @@ class OipRoutes:
                 out, request = await anyio.to_thread.run_sync(on_worker, limiter=service.slots)
             header, binaries = out
             if binaries:
-                headers = [(b"content-type", b"application/octet-stream"),
-                           (b"inference-header-content-length", str(len(header)).encode())]
+                headers = [
+                    (b"content-type", b"application/octet-stream"),
+                    (b"inference-header-content-length", str(len(header)).encode()),
+                ]
                 await send_bytes(send, 200, b"".join([header, *binaries]), headers)
             else:
                 await send_bytes(send, 200, header, JSON)
@@ -191,7 +204,9 @@ class OipRoutes:
             started()
             service.admission.leave(reserved[0])
 
-    def run(self, version: str, head, binary, timing: Timing, offload: bool = False) -> tuple[tuple[bytes, list[bytes]], InferRequest]:
+    def run(
+        self, version: str, head, binary, timing: Timing, offload: bool = False
+    ) -> tuple[tuple[bytes, list[bytes]], InferRequest]:
         """Parse, score and encode one request (on the event loop for small ones, else a worker thread)."""
         service = self.service
         model = service.model

@@ -40,10 +40,13 @@ def split_body(body: bytes | bytearray, header_length: bytes | None) -> tuple[by
     """(JSON header, the binary tensors after it)."""
     view = memoryview(body)
     if header_length is None:
-        return body, view[len(body):]
+        return body, view[len(body) :]
     if not header_length.isdigit() or int(header_length) > len(body):
-        raise ServiceError(400, f"Inference-Header-Content-Length is {header_length[:20].decode('latin-1')!r}, "
-                                f"expected the JSON header's size in bytes, at most the body's {len(body)}")
+        raise ServiceError(
+            400,
+            f"Inference-Header-Content-Length is {header_length[:20].decode('latin-1')!r}, "
+            f"expected the JSON header's size in bytes, at most the body's {len(body)}",
+        )
     n = int(header_length)
     return view[:n].tobytes() if n < len(body) else body, view[n:]
 
@@ -71,7 +74,8 @@ def _uint8_values(name, data) -> np.ndarray:
         raise ServiceError(400, f"input '{name}': data is not a rectangular list of numbers: {e}") from e
     if array.dtype == bool or array.dtype.kind not in "iu":
         got = {"b": "true/false", "f": "numbers with a fraction or exponent"}.get(
-            array.dtype.kind, "strings, null, objects or integers past 64 bits")
+            array.dtype.kind, "strings, null, objects or integers past 64 bits"
+        )
         raise ServiceError(400, f"input '{name}': datatype UINT8 needs integers 0..255 in data, got {got}")
     if array.size and (array.min() < 0 or array.max() > 255):
         raise ServiceError(400, f"input '{name}': datatype UINT8 needs values 0..255, got {array.min()}..{array.max()}")
@@ -89,13 +93,22 @@ def infer_request(header: dict, binary: memoryview, model: str, max_batch: int |
         name = tensor.get("name") if isinstance(tensor, dict) else tensor
         raise ServiceError(400, f"unexpected inference input '{name}' for model '{model}'; expected '{INPUT}'")
     if tensor.get("datatype") != "UINT8":
-        raise ServiceError(400, f"inference input '{INPUT}' data-type is '{tensor.get('datatype')}', "
-                                f"but model '{model}' expects 'UINT8'")
+        raise ServiceError(
+            400,
+            f"inference input '{INPUT}' data-type is '{tensor.get('datatype')}', but model '{model}' expects 'UINT8'",
+        )
     shape = tensor.get("shape")
-    if not (isinstance(shape, list) and all(type(d) is int for d in shape) and len(shape) == 3
-            and tuple(shape[1:]) == IMAGE_SHAPE and shape[0] >= 1):
-        raise ServiceError(400, f"unexpected shape for input '{INPUT}' for model '{model}'. "
-                                f"Expected [-1,28,28], got {json.dumps(shape)}")
+    if not (
+        isinstance(shape, list)
+        and all(type(d) is int for d in shape)
+        and len(shape) == 3
+        and tuple(shape[1:]) == IMAGE_SHAPE
+        and shape[0] >= 1
+    ):
+        raise ServiceError(
+            400,
+            f"unexpected shape for input '{INPUT}' for model '{model}'. Expected [-1,28,28], got {json.dumps(shape)}",
+        )
     n = shape[0]
     if max_batch is not None and n > max_batch:
         raise ServiceError(400, f"inference request batch-size must be <= {max_batch} for '{model}', got {n}")
@@ -104,11 +117,13 @@ def infer_request(header: dict, binary: memoryview, model: str, max_batch: int |
     expected = n * PIXELS
     if size is not None:
         if type(size) is not int or size != expected:
-            raise ServiceError(400, f"input '{INPUT}' has binary_data_size {size}, expected {expected} bytes "
-                                    f"for shape {shape} UINT8")
+            raise ServiceError(
+                400, f"input '{INPUT}' has binary_data_size {size}, expected {expected} bytes for shape {shape} UINT8"
+            )
         if len(binary) != size:
-            raise ServiceError(400, f"input '{INPUT}' expects {size} bytes of binary data after the JSON header, "
-                                    f"got {len(binary)}")
+            raise ServiceError(
+                400, f"input '{INPUT}' expects {size} bytes of binary data after the JSON header, got {len(binary)}"
+            )
         flat = np.frombuffer(binary, np.uint8)
     elif "data" in tensor:
         flat = tensor["data"]
@@ -117,12 +132,15 @@ def infer_request(header: dict, binary: memoryview, model: str, max_batch: int |
         if flat.size != expected:
             raise ServiceError(400, f"input '{INPUT}' holds {flat.size} values, expected {expected} for shape {shape}")
         if len(binary):
-            raise ServiceError(400, f"{len(binary)} bytes follow the JSON header, but no input declares binary_data_size")
+            raise ServiceError(
+                400, f"{len(binary)} bytes follow the JSON header, but no input declares binary_data_size"
+            )
     else:
         raise ServiceError(400, f"input '{INPUT}' has neither data nor a binary_data_size parameter")
     request_id = header.get("id")
-    return InferRequest(None if request_id is None else str(request_id), flat.reshape(n, *IMAGE_SHAPE),
-                        _requested(header, model))
+    return InferRequest(
+        None if request_id is None else str(request_id), flat.reshape(n, *IMAGE_SHAPE), _requested(header, model)
+    )
 
 
 def _requested(header: dict, model: str) -> tuple[Requested, ...]:
@@ -136,8 +154,9 @@ def _requested(header: dict, model: str) -> tuple[Requested, ...]:
     for item in asked:
         name = item.get("name") if isinstance(item, dict) else None
         if name not in OUTPUTS:
-            raise ServiceError(400, f"unexpected inference output '{name}' for model '{model}'; "
-                                    f"it has {', '.join(OUTPUTS)}")
+            raise ServiceError(
+                400, f"unexpected inference output '{name}' for model '{model}'; it has {', '.join(OUTPUTS)}"
+            )
         parameters = item.get("parameters") or {}
         count = parameters.get("classification", 0)
         if type(count) is not int or count < 0:
@@ -160,8 +179,9 @@ def classify(scores: np.ndarray, count: int, labels: list[str] | None) -> list[l
     return rows
 
 
-def response(model: str, version: str, request: InferRequest, tensors: dict[str, np.ndarray],
-             labels: dict[str, list[str] | None]) -> tuple[bytes, list[bytes]]:
+def response(
+    model: str, version: str, request: InferRequest, tensors: dict[str, np.ndarray], labels: dict[str, list[str] | None]
+) -> tuple[bytes, list[bytes]]:
     """(JSON header, binary tensors in output order); the header alone is the body when the
     list is empty, else its length goes in Inference-Header-Content-Length."""
     outputs, binaries = [], []
@@ -169,7 +189,11 @@ def response(model: str, version: str, request: InferRequest, tensors: dict[str,
         values = tensors[asked.name]  # (N, 10) float32
         if asked.class_count:
             strings = classify(values, asked.class_count, labels.get(asked.name))
-            entry = {"name": asked.name, "datatype": "BYTES", "shape": [len(strings), len(strings[0]) if strings else 0]}
+            entry = {
+                "name": asked.name,
+                "datatype": "BYTES",
+                "shape": [len(strings), len(strings[0]) if strings else 0],
+            }
             if asked.binary:
                 encoded = [s.encode() for row in strings for s in row]
                 blob = b"".join(struct.pack("<I", len(s)) + s for s in encoded)

@@ -60,27 +60,50 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("input", help="IDX image file, .npy array (N,28,28)/(N,784), PNG/JPEG file or a folder of them")
     parser.add_argument("--model", default=None, help="model.onnx or a Triton repository (default: models/)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: auto (CUDA when it works)")
-    parser.add_argument("--threads", type=int_in(1, thread_limit()), default=None,
-                        help="onnxruntime threads (default: usable cores)")
-    parser.add_argument("--format", choices=("csv", "jsonl", "parquet"), default=None,
-                        help="csv (default) or jsonl; with --engine ray: parquet (default) or csv shards")
-    parser.add_argument("--output", "-o", default="-",
-                        help="results file, replaced only once complete (default: stdout)")
+    parser.add_argument(
+        "--threads", type=int_in(1, thread_limit()), default=None, help="onnxruntime threads (default: usable cores)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("csv", "jsonl", "parquet"),
+        default=None,
+        help="csv (default) or jsonl; with --engine ray: parquet (default) or csv shards",
+    )
+    parser.add_argument(
+        "--output", "-o", default="-", help="results file, replaced only once complete (default: stdout)"
+    )
     parser.add_argument("--labels", default=None, help="IDX label file (default: the one beside IDX images)")
     parser.add_argument("--resize", action="store_true", help="scale images that are not 28x28 instead of failing")
-    parser.add_argument("--batch-size", type=int_in(1, MAX_BATCH), default=CHUNK,
-                        help=f"images per step, up to {MAX_BATCH} (default {CHUNK})")
+    parser.add_argument(
+        "--batch-size",
+        type=int_in(1, MAX_BATCH),
+        default=CHUNK,
+        help=f"images per step, up to {MAX_BATCH} (default {CHUNK})",
+    )
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
-    ray = parser.add_argument_group("scale-out", "--engine ray: score on Ray Data, write shards into the --output folder")
-    ray.add_argument("--engine", choices=("local", "ray"), default="local",
-                     help="local: this process (default); ray: Ray Data actors")
-    ray.add_argument("--ray-address", default=None,
-                     help="Ray cluster to use (default: $RAY_ADDRESS, else a local Ray started for the run)")
-    ray.add_argument("--concurrency", type=int_in(1, MAX_CONCURRENCY), default=None,
-                     help="scoring actors (default: one per CPU)")
-    ray.add_argument("--num-gpus", type=finite_float(0, MAX_GPUS), default=0, help="GPUs per actor (needs onnxruntime-gpu)")
-    ray.add_argument("--overwrite", action="store_true",
-                     help="replace an --output folder that is not empty, and everything in it")
+    ray = parser.add_argument_group(
+        "scale-out", "--engine ray: score on Ray Data, write shards into the --output folder"
+    )
+    ray.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (default); ray: Ray Data actors",
+    )
+    ray.add_argument(
+        "--ray-address",
+        default=None,
+        help="Ray cluster to use (default: $RAY_ADDRESS, else a local Ray started for the run)",
+    )
+    ray.add_argument(
+        "--concurrency", type=int_in(1, MAX_CONCURRENCY), default=None, help="scoring actors (default: one per CPU)"
+    )
+    ray.add_argument(
+        "--num-gpus", type=finite_float(0, MAX_GPUS), default=0, help="GPUs per actor (needs onnxruntime-gpu)"
+    )
+    ray.add_argument(
+        "--overwrite", action="store_true", help="replace an --output folder that is not empty, and everything in it"
+    )
     return parser.parse_args(argv)
 
 
@@ -110,13 +133,16 @@ class ResultWriter:
             )
         else:
             text = "".join(
-                json.dumps({
-                    "name": name,
-                    "label": label,
-                    "class_name": self.class_names[label],
-                    "confidence": round(conf, 6),
-                    "probabilities": [round(p, 6) for p in row],
-                }) + "\n"
+                json.dumps(
+                    {
+                        "name": name,
+                        "label": label,
+                        "class_name": self.class_names[label],
+                        "confidence": round(conf, 6),
+                        "probabilities": [round(p, 6) for p in row],
+                    }
+                )
+                + "\n"
                 for name, label, conf, row in rows
             )
         self._put(text)
@@ -227,15 +253,24 @@ def run_on_ray(args: argparse.Namespace) -> int:
     source = Path(args.input)
     refuse_to_replace_inputs(args.output, source, files_read(source, None, resolve_model_path(args.model)))
     result = ray_run(
-        [args.input], args.output, model=args.model, fmt=fmt, address=args.ray_address,
-        concurrency=args.concurrency, batch_size=args.batch_size, num_gpus=args.num_gpus,
+        [args.input],
+        args.output,
+        model=args.model,
+        fmt=fmt,
+        address=args.ray_address,
+        concurrency=args.concurrency,
+        batch_size=args.batch_size,
+        num_gpus=args.num_gpus,
         device="cpu" if args.device == "auto" and not args.num_gpus else args.device,
         overwrite=args.overwrite,
     )
     for name, why in result.errors:
         print(f"skipped {name}: {why}", file=sys.stderr)
-    print(f"scored {result.scored} image(s) into {result.output}/ ({fmt}) in {result.scoring_s:.1f} s; "
-          f"Ray start-up {result.startup_s:.1f} s", file=sys.stderr)
+    print(
+        f"scored {result.scored} image(s) into {result.output}/ ({fmt}) in {result.scoring_s:.1f} s; "
+        f"Ray start-up {result.startup_s:.1f} s",
+        file=sys.stderr,
+    )
     if result.scored == 0:
         raise InferenceError(f"none of the images in {args.input} could be read (see the lines above)")
     return 1 if result.errors else 0
@@ -300,7 +335,10 @@ def run(args: argparse.Namespace) -> int:
             results.discard()
         raise
     if tally.matrix is not None:
-        print(matrix_report(tally.matrix, predictor.class_names, tally.calibration), file=sys.stderr if to_stdout else sys.stdout)
+        print(
+            matrix_report(tally.matrix, predictor.class_names, tally.calibration),
+            file=sys.stderr if to_stdout else sys.stdout,
+        )
     if tally.skipped:
         print(f"{tally.skipped} file(s) skipped, {tally.scored} scored", file=sys.stderr)
         return 1

@@ -130,7 +130,8 @@ def list_inputs(sources: list[str | os.PathLike]) -> list[str]:
         path = Path(source)
         if path.is_dir():
             found = sorted(
-                p for p in path.iterdir()
+                p
+                for p in path.iterdir()
                 if p.is_file() and (p.suffix.lower() in SUFFIXES or "ubyte" in p.name or "idx" in p.name)
             )
             if not found:
@@ -167,8 +168,15 @@ def start_ray(address: str | None, num_cpus: int | None = None):
     return ray
 
 
-def score_dataset(ds, model: str, device: str = "cpu", concurrency: int | None = None,
-                  batch_size: int = 1024, num_cpus: float = 1, num_gpus: float = 0):
+def score_dataset(
+    ds,
+    model: str,
+    device: str = "cpu",
+    concurrency: int | None = None,
+    batch_size: int = 1024,
+    num_cpus: float = 1,
+    num_gpus: float = 0,
+):
     """The scoring stage on any Ray Dataset with an `image` column (uint8 (28, 28) per row)."""
     import ray
 
@@ -190,9 +198,19 @@ def _split_errors(batch: dict[str, np.ndarray], want_errors: bool) -> dict[str, 
     return {k: v[keep] for k, v in batch.items()}
 
 
-def run(sources, output: str | os.PathLike, model=None, fmt: str = "parquet", address: str | None = None,
-        concurrency: int | None = None, batch_size: int = 1024, num_cpus: float = 1, num_gpus: float = 0,
-        device: str = "cpu", overwrite: bool = False) -> RayRun:
+def run(
+    sources,
+    output: str | os.PathLike,
+    model=None,
+    fmt: str = "parquet",
+    address: str | None = None,
+    concurrency: int | None = None,
+    batch_size: int = 1024,
+    num_cpus: float = 1,
+    num_gpus: float = 0,
+    device: str = "cpu",
+    overwrite: bool = False,
+) -> RayRun:
     """Score every file in `sources` on Ray and write result shards (Parquet or CSV) to `output`.
 
     `output` must be a new or empty folder unless overwrite=True, which replaces it whole: shards

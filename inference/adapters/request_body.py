@@ -33,8 +33,9 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, settings: ServeSettings, admission: Admission,
-                    reserved: list[int]) -> bytes | bytearray:
+async def read_body(
+    scope: Scope, receive: Receive, settings: ServeSettings, admission: Admission, reserved: list[int]
+) -> bytes | bytearray:
     """The whole body. Bytes reserved against the budget are added to `reserved[0]`; the caller
     releases them (Admission.leave) once the answer is sent."""
     limit = settings.max_body_bytes
@@ -67,19 +68,24 @@ async def read_body(scope: Scope, receive: Receive, settings: ServeSettings, adm
             if not message.get("more_body", False):
                 break
     if clock.cancelled_caught:
-        raise ServiceError(408, f"the body was not complete after {settings.read_timeout:g} s "
-                                f"({len(body)} bytes arrived); send the whole body without pauses")
+        raise ServiceError(
+            408,
+            f"the body was not complete after {settings.read_timeout:g} s "
+            f"({len(body)} bytes arrived); send the whole body without pauses",
+        )
     return body
 
 
-async def send_json(send: Send, status: int, document: dict, headers: list[tuple[bytes, bytes]] = (),
-                    close: bool = False) -> None:
+async def send_json(
+    send: Send, status: int, document: dict, headers: list[tuple[bytes, bytes]] = (), close: bool = False
+) -> None:
     body = json.dumps(document).encode()
     await send_bytes(send, status, body, [(b"content-type", b"application/json"), *headers], close)
 
 
-async def send_bytes(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]],
-                     close: bool = False) -> None:
+async def send_bytes(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]], close: bool = False
+) -> None:
     headers = [*headers, (b"content-length", str(len(body)).encode())]
     if close:  # an unread body would otherwise be parsed as the next request
         headers.append((b"connection", b"close"))

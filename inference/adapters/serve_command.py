@@ -38,39 +38,70 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = OneLineParser(prog="fashion-serve", description="Serve Fashion-MNIST predictions over HTTP.")
     parser.add_argument("--model", default=None, help="model.onnx or a Triton repository (default: models/)")
     parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--threads", type=int_in(1, thread_limit()), default=None,
-                        help="onnxruntime threads (default: usable cores)")
-    parser.add_argument("--host", type=host_name, default=DEFAULT_HOST,
-                        help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
+    parser.add_argument(
+        "--threads", type=int_in(1, thread_limit()), default=None, help="onnxruntime threads (default: usable cores)"
+    )
+    parser.add_argument(
+        "--host",
+        type=host_name,
+        default=DEFAULT_HOST,
+        help=f"address to bind (default {DEFAULT_HOST}: this machine only)",
+    )
     parser.add_argument("--port", type=int_in(1, 65535), default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     parser.add_argument(
-        "--max-body-bytes", type=int_in(1, 2**40), default=DEFAULTS.max_body_bytes,
+        "--max-body-bytes",
+        type=int_in(1, 2**40),
+        default=DEFAULTS.max_body_bytes,
         help=f"larger requests get 413 (default {DEFAULTS.max_body_bytes})",
     )
     parser.add_argument(
-        "--read-timeout", type=finite_float(0, low_open=True), default=DEFAULTS.read_timeout,
+        "--read-timeout",
+        type=finite_float(0, low_open=True),
+        default=DEFAULTS.read_timeout,
         help=f"a request body not complete after this many seconds gets 408 (default {DEFAULTS.read_timeout:g})",
     )
     parser.add_argument(
-        "--header-timeout", type=finite_float(0, low_open=True), default=DEFAULTS.header_timeout,
+        "--header-timeout",
+        type=finite_float(0, low_open=True),
+        default=DEFAULTS.header_timeout,
         help=f"request line and headers not complete after this many seconds: 408, connection closed "
-             f"(default {DEFAULTS.header_timeout:g})",
+        f"(default {DEFAULTS.header_timeout:g})",
     )
-    parser.add_argument("--decode-slots", type=int_in(1, 1024), default=DEFAULTS.decode_slots,
-                        help=f"requests parsed and scored at once on worker threads (default {DEFAULTS.decode_slots})")
-    parser.add_argument("--max-queue", type=int_in(0, 1_000_000), default=DEFAULTS.max_queue,
-                        help=f"requests waiting beyond those; more get 503 + Retry-After (default {DEFAULTS.max_queue})")
     parser.add_argument(
-        "--body-budget-bytes", type=int_in(1, 2**40), default=DEFAULTS.body_budget_bytes,
+        "--decode-slots",
+        type=int_in(1, 1024),
+        default=DEFAULTS.decode_slots,
+        help=f"requests parsed and scored at once on worker threads (default {DEFAULTS.decode_slots})",
+    )
+    parser.add_argument(
+        "--max-queue",
+        type=int_in(0, 1_000_000),
+        default=DEFAULTS.max_queue,
+        help=f"requests waiting beyond those; more get 503 + Retry-After (default {DEFAULTS.max_queue})",
+    )
+    parser.add_argument(
+        "--body-budget-bytes",
+        type=int_in(1, 2**40),
+        default=DEFAULTS.body_budget_bytes,
         help=f"request bodies held in memory at once; a body that does not fit within "
-             f"{DEFAULTS.budget_wait:g} s gets 503 (default {DEFAULTS.body_budget_bytes})",
+        f"{DEFAULTS.budget_wait:g} s gets 503 (default {DEFAULTS.body_budget_bytes})",
     )
-    parser.add_argument("--max-connections", type=int_in(1, 1_000_000), default=DEFAULTS.max_connections,
-                        help=f"open connections; more get 503 except health checks (default {DEFAULTS.max_connections})")
-    parser.add_argument("--json-workers", type=int_in(0, thread_limit() * 4), default=DEFAULTS.json_workers,
-                        help=f"processes that parse large JSON bodies, 0 for none (default {DEFAULTS.json_workers})")
     parser.add_argument(
-        "--graceful-timeout", type=finite_float(0), default=DEFAULTS.graceful_timeout,
+        "--max-connections",
+        type=int_in(1, 1_000_000),
+        default=DEFAULTS.max_connections,
+        help=f"open connections; more get 503 except health checks (default {DEFAULTS.max_connections})",
+    )
+    parser.add_argument(
+        "--json-workers",
+        type=int_in(0, thread_limit() * 4),
+        default=DEFAULTS.json_workers,
+        help=f"processes that parse large JSON bodies, 0 for none (default {DEFAULTS.json_workers})",
+    )
+    parser.add_argument(
+        "--graceful-timeout",
+        type=finite_float(0),
+        default=DEFAULTS.graceful_timeout,
         help=f"on SIGTERM, seconds in-flight requests may take to finish (default {DEFAULTS.graceful_timeout:g})",
     )
     parser.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
@@ -85,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         from inference.adapters.http_app import create_app
         from inference.adapters.serve_protocol import guarded_protocol
     except ImportError as e:
-        print(f"fashion-serve: error: {e.name} is missing; install the serve extra: pip install 'fashion-softmax[serve]'",
-              file=sys.stderr)
+        print(
+            f"fashion-serve: error: {e.name} is missing; install the serve extra: pip install 'fashion-softmax[serve]'",
+            file=sys.stderr,
+        )
         return 2
     try:
         predictor = Predictor(default_model_file(args.model), device=args.device, threads=args.threads)
@@ -97,13 +130,22 @@ def main(argv: list[str] | None = None) -> int:
         listener = bind(args.host, args.port)
     except (OSError, ValueError) as e:  # port in use, address not on this machine, unknown or overlong name
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        print(f"fashion-serve: error: cannot listen on {args.host}:{args.port}: {reason}; "
-              "pick another --port, or a --host address of this machine", file=sys.stderr)
+        print(
+            f"fashion-serve: error: cannot listen on {args.host}:{args.port}: {reason}; "
+            "pick another --port, or a --host address of this machine",
+            file=sys.stderr,
+        )
         return 2
     settings = ServeSettings(
-        max_body_bytes=args.max_body_bytes, read_timeout=args.read_timeout, header_timeout=args.header_timeout,
-        decode_slots=args.decode_slots, max_queue=args.max_queue, body_budget_bytes=args.body_budget_bytes,
-        max_connections=args.max_connections, json_workers=args.json_workers, graceful_timeout=args.graceful_timeout,
+        max_body_bytes=args.max_body_bytes,
+        read_timeout=args.read_timeout,
+        header_timeout=args.header_timeout,
+        decode_slots=args.decode_slots,
+        max_queue=args.max_queue,
+        body_budget_bytes=args.body_budget_bytes,
+        max_connections=args.max_connections,
+        json_workers=args.json_workers,
+        graceful_timeout=args.graceful_timeout,
     )
     given = Path(args.model) if args.model is not None else None
     try:
@@ -115,10 +157,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     model = app.state.service.model
     address = f"[{args.host}]" if ":" in args.host else args.host  # IPv6 literals are bracketed in URLs
-    print(f"serving {predictor.describe()} as {model.name} version {model.default} (of {', '.join(model.files)}) "
-          f"on http://{address}:{args.port} (docs at /docs, Open Inference Protocol at /v2)", file=sys.stderr, flush=True)
+    print(
+        f"serving {predictor.describe()} as {model.name} version {model.default} (of {', '.join(model.files)}) "
+        f"on http://{address}:{args.port} (docs at /docs, Open Inference Protocol at /v2)",
+        file=sys.stderr,
+        flush=True,
+    )
     config = uvicorn.Config(
-        app, log_level=args.log_level, access_log=False, http=guarded_protocol(settings),
+        app,
+        log_level=args.log_level,
+        access_log=False,
+        http=guarded_protocol(settings),
         timeout_graceful_shutdown=math.ceil(settings.graceful_timeout) if settings.graceful_timeout else None,
     )
     try:
@@ -139,8 +188,10 @@ def default_model_file(model: str | None) -> Path:
     available = [str(v) for v, p in versions(folder) if (p / MODEL_FILE).is_file()]
     chosen = default_version(read_config(folder, folder.name), available)
     if chosen is None:
-        raise ModelError(f"{folder}/config.pbtxt's version_policy names no version that exists "
-                         f"(there are {', '.join(available)}); list one of them, or use latest")
+        raise ModelError(
+            f"{folder}/config.pbtxt's version_policy names no version that exists "
+            f"(there are {', '.join(available)}); list one of them, or use latest"
+        )
     return folder / chosen / MODEL_FILE
 
 

@@ -35,10 +35,14 @@ class StatsCollector(Collector):
         snapshot = self.stats.snapshot()
         model = self.stats.model
         families = {name: Metric(name, doc, "unknown") for name, doc in COUNTERS.items()}
-        failure = Metric("nv_inference_request_failure", "Number of failed inference requests, all batch sizes", "unknown")
-        pending = GaugeMetricFamily("nv_inference_pending_request_count",
-                                    "Instantaneous number of pending requests awaiting execution per-model.",
-                                    labels=["model", "version"])
+        failure = Metric(
+            "nv_inference_request_failure", "Number of failed inference requests, all batch sizes", "unknown"
+        )
+        pending = GaugeMetricFamily(
+            "nv_inference_pending_request_count",
+            "Instantaneous number of pending requests awaiting execution per-model.",
+            labels=["model", "version"],
+        )
         for version, s in snapshot.items():
             labels = {"model": model, "version": version}
             values = {

@@ -27,10 +27,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from inference.adapters.serve_settings import HEALTH_RESERVE, ServeSettings
 
 OVER_CAPACITY = "fashion_serve.over_capacity"  # ASGI scope key, set on connections past the cap
-TIMEOUT_408 = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-               b"connection: close\r\ncontent-length: %d\r\n\r\n%s")
-FULL_503 = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
-            b"connection: close\r\ncontent-length: %d\r\n\r\n%s")
+TIMEOUT_408 = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+    b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
+)
+FULL_503 = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
+    b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
+)
 
 
 def guarded_protocol(settings: ServeSettings) -> type[asyncio.Protocol]:
@@ -85,8 +89,11 @@ def guarded_protocol(settings: ServeSettings) -> type[asyncio.Protocol]:
         def _headers_late(self) -> None:
             self._header_timer = None
             if not self.transport.is_closing():
-                _refuse(self.transport, TIMEOUT_408,
-                        f"the request line and headers were not complete after {deadline:g} s; send them at once")
+                _refuse(
+                    self.transport,
+                    TIMEOUT_408,
+                    f"the request line and headers were not complete after {deadline:g} s; send them at once",
+                )
 
     return GuardedHttpToolsProtocol
 

@@ -29,8 +29,15 @@ OUTPUT_DATATYPE = "FP32"
 class ServedModel:
     """One model's versions, each opened once by `open_predictor(path)` and shared by all requests."""
 
-    def __init__(self, name: str, folder: Path | None, files: dict[str, Path], default: str,
-                 open_predictor: Callable[[Path], Predictor], config: dict):
+    def __init__(
+        self,
+        name: str,
+        folder: Path | None,
+        files: dict[str, Path],
+        default: str,
+        open_predictor: Callable[[Path], Predictor],
+        config: dict,
+    ):
         self.name, self.folder, self.files, self.default = name, folder, files, default
         self.config = config
         self.max_batch = int(config.get("max_batch_size", 0)) or None
@@ -40,8 +47,9 @@ class ServedModel:
         self.labels = {out["name"]: self._labels(out) for out in config.get("output", [])}
 
     @classmethod
-    def from_predictor(cls, predictor: Predictor, open_predictor: Callable[[Path], Predictor] | None = None,
-                       whole_folder: bool = True) -> ServedModel:
+    def from_predictor(
+        cls, predictor: Predictor, open_predictor: Callable[[Path], Predictor] | None = None, whole_folder: bool = True
+    ) -> ServedModel:
         """The model around an open Predictor: the version it scores is the default, and (with
         `whole_folder`) its sibling version folders are served too."""
         path = Path(predictor.path)
@@ -81,8 +89,11 @@ class ServedModel:
             return self.default
         key = str(int(requested)) if requested.isascii() and requested.isdigit() else requested
         if key not in self.files:
-            raise ServiceError(404, f"Request for unknown model: '{self.name}' version {requested} is not found; "
-                                    f"served versions are {', '.join(self.files)}")
+            raise ServiceError(
+                404,
+                f"Request for unknown model: '{self.name}' version {requested} is not found; "
+                f"served versions are {', '.join(self.files)}",
+            )
         return key
 
     def predictor(self, version: str) -> Predictor:
@@ -95,7 +106,9 @@ class ServedModel:
                 try:
                     self._predictors[version] = self._open(self.files[version])
                 except ModelError as e:
-                    raise ServiceError(500, f"version {version} of '{self.name}' cannot be loaded: {e}", "BACKEND") from e
+                    raise ServiceError(
+                        500, f"version {version} of '{self.name}' cannot be loaded: {e}", "BACKEND"
+                    ) from e
             return self._predictors[version]
 
     def loaded(self, version: str) -> Predictor | None:
@@ -113,9 +126,15 @@ class ServedModel:
 
     def index(self) -> list[dict]:
         """Triton's repository index: every version, READY once it is open."""
-        return [{"name": self.name, "version": v, "state": "READY" if v in self._predictors else "UNAVAILABLE",
-                 **({} if v in self._predictors else {"reason": "not loaded yet: loaded on its first request"})}
-                for v in self.files]
+        return [
+            {
+                "name": self.name,
+                "version": v,
+                "state": "READY" if v in self._predictors else "UNAVAILABLE",
+                **({} if v in self._predictors else {"reason": "not loaded yet: loaded on its first request"}),
+            }
+            for v in self.files
+        ]
 
 
 def read_config(folder: Path | None, name: str) -> dict:

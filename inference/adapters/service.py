@@ -49,8 +49,10 @@ def scored(predictor: Predictor, images: np.ndarray, outputs, timing: Timing) ->
     for name in outputs:
         values = predictor.predict_proba(images) if name == "probabilities" else predictor.logits(images)
         if not np.isfinite(values).all():
-            raise ModelError(f"{predictor.path} gave NaN or infinity in {name} for {int((~np.isfinite(values)).any(axis=1).sum())} "
-                             "of the images; the model is broken: export it again with train-and-export")
+            raise ModelError(
+                f"{predictor.path} gave NaN or infinity in {name} for {int((~np.isfinite(values)).any(axis=1).sum())} "
+                "of the images; the model is broken: export it again with train-and-export"
+            )
         tensors[name] = values
     timing.compute_infer = time.perf_counter_ns() - t0
     return tensors

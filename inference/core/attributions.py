@@ -146,7 +146,9 @@ def _class_indices(value, what: str, count: int, classes: int) -> int | np.ndarr
             "for a list, pass np.asarray(...)"
         )
     if value.shape != (count,):
-        raise ArgumentError(f"{what} has shape {value.shape} for {count} images; expected ({count},), one class per image")
+        raise ArgumentError(
+            f"{what} has shape {value.shape} for {count} images; expected ({count},), one class per image"
+        )
     if count and (value.min() < 0 or value.max() >= classes):
         raise ArgumentError(
             f"{what} holds classes from {value.min()} to {value.max()}; expected each from 0 to {classes - 1}"

@@ -131,8 +131,7 @@ def silence_stdout() -> None:
         pass
 
 
-def run_command(prog: str, body: Callable[[], int], errors: tuple[type[Exception], ...] = (),
-                cleanup: str = "") -> int:
+def run_command(prog: str, body: Callable[[], int], errors: tuple[type[Exception], ...] = (), cleanup: str = "") -> int:
     """Run a command's body and turn every error a user can cause into one line and an exit code.
 
     2 for the project's own errors, `errors`, OSError and OverflowError; 0 when the reader of a

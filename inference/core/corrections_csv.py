@@ -26,8 +26,20 @@ from inference.core.corrections_values import SPLIT_SIZES, VERDICTS, Verdict
 from inference.core.csv_safe import csv_text
 from inference.core.errors import CorrectionsError
 
-COLUMNS = ("split", "index", "verdict", "given_label", "given_class", "new_label", "new_class", "tags",
-           "suggested_label", "label_quality", "model_version", "time")
+COLUMNS = (
+    "split",
+    "index",
+    "verdict",
+    "given_label",
+    "given_class",
+    "new_label",
+    "new_class",
+    "tags",
+    "suggested_label",
+    "label_quality",
+    "model_version",
+    "time",
+)
 REQUIRED = ("split", "index", "verdict")  # the rest may be missing (an older export) or empty
 MAX_CSV_BYTES = 32 * 1024 * 1024  # all 60,000 training images with tags is ~6 MB
 
@@ -49,9 +61,16 @@ class CsvImport:
     skipped: list[str] = field(default_factory=list)  # one reason per skipped row, in file order
 
 
-def write_csv(path: str | os.PathLike, split: str, verdicts: dict[int, Verdict], tags: dict[int, frozenset[str]],
-              given_labels: np.ndarray | None = None, suggested: np.ndarray | None = None,
-              quality: np.ndarray | None = None, model_version: str = "") -> int:
+def write_csv(
+    path: str | os.PathLike,
+    split: str,
+    verdicts: dict[int, Verdict],
+    tags: dict[int, frozenset[str]],
+    given_labels: np.ndarray | None = None,
+    suggested: np.ndarray | None = None,
+    quality: np.ndarray | None = None,
+    model_version: str = "",
+) -> int:
     """Write one row per image with a verdict or tags, atomically; returns how many rows.
 
     `given_labels` (N,) fills given_label for tagged images without a verdict; `suggested` (N,)
@@ -63,9 +82,22 @@ def write_csv(path: str | os.PathLike, split: str, verdicts: dict[int, Verdict],
         new = v.new_label if v is not None else None
         hint = int(suggested[i]) if suggested is not None and suggested[i] >= 0 else None
         score = float(quality[i]) if quality is not None and math.isfinite(quality[i]) else None
-        rows.append([split, i, v.verdict if v else "", _blank(given), _name(given), _blank(new), _name(new),
-                     join_tags(tags.get(i, ())), _blank(hint), "" if score is None else f"{score:.6g}", model_version,
-                     v.time if v else ""])
+        rows.append(
+            [
+                split,
+                i,
+                v.verdict if v else "",
+                _blank(given),
+                _name(given),
+                _blank(new),
+                _name(new),
+                join_tags(tags.get(i, ())),
+                _blank(hint),
+                "" if score is None else f"{score:.6g}",
+                model_version,
+                v.time if v else "",
+            ]
+        )
     try:  # through csv_safe like every CSV the project writes: quoted where needed, no formulas
         atomic_write(path, csv_text([COLUMNS, *rows]).encode("utf-8"))
     except OSError as e:
@@ -84,22 +116,27 @@ def read_csv(path: str | os.PathLike, split: str, given_labels: np.ndarray) -> C
     if missing:
         raise CorrectionsError(
             f"{path}: its first line names the columns {', '.join(header or ['(none)'])[:120]}; expected a "
-            f"corrections CSV with at least {', '.join(REQUIRED)} (File ▸ Export corrections as CSV writes one)")
+            f"corrections CSV with at least {', '.join(REQUIRED)} (File ▸ Export corrections as CSV writes one)"
+        )
     result, seen = CsvImport(), set()
     for line, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
-        get = lambda name, cells=cells: cells[columns[name]].strip() if name in columns and columns[name] < len(cells) else ""  # noqa: E731
+        get = lambda name, cells=cells: (
+            cells[columns[name]].strip() if name in columns and columns[name] < len(cells) else ""
+        )  # noqa: E731
         try:
             row = _check_row(line, get, split, given_labels, result.skipped)
         except CorrectionsError as e:
-            raise CorrectionsError(f"{path} line {line}: {e}; nothing was imported — fix that row and import "
-                                   "again") from None
+            raise CorrectionsError(
+                f"{path} line {line}: {e}; nothing was imported — fix that row and import again"
+            ) from None
         if row is None:
             continue
         if row.index in seen:
-            raise CorrectionsError(f"{path} line {line}: image {row.index} is listed twice; nothing was imported "
-                                   "— keep one row per image")
+            raise CorrectionsError(
+                f"{path} line {line}: image {row.index} is listed twice; nothing was imported — keep one row per image"
+            )
         seen.add(row.index)
         result.rows.append(row)
     return result
@@ -123,8 +160,9 @@ def _check_row(line: int, get, split: str, given_labels: np.ndarray, skipped: li
         skipped.append(f"line {line} is for the {row_split} split, this one is {split}")
         return None
     if given is not None and given != given_labels[index]:
-        skipped.append(f"line {line} was made on given label {given} for image {index}, this dataset's is "
-                       f"{given_labels[index]}")
+        skipped.append(
+            f"line {line} was made on given label {given} for image {index}, this dataset's is {given_labels[index]}"
+        )
         return None
     if verdict == "relabel" and new_label == given_labels[index]:
         raise CorrectionsError(f"relabel of image {index} to {new_label}, its given label; that is verdict confirmed")
@@ -138,13 +176,17 @@ def _read_text(path: Path) -> str:
     except OSError as e:
         raise CorrectionsError(f"{path}: cannot read it ({e.strerror}); check the name and its permissions") from e
     if len(data) > MAX_CSV_BYTES:
-        raise CorrectionsError(f"{path} is over {MAX_CSV_BYTES // 2**20} MiB, far more than a corrections CSV of "
-                               "60,000 images; nothing was imported")
+        raise CorrectionsError(
+            f"{path} is over {MAX_CSV_BYTES // 2**20} MiB, far more than a corrections CSV of "
+            "60,000 images; nothing was imported"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise CorrectionsError(f"{path} is not UTF-8 text, so not a corrections CSV; nothing was imported — "
-                               "export one with File ▸ Export corrections as CSV") from None
+        raise CorrectionsError(
+            f"{path} is not UTF-8 text, so not a corrections CSV; nothing was imported — "
+            "export one with File ▸ Export corrections as CSV"
+        ) from None
 
 
 def _int(text: str, column: str, low: int, high: int) -> int:

@@ -37,8 +37,13 @@ from inference.core.errors import CorrectionsError
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PROBE_TIMEOUT_S = 5.0  # a reader waits only while another process recovers the WAL: milliseconds
 
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def _kind(mode: int) -> str:
@@ -120,8 +125,12 @@ def refuse_foreign_file(path: Path, create: bool) -> None:
         side = path.with_name(path.name + suffix)
         sides[suffix] = _stat(side)
         if sides[suffix] is not None:
-            _refuse_special(side, sides[suffix], f"the store's {suffix} file",
-                            f"remove or rename {side.name}: SQLite needs a regular file there")
+            _refuse_special(
+                side,
+                sides[suffix],
+                f"the store's {suffix} file",
+                f"remove or rename {side.name}: SQLite needs a regular file there",
+            )
     head = _head(path)
     if not head:
         if sides["-wal"] is not None and sides["-wal"].st_size:
@@ -132,8 +141,10 @@ def refuse_foreign_file(path: Path, create: bool) -> None:
             )
         return  # an empty file is an empty database to SQLite: nothing to lose
     if head != SQLITE_MAGIC:
-        raise CorrectionsError(f"{path} is {_looks_like(path, head)}, not a corrections store; it was left "
-                               f"untouched — {_how_to_use(path, head)}")
+        raise CorrectionsError(
+            f"{path} is {_looks_like(path, head)}, not a corrections store; it was left "
+            f"untouched — {_how_to_use(path, head)}"
+        )
     _probe(path, has_wal=sides["-wal"] is not None, has_shm=sides["-shm"] is not None)
 
 

@@ -72,6 +72,7 @@ def _unique_keys(pairs: list[tuple]) -> dict:
 
 def parse_json_file(path: Path, data: bytes) -> tuple[str, str, list[tuple]]:
     """(dataset digest, split, [(index, verdict, new_label, given_label, time)]) or CorrectionsError."""
+
     def damaged(why) -> CorrectionsError:
         return CorrectionsError(
             f"corrections file {path} is damaged ({why}); it was left untouched and nothing imported"
@@ -81,8 +82,13 @@ def parse_json_file(path: Path, data: bytes) -> tuple[str, str, list[tuple]]:
         text = data.decode("utf-8")
         if json_depth(text) > MAX_JSON_DEPTH:
             raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-        doc = json.loads(text, parse_float=_refuse_float, parse_int=_limited_int,
-                         parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+        doc = json.loads(
+            text,
+            parse_float=_refuse_float,
+            parse_int=_limited_int,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_unique_keys,
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise damaged(e) from e
     if not isinstance(doc, dict) or doc.get("format") not in (LEGACY_FORMAT, EXPORT_FORMAT):

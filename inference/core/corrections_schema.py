@@ -156,7 +156,11 @@ def schema_differences(db: sqlite3.Connection, statements: tuple[str, ...] = SCH
     return (
         [f"unexpected {kind} {name}" for kind, name in sorted(have.keys() - want.keys())]
         + [f"missing {kind} {name}" for kind, name in sorted(want.keys() - have.keys())]
-        + [f"changed {kind} {name}" for kind, name in sorted(have.keys() & want.keys()) if have[kind, name] != want[kind, name]]
+        + [
+            f"changed {kind} {name}"
+            for kind, name in sorted(have.keys() & want.keys())
+            if have[kind, name] != want[kind, name]
+        ]
     )
 
 

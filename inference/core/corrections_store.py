@@ -67,11 +67,21 @@ from inference.core.corrections_values import (
 )
 from inference.core.errors import CorrectionsError
 
-__all__ = ["CorrectionsStore", "Verdict", "AppliedCorrections", "HistoryEntry", "VERDICTS", "SPLIT_SIZES",
-           "data_dir", "default_path", "legacy_json_path"]
+__all__ = [
+    "CorrectionsStore",
+    "Verdict",
+    "AppliedCorrections",
+    "HistoryEntry",
+    "VERDICTS",
+    "SPLIT_SIZES",
+    "data_dir",
+    "default_path",
+    "legacy_json_path",
+]
 
 ENV_VAR = "FASHION_LABELER_DIR"
 BUSY_TIMEOUT_S = 5.0  # another window's transaction lasts milliseconds; 5 s means it is stuck
+
 
 def data_dir() -> Path:
     """Per-user folder: $FASHION_LABELER_DIR, else $XDG_DATA_HOME/fashion-labeler (as the labeler's)."""
@@ -104,8 +114,7 @@ class CorrectionsStore(StoreTags):
         self._db = connection
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, *, create: bool = True,
-             session: str = "") -> CorrectionsStore:
+    def open(cls, path: str | os.PathLike | None = None, *, create: bool = True, session: str = "") -> CorrectionsStore:
         """Open (or, with create, make) the store at `path` (default: default_path()).
 
         `session` names the window or tool in the history. A file that is not ours is refused
@@ -193,8 +202,9 @@ class CorrectionsStore(StoreTags):
 
     # --- changes ----------------------------------------------------------------------------
 
-    def set_verdict(self, digest: str, split: str, indices, verdict: str, *, given_labels: np.ndarray,
-                    label: int | None = None) -> int:
+    def set_verdict(
+        self, digest: str, split: str, indices, verdict: str, *, given_labels: np.ndarray, label: int | None = None
+    ) -> int:
         """Give one or many images the same verdict, in one transaction; returns how many changed.
 
         `given_labels` is the split's (N,) label array; `label` the right class for "relabel" and
@@ -248,9 +258,19 @@ class CorrectionsStore(StoreTags):
             "INSERT INTO history (dataset_digest, split, idx, old_verdict, old_label, new_verdict, new_label,"
             " given_label, time, pid, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (digest, split, (new or old).index,
-                 old and old.verdict, old and old.new_label, new and new.verdict, new and new.new_label,
-                 (new or old).given_label, stamp, pid, session)
+                (
+                    digest,
+                    split,
+                    (new or old).index,
+                    old and old.verdict,
+                    old and old.new_label,
+                    new and new.verdict,
+                    new and new.new_label,
+                    (new or old).given_label,
+                    stamp,
+                    pid,
+                    session,
+                )
                 for old, new in changes
             ],
         )
@@ -260,7 +280,7 @@ class CorrectionsStore(StoreTags):
         size = SPLIT_SIZES[split]
         chunk = 500  # below SQLite's oldest limit of 999 bound parameters
         for start in range(0, len(indices), chunk):
-            part = [int(i) for i in indices[start:start + chunk]]
+            part = [int(i) for i in indices[start : start + chunk]]
             marks = ",".join("?" * len(part))
             cursor = self._db.execute(
                 "SELECT idx, verdict, new_label, given_label, time FROM verdicts"
@@ -364,8 +384,13 @@ class CorrectionsStore(StoreTags):
             "split": split,
             "corrections_digest": verdicts_digest(digest, split, verdicts),
             "verdicts": [
-                {"index": v.index, "verdict": v.verdict, "given_label": v.given_label,
-                 "new_label": v.new_label, "time": v.time}
+                {
+                    "index": v.index,
+                    "verdict": v.verdict,
+                    "given_label": v.given_label,
+                    "new_label": v.new_label,
+                    "time": v.time,
+                }
                 for v in verdicts.values()
             ],
         }
@@ -389,5 +414,3 @@ def _changed(old: Verdict | None, new: Verdict) -> bool:
     if old is None:
         return True
     return (old.verdict, old.new_label, old.given_label) != (new.verdict, new.new_label, new.given_label)
-
-

@@ -25,8 +25,10 @@ TAG_MAX_CHARS = 40  # "whole person not a garment" is 26; a sentence belongs in 
 _TAG = re.compile(r"[^\W_][\w .'/()+-]*")
 TAG_SEPARATORS = re.compile(r"[,;]")
 CSV_TAG_SEPARATOR = "; "
-TAG_RULE = (f"a tag is 1 to {TAG_MAX_CHARS} characters: letters, digits, spaces and - _ . ' / ( ) +, "
-            "starting with a letter or digit; commas and semicolons separate tags")
+TAG_RULE = (
+    f"a tag is 1 to {TAG_MAX_CHARS} characters: letters, digits, spaces and - _ . ' / ( ) +, "
+    "starting with a letter or digit; commas and semicolons separate tags"
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,9 @@ class StoreTags:
         check_digest(digest)
         check_split(split)
         with self._sqlite_errors("read the tags"):
-            rows = self._db.execute("SELECT idx, tag FROM tags WHERE dataset_digest = ? AND split = ? ORDER BY idx",
-                                    (digest, split)).fetchall()
+            rows = self._db.execute(
+                "SELECT idx, tag FROM tags WHERE dataset_digest = ? AND split = ? ORDER BY idx", (digest, split)
+            ).fetchall()
         found: dict[int, set[str]] = {}
         for idx, tag in rows:
             found.setdefault(idx, set()).add(tag)
@@ -87,33 +90,44 @@ class StoreTags:
                 raise CorrectionsError(f"index {index!r:.80}: expected an int (not a bool, float or string)")
             check_indices(index, size, split)
             if isinstance(tags, str):
-                raise CorrectionsError(f"tags of index {index}: expected a collection of tags, got the text "
-                                       f"{tags!r:.60}; use parse_tags for a field's text")
+                raise CorrectionsError(
+                    f"tags of index {index}: expected a collection of tags, got the text "
+                    f"{tags!r:.60}; use parse_tags for a field's text"
+                )
             wanted[int(index)] = frozenset(check_tag(tag) for tag in tags)
         stamp, pid = now_utc(), os.getpid()
         with self._write("save the tags"):
             have = self._tags_of(digest, split, list(wanted))
             added = [(i, t) for i, tags in wanted.items() for t in sorted(tags - have.get(i, frozenset()))]
             removed = [(i, t) for i, tags in wanted.items() for t in sorted(have.get(i, frozenset()) - tags)]
-            self._db.executemany("INSERT INTO tags (dataset_digest, split, idx, tag, time) VALUES (?, ?, ?, ?, ?)",
-                                 [(digest, split, i, t, stamp) for i, t in added])
-            self._db.executemany("DELETE FROM tags WHERE dataset_digest = ? AND split = ? AND idx = ? AND tag = ?",
-                                 [(digest, split, i, t) for i, t in removed])
+            self._db.executemany(
+                "INSERT INTO tags (dataset_digest, split, idx, tag, time) VALUES (?, ?, ?, ?, ?)",
+                [(digest, split, i, t, stamp) for i, t in added],
+            )
+            self._db.executemany(
+                "DELETE FROM tags WHERE dataset_digest = ? AND split = ? AND idx = ? AND tag = ?",
+                [(digest, split, i, t) for i, t in removed],
+            )
             self._db.executemany(
                 "INSERT INTO tag_history (dataset_digest, split, idx, tag, change, time, pid, session)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(digest, split, i, t, change, stamp, pid, self.session)
-                 for change, pairs in (("added", added), ("removed", removed)) for i, t in pairs])
+                [
+                    (digest, split, i, t, change, stamp, pid, self.session)
+                    for change, pairs in (("added", added), ("removed", removed))
+                    for i, t in pairs
+                ],
+            )
             return len(added) + len(removed)
 
     def _tags_of(self, digest: str, split: str, indices: list[int]) -> dict[int, frozenset[str]]:
         found: dict[int, set[str]] = {}
         chunk = 500  # below SQLite's oldest limit of 999 bound parameters
         for start in range(0, len(indices), chunk):
-            part = indices[start:start + chunk]
+            part = indices[start : start + chunk]
             cursor = self._db.execute(
                 f"SELECT idx, tag FROM tags WHERE dataset_digest = ? AND split = ? AND idx IN ({','.join('?' * len(part))})",
-                (digest, split, *part))
+                (digest, split, *part),
+            )
             for idx, tag in cursor:
                 found.setdefault(idx, set()).add(tag)
         return {idx: frozenset(tags) for idx, tags in found.items()}
@@ -122,6 +136,7 @@ class StoreTags:
         """Every tag added to or removed from the split (or one image), oldest first."""
         where, params = image_filter(digest, split, index)
         with self._sqlite_errors("read the tag history"):
-            rows = self._db.execute(f"SELECT seq, idx, tag, change, time, pid, session FROM tag_history"
-                                    f" WHERE {where} ORDER BY seq", params).fetchall()
+            rows = self._db.execute(
+                f"SELECT seq, idx, tag, change, time, pid, session FROM tag_history WHERE {where} ORDER BY seq", params
+            ).fetchall()
         return [TagChange(*row) for row in rows]

@@ -138,9 +138,7 @@ def check_labels(labels, size: int, split: str, what: str) -> np.ndarray:
 
 def check_session(session) -> str:
     if not isinstance(session, str) or len(session) > MAX_SESSION_CHARS:
-        raise CorrectionsError(
-            f"session {session!r:.80}: expected a string of at most {MAX_SESSION_CHARS} characters"
-        )
+        raise CorrectionsError(f"session {session!r:.80}: expected a string of at most {MAX_SESSION_CHARS} characters")
     return session
 
 
@@ -190,16 +188,25 @@ def stored_verdict(row: tuple, size: int, split: str, store) -> Verdict:
     """A (idx, verdict, new_label, given_label, time) row of the file as a Verdict, or CorrectionsError."""
     index, verdict, new, given, time = row
     ok = (
-        type(index) is int and 0 <= index < size
-        and type(given) is int and given in _LABELS
+        type(index) is int
+        and 0 <= index < size
+        and type(given) is int
+        and given in _LABELS
         and type(time) is str
-        and (new is None if verdict in ("confirmed", "exclude")
-             else verdict == "relabel" and type(new) is int and new in _LABELS and new != given)
+        and (
+            new is None
+            if verdict in ("confirmed", "exclude")
+            else verdict == "relabel" and type(new) is int and new in _LABELS and new != given
+        )
     )
     if not ok:
-        raise _bad_row(store, f"the {split} verdict row", row,
-                       f"index 0..{size - 1}, verdict one of {list(VERDICTS)}, labels 0..{NUM_CLASSES - 1}, "
-                       "a relabel's label not the given one")
+        raise _bad_row(
+            store,
+            f"the {split} verdict row",
+            row,
+            f"index 0..{size - 1}, verdict one of {list(VERDICTS)}, labels 0..{NUM_CLASSES - 1}, "
+            "a relabel's label not the given one",
+        )
     return Verdict(*row)
 
 
@@ -207,15 +214,26 @@ def stored_history(row: tuple, size: int, split: str, store) -> HistoryEntry:
     """A history row of the file as a HistoryEntry, or CorrectionsError."""
     seq, index, old_verdict, old_label, new_verdict, new_label, given, time, pid, session = row
     ok = (
-        type(seq) is int and type(index) is int and 0 <= index < size
-        and (old_verdict is None or old_verdict in VERDICTS) and (new_verdict is None or new_verdict in VERDICTS)
-        and _label_or_none(old_label) and _label_or_none(new_label)
-        and type(given) is int and given in _LABELS
-        and type(time) is str and type(pid) is int and type(session) is str
+        type(seq) is int
+        and type(index) is int
+        and 0 <= index < size
+        and (old_verdict is None or old_verdict in VERDICTS)
+        and (new_verdict is None or new_verdict in VERDICTS)
+        and _label_or_none(old_label)
+        and _label_or_none(new_label)
+        and type(given) is int
+        and given in _LABELS
+        and type(time) is str
+        and type(pid) is int
+        and type(session) is str
     )
     if not ok:
-        raise _bad_row(store, f"the {split} history row", row,
-                       f"index 0..{size - 1}, verdicts one of {list(VERDICTS)} or none, labels 0..{NUM_CLASSES - 1}")
+        raise _bad_row(
+            store,
+            f"the {split} history row",
+            row,
+            f"index 0..{size - 1}, verdicts one of {list(VERDICTS)} or none, labels 0..{NUM_CLASSES - 1}",
+        )
     return HistoryEntry(*row)
 
 

@@ -35,8 +35,10 @@ def matrix_report(matrix: np.ndarray, class_names: list[str], calibration: Relia
     headline = f"accuracy {accuracy:.4f} ({np.trace(matrix)}/{matrix.sum()})"
     if calibration is not None:
         # Mean confidence next to accuracy shows which way a large ECE leans (over- or under-confident).
-        headline += (f"  ECE ({len(calibration.count)} bins) {calibration.ece:.4f}"
-                     f"  mean confidence {calibration.mean_confidence:.4f}")
+        headline += (
+            f"  ECE ({len(calibration.count)} bins) {calibration.ece:.4f}"
+            f"  mean confidence {calibration.mean_confidence:.4f}"
+        )
     lines = [headline, ""]
     lines.append(f"{'class':<{width}}  precision  recall     f1  support")
     for i, name in enumerate(class_names):

@@ -100,8 +100,7 @@ def find_data_dir(data_dir: str | os.PathLike | None = None, split: str | None =
             raise DatasetError(f"Fashion-MNIST folder {folder} does not exist; {HOW_TO_GET_DATA}")
         if not _has_files(folder, split):
             raise DatasetError(
-                f"Fashion-MNIST folder {folder} lacks {', '.join(_missing(folder, split))}; "
-                f"{HOW_TO_GET_DATA}"
+                f"Fashion-MNIST folder {folder} lacks {', '.join(_missing(folder, split))}; {HOW_TO_GET_DATA}"
             )
         return folder
     for folder in search_dirs():

@@ -22,7 +22,8 @@ from inference.core.errors import ModelError
 # What onnxruntime raises from a run (Fail, RuntimeException, InvalidArgument, EPFail, ...): all
 # of its own exception types, whichever this version has.
 ORT_ERRORS = tuple(
-    value for value in vars(ort.capi.onnxruntime_pybind11_state).values()
+    value
+    for value in vars(ort.capi.onnxruntime_pybind11_state).values()
     if isinstance(value, type) and issubclass(value, Exception)
 ) or (RuntimeError,)
 PROBE_STOP_S = 2.0  # onnxruntime sees the terminate flag at its next node: a Loop within microseconds
@@ -83,8 +84,9 @@ def check_finite(out: np.ndarray, path: Path, output: str) -> None:
             raise NonFiniteScores(path, output, bad, len(out))
 
 
-def bounded_run(session: ort.InferenceSession, outputs: list[str], feeds: dict, path: Path,
-                timeout: float) -> list[np.ndarray]:
+def bounded_run(
+    session: ort.InferenceSession, outputs: list[str], feeds: dict, path: Path, timeout: float
+) -> list[np.ndarray]:
     """`session.run(outputs, feeds)`, stopped after `timeout` seconds: a graph that loops for ever
     is a ModelError instead of a hang (the Predictor's probe: two images).
 
@@ -128,5 +130,4 @@ def bounded_run(session: ort.InferenceSession, outputs: list[str], feeds: dict, 
             "loops or computes far too much) and was stopped; export a model with train-and-export"
         )
     # onnxruntime's own errors: a graph that cannot run at all
-    raise ModelError(f"{path} fails on a batch of two images: {first_line(outcome['error'])}") \
-        from outcome["error"]
+    raise ModelError(f"{path} fails on a batch of two images: {first_line(outcome['error'])}") from outcome["error"]

@@ -160,7 +160,7 @@ def _folder_images(folder: Path) -> list[Path]:
 
 
 def _file_kind(path: Path) -> str:
-    """"image", "npy" or "idx" for a file `load` can read; InputError for anything else."""
+    """ "image", "npy" or "idx" for a file `load` can read; InputError for anything else."""
     if not path.is_file():
         raise InputError(f"{path} does not exist; expected an IDX file, a .npy array, an image or a folder of images")
     suffix = path.suffix.lower()

@@ -42,13 +42,30 @@ LINEAR = "linear"  # the auditor of reports that name none: the exported variant
 # The sidecar's fields and the types the reader accepts; a field that is absent is not checked
 # here (the ones the reader needs are asked for by name below). NoneType: "not used in this run".
 SIDECAR_TYPES = {
-    "dataset_sha256": str, "model_sha256": str, "model": str, "method": str, "filter_by": str,
-    "cleanlab": str, "cross_val_folds": (int, type(None)), "fold_seed": int, "splits": dict,
-    "probabilities": dict, "auditor": dict, "corrections_digest": (dict, type(None)),
+    "dataset_sha256": str,
+    "model_sha256": str,
+    "model": str,
+    "method": str,
+    "filter_by": str,
+    "cleanlab": str,
+    "cross_val_folds": (int, type(None)),
+    "fold_seed": int,
+    "splits": dict,
+    "probabilities": dict,
+    "auditor": dict,
+    "corrections_digest": (dict, type(None)),
 }
 SPLIT_TYPES = {"file": str, "sha256": str, "rows": int, "issues": int}
-AUDITOR_TYPES = {"name": str, "recipe": dict, "accuracy": (int, float), "fold_accuracy": list,
-                 "seconds": (int, float), "folds": int, "file": str, "sha256": str}
+AUDITOR_TYPES = {
+    "name": str,
+    "recipe": dict,
+    "accuracy": (int, float),
+    "fold_accuracy": list,
+    "seconds": (int, float),
+    "folds": int,
+    "file": str,
+    "sha256": str,
+}
 # The training split's CSV is about 8 MB; anything far larger is not one of ours.
 MAX_CSV_BYTES = 64 * 2**20
 MAX_SIDECAR_BYTES = 2**20
@@ -98,12 +115,16 @@ class LabelIssueReport:
         suggested[self.index] = self.suggested_label
         p_suggested = np.full(size, np.nan, np.float32)
         p_suggested[self.index] = self.probabilities[np.arange(len(self.index)), self.suggested_label]
-        return {"rank": rank, "quality": quality, "flagged": flagged, "suggested": suggested,
-                "p_suggested": p_suggested}
+        return {
+            "rank": rank,
+            "quality": quality,
+            "flagged": flagged,
+            "suggested": suggested,
+            "p_suggested": p_suggested,
+        }
 
 
-def read_report(folder: str | Path, split: str, dataset_sha256: str, model_sha256: str,
-                size: int) -> LabelIssueReport:
+def read_report(folder: str | Path, split: str, dataset_sha256: str, model_sha256: str, size: int) -> LabelIssueReport:
     """The report for `split` in `folder` if it was made from this dataset and this model.
 
     Raises ReportError (one line, saying how to make a fresh report) otherwise. `size` is the
@@ -112,8 +133,9 @@ def read_report(folder: str | Path, split: str, dataset_sha256: str, model_sha25
     folder = Path(folder)
     sidecar = _read_sidecar(folder / SIDECAR)
     if sidecar.get("dataset_sha256") != dataset_sha256:
-        raise ReportError(f"the label-issue report in {folder} was made from other data; make a new one: "
-                          f"{how_to_make(folder)}")
+        raise ReportError(
+            f"the label-issue report in {folder} was made from other data; make a new one: {how_to_make(folder)}"
+        )
     if sidecar.get("model_sha256") != model_sha256:
         raise ReportError(
             f"the label-issue report in {folder} was made with another model than the one shown; "
@@ -121,13 +143,15 @@ def read_report(folder: str | Path, split: str, dataset_sha256: str, model_sha25
         )
     entry = sidecar.get("splits", {}).get(split)
     if entry is None:
-        raise ReportError(f"the label-issue report in {folder} has no {split} split; make a new one: "
-                          f"{how_to_make(folder)}")
+        raise ReportError(
+            f"the label-issue report in {folder} has no {split} split; make a new one: {how_to_make(folder)}"
+        )
     path = folder / csv_name(split)
     data = _read_limited(path, MAX_CSV_BYTES)
     if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
-        raise ReportError(f"{path} was changed after {SIDECAR} was written; make a new report: "
-                          f"{how_to_make(path.parent)}")
+        raise ReportError(
+            f"{path} was changed after {SIDECAR} was written; make a new report: {how_to_make(path.parent)}"
+        )
     report = _parse_csv(path, data, split, size, sidecar.get("method", "unknown"))
     auditor = sidecar.get("auditor", {}).get("name", LINEAR)
     return replace(report, auditor=auditor, source=str(sidecar.get("probabilities", {}).get(split, "")))
@@ -143,13 +167,15 @@ def _read_limited(path: Path, limit: int) -> bytes:
         with open(path, "rb") as f:
             data = f.read(limit + 1)
     except FileNotFoundError:
-        raise ReportError(f"no label-issue report ({path.name} is missing); make one: "
-                          f"{how_to_make(path.parent)}") from None
+        raise ReportError(
+            f"no label-issue report ({path.name} is missing); make one: {how_to_make(path.parent)}"
+        ) from None
     except OSError as e:
         raise ReportError(f"cannot read {path}: {e.strerror}") from e
     if len(data) > limit:
-        raise ReportError(f"{path} is over {limit // 2**20} MiB, not a label-issue report; make a new one: "
-                          f"{how_to_make(path.parent)}")
+        raise ReportError(
+            f"{path} is over {limit // 2**20} MiB, not a label-issue report; make a new one: {how_to_make(path.parent)}"
+        )
     return data
 
 
@@ -160,8 +186,9 @@ def _read_sidecar(path: Path) -> dict:
     except (ValueError, RecursionError) as e:
         raise ReportError(f"{path} is damaged ({e}); make a new report: {how_to_make(path.parent)}") from e
     if not isinstance(sidecar, dict):
-        raise ReportError(f"{path} is not a label-issue report's sidecar; make a new report: "
-                          f"{how_to_make(path.parent)}")
+        raise ReportError(
+            f"{path} is not a label-issue report's sidecar; make a new report: {how_to_make(path.parent)}"
+        )
     _check_types(path, "", sidecar, SIDECAR_TYPES)
     for split, entry in sidecar.get("splits", {}).items():
         if not isinstance(entry, dict):
@@ -186,21 +213,30 @@ def _check_types(path: Path, prefix: str, fields: dict, types: dict) -> None:
             _wrong_type(path, prefix + name, words, value)
 
 
-TYPE_WORDS = {str: "text", int: "a whole number", float: "a number", dict: "an object", list: "a list",
-              type(None): "null"}
+TYPE_WORDS = {
+    str: "text",
+    int: "a whole number",
+    float: "a number",
+    dict: "an object",
+    list: "a list",
+    type(None): "null",
+}
 
 
 def _wrong_type(path: Path, field: str, expected: str, value) -> None:
     got = "null" if value is None else type(value).__name__
-    raise ReportError(f"{path} is not a usable label-issue report: its field {field!r} should be {expected}, "
-                      f"got {got}; make a new report: {how_to_make(path.parent)}")
+    raise ReportError(
+        f"{path} is not a usable label-issue report: its field {field!r} should be {expected}, "
+        f"got {got}; make a new report: {how_to_make(path.parent)}"
+    )
 
 
 def _parse_csv(path: Path, data: bytes, split: str, size: int, method: str) -> LabelIssueReport:
     lines = data.decode("utf-8", errors="replace").splitlines()
     if not lines or tuple(lines[0].split(",")) != COLUMNS:
-        raise ReportError(f"{path} does not start with the header {','.join(COLUMNS)}; make a new report: "
-                          f"{how_to_make(path.parent)}")
+        raise ReportError(
+            f"{path} does not start with the header {','.join(COLUMNS)}; make a new report: {how_to_make(path.parent)}"
+        )
     rows = [line for line in lines[1:] if line]
     try:
         if any(line.count(",") != len(COLUMNS) - 1 for line in rows):
@@ -209,8 +245,11 @@ def _parse_csv(path: Path, data: bytes, split: str, size: int, method: str) -> L
         if any(flag not in ("true", "false") for flag in flags):
             raise ValueError("is_issue must be true or false")
         # numpy's C parser: the training split's 60,000 rows took 0.52 s split by Python, 0.2 s here.
-        table = (np.loadtxt(rows, delimiter=",", usecols=NUMERIC_COLUMNS, comments=None, ndmin=2)
-                 if rows else np.empty((0, len(NUMERIC_COLUMNS))))
+        table = (
+            np.loadtxt(rows, delimiter=",", usecols=NUMERIC_COLUMNS, comments=None, ndmin=2)
+            if rows
+            else np.empty((0, len(NUMERIC_COLUMNS)))
+        )
     except ValueError as e:
         raise ReportError(f"{path} is damaged ({e}); make a new report: {how_to_make(path.parent)}") from e
     index, given, suggested = (table[:, i] for i in range(3))
@@ -229,6 +268,12 @@ def _parse_csv(path: Path, data: bytes, split: str, size: int, method: str) -> L
             f"probabilities 0..1); make a new report: {how_to_make(path.parent)}"
         )
     return LabelIssueReport(
-        split, index.astype(np.int64), given.astype(np.int64), suggested.astype(np.int64), table[:, 3],
-        np.array([flag == "true" for flag in flags], dtype=bool), probabilities, method,
+        split,
+        index.astype(np.int64),
+        given.astype(np.int64),
+        suggested.astype(np.int64),
+        table[:, 3],
+        np.array([flag == "true" for flag in flags], dtype=bool),
+        probabilities,
+        method,
     )

@@ -18,8 +18,9 @@ from inference.core.corrections_store import default_path
 DEFAULT_FOLDS = 5  # what the docs recommend: 5 fold models, each trained on 80% of the images
 
 
-def report_command(repository: str | os.PathLike, corrections: str | os.PathLike | None = None,
-                   folds: int = DEFAULT_FOLDS) -> str:
+def report_command(
+    repository: str | os.PathLike, corrections: str | os.PathLike | None = None, folds: int = DEFAULT_FOLDS
+) -> str:
     """The run that exports a new version of `repository` with its own label-issue report; with
     `corrections` (a store holding verdicts) trained and ranked on the corrected labels."""
     words = ["train-and-export", "--out", str(repository), "--cross-val", str(folds)]
@@ -28,8 +29,12 @@ def report_command(repository: str | os.PathLike, corrections: str | os.PathLike
     return shlex.join(words)
 
 
-def review_command(model_file: str | os.PathLike, split: str = "train",
-                   corrections: str | os.PathLike | None = None, report: bool = True) -> str:
+def review_command(
+    model_file: str | os.PathLike,
+    split: str = "train",
+    corrections: str | os.PathLike | None = None,
+    report: bool = True,
+) -> str:
     """The labeler on one version's model file and a split; with `report`, opened on its label
     issues, most suspect first. `corrections` is named only when it is not the labeler's default."""
     words = ["fashion-labeler", "--model", str(model_file), "--split", split]

@@ -57,7 +57,9 @@ CHUNK = 1024
 # pieces to a helper costs tens of microseconds: on two pinned cores 512 images scored 1.24x
 # faster split, 256 images 0.83x (benchmarks/split_strategies.py).
 SPLIT_FROM = 512
-GPU_HOWTO = "pip uninstall -y onnxruntime && pip install 'fashion-softmax[gpu]' (the onnxruntime-gpu build; see README: GPU)"
+GPU_HOWTO = (
+    "pip uninstall -y onnxruntime && pip install 'fashion-softmax[gpu]' (the onnxruntime-gpu build; see README: GPU)"
+)
 INPUT = "images"
 OUTPUTS = ("probabilities", "logits")
 CONTRACT = (

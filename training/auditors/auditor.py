@@ -39,7 +39,13 @@ class Auditor:
         took 12.2 s against 20.1 s in the default layout (2 cores); a linear model is unaffected."""
         return self.make_model().to(device=device, memory_format=torch.channels_last)
 
-    def train(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, recipe,
-              on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+    def train(
+        self,
+        model: nn.Module,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        recipe,
+        on_epoch: Callable[[int, float], None] | None = None,
+    ) -> list[float]:
         """Trains `model` on uint8 (N, 28, 28) `images` with `recipe`; returns each epoch's mean loss."""
         return train(model, images, labels, recipe, on_epoch)

@@ -30,8 +30,13 @@ class LinearRecipe:
 def from_config(cfg) -> LinearRecipe:
     """The TrainConfig's own recipe: the folds train exactly what the run exports."""
     return LinearRecipe(
-        epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay, schedule=cfg.schedule, seed=cfg.seed,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        weight_decay=cfg.weight_decay,
+        schedule=cfg.schedule,
+        seed=cfg.seed,
     )
 
 

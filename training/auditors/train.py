@@ -21,13 +21,21 @@ from training.loop import DivergenceGuard, lr_at, train_epoch
 def make_optimizer(model: nn.Module, recipe) -> torch.optim.Optimizer:
     """SGD as the recipe says; nesterov needs momentum, so the linear recipe (momentum 0) has it off."""
     return torch.optim.SGD(
-        model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-        weight_decay=recipe.weight_decay, nesterov=recipe.nesterov,
+        model.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        weight_decay=recipe.weight_decay,
+        nesterov=recipe.nesterov,
     )
 
 
-def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, recipe,
-          on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+def train(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    recipe,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> list[float]:
     """recipe.epochs passes over uint8 (N, 28, 28) `images` and their (N,) `labels`; calls
     on_epoch(epoch, mean loss) after each. The caller seeded torch before building `model`
     (as `fit` expects too); the batch order is seeded by recipe.seed, as in `fit`."""

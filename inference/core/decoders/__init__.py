@@ -24,9 +24,24 @@ from inference.core.decoders.npy import decode_npy, open_npy
 from inference.core.decoders.parquet import PIXEL_COLUMNS, decode_parquet
 
 __all__ = [
-    "GZIP_MAGIC", "MAX_DECODED_BYTES", "READ_CHUNK", "IMAGE_SUFFIXES", "MAX_IMAGE_SIDE", "PIXEL_COLUMNS", "IdxHeader",
-    "decode_bytes", "decode_idx", "decode_npy", "decode_parquet", "idx_header", "idx_parts", "naming",
-    "open_idx", "open_npy", "read_idx", "read_image",
+    "GZIP_MAGIC",
+    "MAX_DECODED_BYTES",
+    "READ_CHUNK",
+    "IMAGE_SUFFIXES",
+    "MAX_IMAGE_SIDE",
+    "PIXEL_COLUMNS",
+    "IdxHeader",
+    "decode_bytes",
+    "decode_idx",
+    "decode_npy",
+    "decode_parquet",
+    "idx_header",
+    "idx_parts",
+    "naming",
+    "open_idx",
+    "open_npy",
+    "read_idx",
+    "read_image",
 ]
 
 

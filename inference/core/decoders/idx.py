@@ -142,9 +142,7 @@ def _read_idx_header(stream: BinaryIO, name: str) -> tuple[IdxHeader, bytes]:
 def _check_claim(header: IdxHeader, stored: int, gzipped: bool, name: str) -> None:
     if gzipped:
         if header.size + header.body > stored * DEFLATE_MAX_RATIO:
-            raise InputError(
-                f"{name} is truncated: {header.claim()}, more than {stored} gzipped bytes can hold"
-            )
+            raise InputError(f"{name} is truncated: {header.claim()}, more than {stored} gzipped bytes can hold")
     elif stored != header.size + header.body:
         state = "truncated" if stored < header.size + header.body else "longer than its header says"
         raise InputError(f"{name} is {state}: {header.claim()}, file has {stored}")
@@ -157,9 +155,7 @@ def _read_into(stream: BinaryIO, out: np.ndarray, header: IdxHeader, before: int
     while filled < len(out):
         got = stream.readinto(view[filled : filled + READ_CHUNK])
         if not got:
-            raise InputError(
-                f"{name} is truncated: {header.claim()}, data ends after {header.size + before + filled}"
-            )
+            raise InputError(f"{name} is truncated: {header.claim()}, data ends after {header.size + before + filled}")
         if hasher is not None:
             hasher.update(view[filled : filled + got])
         filled += got

@@ -24,8 +24,13 @@ MAX_IMAGE_SIDE = 4096
 _WARNINGS_LOCK = threading.Lock()
 # Magic numbers of what arrives named .png most often, to say what it was instead.
 _FOREIGN_IMAGES = (
-    (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"), (b"GIF8", "GIF"),
-    (b"%!PS", "PostScript"), (b"\xc5\xd0\xd3\xc6", "EPS"), (b"%PDF", "PDF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+    (b"GIF8", "GIF"),
+    (b"%!PS", "PostScript"),
+    (b"\xc5\xd0\xd3\xc6", "EPS"),
+    (b"%PDF", "PDF"),
 )
 
 
@@ -89,9 +94,7 @@ def _check_header(image, name: str, resize: bool) -> None:
             "with resize); scale it down first"
         )
     if not resize:
-        raise InputError(
-            f"{name}: image is {width}x{height}, expected 28x28 (pass resize=True / --resize to scale it)"
-        )
+        raise InputError(f"{name}: image is {width}x{height}, expected 28x28 (pass resize=True / --resize to scale it)")
 
 
 def _foreign_format(source) -> str | None:

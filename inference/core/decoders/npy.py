@@ -42,9 +42,7 @@ def open_npy(path: str | os.PathLike, name: str | None = None) -> np.ndarray:
     try:
         with open(path, "rb") as f:
             header = _npy_header(f, os.fstat(f.fileno()).st_size, name)
-        array = np.memmap(
-            path, header.dtype, "r", header.offset, header.shape, "F" if header.fortran_order else "C"
-        )
+        array = np.memmap(path, header.dtype, "r", header.offset, header.shape, "F" if header.fortran_order else "C")
     except OSError as e:
         raise InputError(f"{name}: cannot read ({e.strerror or e})") from e
     with naming(name):
