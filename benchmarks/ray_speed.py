@@ -24,8 +24,8 @@ from inference.core.input_files import load
 from inference.core.model_repository import resolve_model_path
 from inference.core.predictor import Predictor
 
-# The two-node cluster is the one the test suite starts (tests/ray_cluster.py): one way to do it.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+# The two-node cluster is the one the test suite starts (testkit/ray_cluster.py): one way to do it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def single_process(source: Path, model: str) -> float:
@@ -83,7 +83,7 @@ def main() -> None:
     on_ray("local Ray", source, model, None, args.num_cpus, single)
     if args.no_cluster:
         return
-    from ray_cluster import two_node_cluster
+    from testkit.ray_cluster import two_node_cluster
 
     # The driver runs in a child process with the cluster's environment: Ray reads the token
     # settings once per process, and this one has already run a local Ray with its own.

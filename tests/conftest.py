@@ -13,10 +13,23 @@ import pytest
 from inference.core.errors import DatasetError
 from inference.core.fashion_mnist import find_data_dir, load_split
 
+# A test that asks for one of these trains both variants on the real data (once per session):
+# it is marked slow, and `make test-fast` (-m "not slow") leaves it out.
+REAL_TRAINING = {"trained", "model_repo", "model_path"}
+
+
+def pytest_collection_modifyitems(items):
+    """The markers that follow from where a test is and what it needs, so no file repeats them."""
+    for item in items:
+        if "gui" in item.path.parent.parts[-1:]:
+            item.add_marker(pytest.mark.gui)
+        if REAL_TRAINING & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True)
 def labeler_dir(monkeypatch, tmp_path):
-    """The corrections store and old JSON sidecars live here in every test, never in the user's folder."""
+    """The corrections store lives here in every test, never in the user's folder."""
     monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
 
 
@@ -61,9 +74,8 @@ def model_repo(trained):
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory):
     """A small valid model built with onnx.helper in milliseconds: no training, no torch."""
-    from tiny_models import write_tiny_model
-
     from inference.core.fashion_mnist import dataset_digest
+    from testkit.tiny_models import write_tiny_model
 
     metadata = {"test_accuracy": "0.5", "dataset_sha256": dataset_digest(), "variant": "tiny"}
     return write_tiny_model(tmp_path_factory.mktemp("tiny") / "model.onnx", metadata=metadata)

@@ -122,9 +122,10 @@ def read_csv(path: str | os.PathLike, split: str, given_labels: np.ndarray) -> C
     for line, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
-        get = lambda name, cells=cells: (
-            cells[columns[name]].strip() if name in columns and columns[name] < len(cells) else ""
-        )  # noqa: E731
+
+        def get(name: str, cells: list[str] = cells) -> str:
+            return cells[columns[name]].strip() if name in columns and columns[name] < len(cells) else ""
+
         try:
             row = _check_row(line, get, split, given_labels, result.skipped)
         except CorrectionsError as e:
