@@ -29,8 +29,10 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def labeler_dir(monkeypatch, tmp_path):
-    """The corrections store lives here in every test, never in the user's folder."""
+    """The corrections store lives here in every test (subprocesses inherit it), never in the user's
+    folder. A test that asks for this fixture gets the folder."""
     monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
+    return tmp_path / "labeler"
 
 
 def _need_data(reason: str):

@@ -20,12 +20,6 @@ from inference.core.fashion_mnist import dataset_digest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def labeler_dir(monkeypatch, tmp_path):
-    """Old JSON sidecars are looked for here (subprocesses inherit it): never in the user's own folder."""
-    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
-
-
 def env() -> dict:
     return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
 

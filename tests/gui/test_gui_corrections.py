@@ -24,13 +24,6 @@ def split() -> Split:
     return Split("test", np.zeros((0, 28, 28), np.uint8), LABELS, DIGEST, Path("."))
 
 
-@pytest.fixture(autouse=True)
-def labeler_dir(monkeypatch, tmp_path) -> Path:
-    """Where the old JSON sidecars live: never the user's own folder."""
-    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
-    return tmp_path / "labeler"
-
-
 def test_verdicts_read_back_as_arrays(tmp_path, split):
     store = SplitVerdicts.open(tmp_path / "c.sqlite", split)
     assert store.set(np.array([3, 5]), "relabel", 0) == 2

@@ -15,7 +15,6 @@ from inference.core.predictor import Predictor
 
 @pytest.fixture
 def window(qtbot, tiny_model_path, fashion_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
     w = MainWindow(ScoringRequest(str(tiny_model_path), str(fashion_dir), "test", str(tmp_path / "c.sqlite")))
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.scored, timeout=60_000):

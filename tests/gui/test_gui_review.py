@@ -57,13 +57,6 @@ def repo(tmp_path_factory, test_split):
     return make_repo(tmp_path_factory.mktemp("review-repo"), test_split)
 
 
-@pytest.fixture(autouse=True)
-def labeler_dir(monkeypatch, tmp_path):
-    """Old JSON sidecars are looked for here: never in the user's own folder."""
-    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
-    return tmp_path / "labeler"
-
-
 @pytest.fixture
 def window(qtbot, repo, fashion_dir, tmp_path):
     return open_window(qtbot, repo[0], fashion_dir, tmp_path / "c.sqlite")

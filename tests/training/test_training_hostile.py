@@ -170,7 +170,6 @@ def test_cross_val_without_cleanlab_fails_before_anything_runs(tmp_path, capsys,
 
 
 def test_a_missing_corrections_store_says_how_to_make_one(tmp_path, capsys, monkeypatch, nothing_may_train):
-    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
     for flags in (["--corrections", str(tmp_path / "nowhere.sqlite")], ["--corrections"]):
         assert cli.main([*flags, "--out", str(tmp_path / "models")]) == 2
         err = one_line_error(capsys.readouterr().err, "no corrections store at", "fashion-labeler")
