@@ -75,7 +75,7 @@ def predict_probabilities(model, images: torch.Tensor) -> np.ndarray:
     model.eval()
     # The model's device, not the images': the ONNX export moves the final model to the CPU while
     # the data stays on CUDA (on a GPU, the test-set report failed with "mat1 is on cuda:0").
-    device = next(model.parameters()).device
+    device = next(iter(model.parameters())).device
     chunks = [
         model(scale(images[s : s + EVAL_BATCH].to(device)))  # (B, 10) logits
         for s in range(0, len(images), EVAL_BATCH)
