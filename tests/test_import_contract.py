@@ -2,6 +2,8 @@
 
 `inference/` is numpy + onnxruntime and never imports torch, torchvision, cleanlab, `training` or
 `gui`; `gui/` never imports torch, torchvision, cleanlab or `training`; nothing imports `gui`.
+The shipped packages never import `testkit` (the helpers the tests and benchmarks share), and the
+benchmarks never import `tests`. No two modules import each other, directly or round a longer loop.
 Inside `inference/`, the core imports no adapter, and an adapter imports the core, not another
 adapter (but for the two edges in ADAPTER_EDGES).
 An import inside a function counts too: a lazy `import torch` would still cost a user 3 s.
@@ -15,11 +17,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("inference", "training", "gui")
+PACKAGES = ("inference", "training", "gui", "testkit", "benchmarks")
 FORBIDDEN = {
-    "inference": {"torch", "torchvision", "cleanlab", "training", "gui"},
-    "gui": {"torch", "torchvision", "cleanlab", "training"},
-    "training": {"gui"},
+    "inference": {"torch", "torchvision", "cleanlab", "training", "gui", "testkit", "tests"},
+    "gui": {"torch", "torchvision", "cleanlab", "training", "testkit", "tests"},
+    "training": {"gui", "testkit", "tests"},
+    "testkit": {"tests"},
+    "benchmarks": {"tests"},
 }
 
 
@@ -125,3 +129,53 @@ def test_core_imports_no_adapter_and_adapters_not_each_other(path):
         own = adapter_of(name)
         stray = {g for g in used if g != own and (own, g) not in ADAPTER_EDGES}
         assert not stray, f"{name} ({own}) imports the adapters {sorted(stray)}; adapters depend on the core only"
+
+
+def load_time_imports(path: Path) -> set[str]:
+    """The project modules a file imports when it is loaded: top-level statements only (an import
+    inside a function or under `if TYPE_CHECKING:` runs later, or never, and cannot close a loop)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One loop in a module graph (a list that starts and ends with the same module), or []."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return []
+
+
+def test_no_module_imports_itself_round_a_loop():
+    shipped = [p for p in modules() if p.relative_to(ROOT).parts[0] in ("inference", "training", "gui")]
+    known = {module_name(p) for p in shipped}
+    graph = {module_name(p): load_time_imports(p) & known - {module_name(p)} for p in shipped}
+    loop = import_cycle(graph)
+    assert not loop, "import loop: " + " -> ".join(loop) + "; move what both need into a module of its own"
+
+
+def test_the_loop_finder_finds_a_loop():
+    assert import_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert import_cycle({"a": {"b"}, "b": set()}) == []
