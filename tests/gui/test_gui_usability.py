@@ -1,4 +1,4 @@
-"""The labeler fits a laptop, remembers where you were, teaches its keys (issue 11): pytest-qt,
+"""The labeler fits a laptop, remembers where you were, teaches its keys: pytest-qt,
 offscreen, on the real test set and the session's trained model."""
 
 from __future__ import annotations
