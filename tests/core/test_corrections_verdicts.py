@@ -1,7 +1,7 @@
 """The verdicts, their codes, and the one rule: a relabel to the given label is a confirmation.
 That every caller goes through the rule is tested where each caller is: the store and the JSON
 import in test_corrections_store.py, the CSV in test_corrections_tags.py, the labeler's tiles in
-tests/gui/test_gui_labeler.py (a selection relabelled to 4 confirms the image whose label is 4)."""
+tests/gui/test_tile_model_verdicts.py."""
 
 from __future__ import annotations
 

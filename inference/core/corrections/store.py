@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -247,7 +247,7 @@ class CorrectionsStore(StoreTags):
         return len(changes)
 
     def _append_history(
-        self, digest: str, split: str, changes: list[tuple[Verdict | None, Verdict | None]], session: str
+        self, digest: str, split: str, changes: Sequence[tuple[Verdict | None, Verdict | None]], session: str
     ) -> None:
         """(old, new) Verdict pairs; None on one side is "no verdict" (never on both)."""
         stamp, pid = now_utc(), os.getpid()

@@ -159,12 +159,13 @@ def image_filter(digest: object, split: object, index: object) -> tuple[str, lis
     """The WHERE clause and parameters that pick a split's rows, or one image's (index not None),
     all three checked: what the verdict history and the tag history are read by."""
     checked_digest, size = check_digest(digest), check_split(split)
+    name = str(split)  # it is a str already: check_split refused anything else
     where = "dataset_digest = ? AND split = ?"
-    params: list[str | int] = [checked_digest, str(split)]
+    params: list[str | int] = [checked_digest, name]
     if index is not None:
         if not is_int(index):
             raise CorrectionsError(f"index {index!r:.80}: expected an int or None")
-        where, params = where + " AND idx = ?", params + [int(check_indices(index, size, split)[0])]
+        where, params = where + " AND idx = ?", params + [int(check_indices(index, size, name)[0])]
     return where, params
 
 
