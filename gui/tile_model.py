@@ -315,7 +315,7 @@ class TileModel(QAbstractListModel):
     def set_verdict(self, rows, verdict: str | None, label=None) -> bool:
         """Give `rows` (dataset indices) a verdict and commit it: "relabel" with `label` (one int, or
         one per row), "confirmed", "exclude", or None to clear. A relabel to a row's own dataset
-        label is "confirmed". False, nothing written, for a bad argument or a read-only store."""
+        label is "confirmed" (effective_verdict). False, nothing written, for a bad argument or a read-only store."""
         rows = _ints(rows)
         if rows is None or (verdict is not None and verdict not in VERDICTS):
             return False
@@ -329,7 +329,8 @@ class TileModel(QAbstractListModel):
             return False
         labels = np.broadcast_to(labels, rows.shape)
         given = self.original_labels[rows]
-        # One group per (given, new) pair, at most 100: the rule is asked per pair, not per row.
+        # The rule is asked once per (given, new) pair (at most 100), not per row; rows whose
+        # verdicts then agree are written together, one transaction per verdict.
         pairs = np.unique(np.stack([given, labels]), axis=1).T
         grouped: dict[tuple[str, int | None], list[np.ndarray]] = {}
         for g, k in pairs.tolist():

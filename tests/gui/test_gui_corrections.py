@@ -38,7 +38,7 @@ def test_verdicts_read_back_as_arrays(tmp_path, split):
 @pytest.mark.parametrize(
     "content",
     [b'{"format": "fashion-labeler-corrections/1"}', b"SQLite format 3\x00" + bytes(100)],
-    ids=["json-sidecar", "damaged-sqlite"],
+    ids=["json-file", "damaged-sqlite"],
 )
 def test_unusable_store_is_refused_and_untouched(tmp_path, split, content):
     path = tmp_path / "c.sqlite"
