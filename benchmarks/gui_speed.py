@@ -103,7 +103,7 @@ def launch(model: str | None, data_dir: str | None, split: str, runs: int) -> li
                 cmd += ["--model", model]
             if data_dir:
                 cmd += ["--data-dir", data_dir]
-            # An empty folder for old JSON sidecars: a launch measures no one-off import.
+            # The labeler's folder in the temporary one: a benchmark never touches a user's corrections.
             env = {**os.environ, "PYTHONPATH": str(ROOT), "FASHION_LABELER_DIR": tmp}
             if not has_display():
                 env.setdefault("QT_QPA_PLATFORM", "offscreen")

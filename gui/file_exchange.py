@@ -107,7 +107,7 @@ class FileExchange:
         return len(found.rows)
 
     def import_json(self, path: str) -> int:
-        """Add the verdicts of a corrections JSON file (old sidecar or export); returns how many were new."""
+        """Add the verdicts of a corrections JSON file (an export); returns how many were new."""
         store = self.window.tiles.store
         if store is None:
             self._say(f"nothing imported from {path}: no corrections store is open")

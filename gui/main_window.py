@@ -144,7 +144,6 @@ class MainWindow(QMainWindow):
         self.request = replace(self.request, corrections=str(path))
         self.undo_stack.clear()
         self._show_writable()
-        self._tell_import(f"{path}")
         return True
 
     @Slot(object, object)
@@ -171,18 +170,7 @@ class MainWindow(QMainWindow):
                 f"{self.tiles.refusal}\n\nVerdicts are off until you open a usable corrections "
                 "store (File ▸ Open corrections store…).",
             )
-        self._tell_import(str(scored.corrections_path))
         self.scored.emit()
-
-    def _tell_import(self, where: str) -> None:
-        """Say what opening the store did with the split's old JSON sidecar, if anything."""
-        store = self.tiles.store
-        if store is not None and store.import_problem:
-            self.show_message(QMessageBox.Icon.Warning, "Old corrections file not imported", store.import_problem)
-        elif store is not None and store.imported:
-            self.status_line.showMessage(
-                f"imported {store.imported:,} corrections from the old JSON file into {where}", 8000
-            )
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:

@@ -19,7 +19,7 @@ from PySide6.QtGui import QImage
 
 from gui.review import Review, load_review
 from inference.core.attributions import LinearWeights
-from inference.core.corrections_store import default_path
+from inference.core.corrections import default_path
 from inference.core.errors import ModelError
 from inference.core.fashion_mnist import Split, load_split
 from inference.core.predictor import Predictor
@@ -32,7 +32,7 @@ class ScoringRequest:
     model: str | None = None  # .onnx file or model repository; None: the models/ repository
     data_dir: str | None = None  # None: $FASHION_MNIST_DIR, Debian's package, the cache
     split: str = "test"
-    corrections: str | None = None  # the SQLite store; None: corrections_store.default_path()
+    corrections: str | None = None  # the SQLite store; None: inference.core.corrections.default_path()
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """One split's verdicts in the corrections store, as the labeler's window uses them.
 
-A thin layer over `inference.core.corrections_store.CorrectionsStore`: it knows the split (name,
-dataset digest, given labels), so the window passes rows and verdicts only; it reads the store
-into two arrays the Qt models can index; and on opening it imports the split's old JSON sidecar
-once. No Qt here. The SQLite connection belongs to the thread that opened it: the GUI thread.
+A thin layer over `inference.core.corrections.CorrectionsStore`: it knows the split (name,
+dataset digest, given labels), so the window passes rows and verdicts only; and it reads the
+store into two arrays the Qt models can index, in the verdict codes of inference.core.corrections.
+No Qt here. The SQLite connection belongs to the thread that opened it: the GUI thread.
 """
 
 from __future__ import annotations
@@ -13,15 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.core.corrections_csv import CsvImport, read_csv, write_csv
-from inference.core.corrections_store import VERDICTS, CorrectionsStore, legacy_json_path
+from inference.core.corrections import CODES, CorrectionsStore, CsvImport, read_csv, write_csv
 from inference.core.errors import CorrectionsError
 from inference.core.fashion_mnist import Split
 
-# Verdict codes in the (N,) arrays the models hold: 0 is "no verdict", then VERDICTS in order.
-NO_VERDICT = 0
-CODES = {verdict: code for code, verdict in enumerate(VERDICTS, start=1)}
-RELABEL, CONFIRMED, EXCLUDE = CODES["relabel"], CODES["confirmed"], CODES["exclude"]
 SESSION = "fashion-labeler"
 
 
@@ -31,27 +26,11 @@ class SplitVerdicts:
     def __init__(self, store: CorrectionsStore, split: Split):
         self.store = store
         self.split = split
-        self.imported: int = 0  # verdicts the legacy sidecar added when this was opened
-        self.import_problem: str | None = None  # why the legacy sidecar could not be imported
 
     @classmethod
     def open(cls, path: str | os.PathLike, split: Split) -> SplitVerdicts:
         """Open (or create) the store at `path`; CorrectionsError, file untouched, if it is not usable."""
-        opened = cls(CorrectionsStore.open(path, session=SESSION), split)
-        opened._import_legacy()
-        return opened
-
-    def _import_legacy(self) -> None:
-        """The sidecar the labeler wrote before the store: read, never written; a second import adds nothing."""
-        legacy = legacy_json_path(self.split.name, self.split.digest)
-        try:
-            if not legacy.is_file():
-                return
-            self.imported = self.store.import_json(legacy)
-        except CorrectionsError as e:
-            self.import_problem = str(e)
-        except OSError as e:
-            self.import_problem = f"old corrections file {legacy}: cannot read it ({e.strerror})"
+        return cls(CorrectionsStore.open(path, session=SESSION), split)
 
     @property
     def path(self) -> Path:

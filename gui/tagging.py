@@ -1,6 +1,6 @@
 """Tags from the window: T opens the tag field (with completion from the tags already used) for
 the selected images; the tile menu adds and removes them too. Each change is one undo step.
-The rule for a tag's text is the store's (inference.core.corrections_tags), checked here first
+The rule for a tag's text is the store's (inference.core.corrections), checked here first
 so the field can say what is wrong before anything is written."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QCompleter, QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout
 
 from gui.verdict_undo import TagCommand
-from inference.core.corrections_tags import TAG_MAX_CHARS, TAG_RULE, parse_tags
+from inference.core.corrections import TAG_MAX_CHARS, TAG_RULE, parse_tags
 from inference.core.errors import CorrectionsError
 
 

@@ -20,10 +20,10 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
 
 from gui.review import Review
 from gui.scoring import ScoredSplit
-from gui.split_verdicts import CONFIRMED, EXCLUDE, NO_VERDICT, RELABEL, SplitVerdicts, open_split_verdicts
+from gui.split_verdicts import SplitVerdicts, open_split_verdicts
 from gui.tile_tags import ImageTags
 from inference.core.classes import NUM_CLASSES
-from inference.core.corrections_store import VERDICTS
+from inference.core.corrections import CONFIRMED, EXCLUDE, NO_VERDICT, RELABEL, VERDICTS, effective_verdict
 from inference.core.errors import CorrectionsError
 from inference.core.evaluation import confusion_matrix
 
@@ -80,7 +80,7 @@ class TileModel(QAbstractListModel):
         self.refusal: str | None = None  # why the corrections store was refused
         self.class_names: tuple[str, ...] = ()
         self.original_labels = np.zeros(0, np.int64)
-        self.verdict = np.zeros(0, np.int8)  # (N,) NO_VERDICT or a code from gui.split_verdicts
+        self.verdict = np.zeros(0, np.int8)  # (N,) NO_VERDICT or a code from inference.core.corrections
         self.new_label = np.zeros(0, np.int64)  # (N,) the relabel's label, -1 otherwise
         self.labels = np.zeros(0, np.int64)  # (N,) label in force
         self.predicted = np.zeros(0, np.int64)
@@ -315,7 +315,7 @@ class TileModel(QAbstractListModel):
     def set_verdict(self, rows, verdict: str | None, label=None) -> bool:
         """Give `rows` (dataset indices) a verdict and commit it: "relabel" with `label` (one int, or
         one per row), "confirmed", "exclude", or None to clear. A relabel to a row's own dataset
-        label is "confirmed". False, nothing written, for a bad argument or a read-only store."""
+        label is "confirmed" (effective_verdict). False, nothing written, for a bad argument or a read-only store."""
         rows = _ints(rows)
         if rows is None or (verdict is not None and verdict not in VERDICTS):
             return False
@@ -328,10 +328,14 @@ class TileModel(QAbstractListModel):
         if labels is None or labels.size not in (1, len(rows)) or not ((0 <= labels) & (labels < NUM_CLASSES)).all():
             return False
         labels = np.broadcast_to(labels, rows.shape)
-        own = labels == self.original_labels[rows]
-        groups = [(rows[own], "confirmed", None)]
-        groups += [(rows[~own & (labels == k)], "relabel", int(k)) for k in np.unique(labels[~own])]
-        return self._write(groups)
+        given = self.original_labels[rows]
+        # The rule is asked once per (given, new) pair (at most 100), not per row; rows whose
+        # verdicts then agree are written together, one transaction per verdict.
+        pairs = np.unique(np.stack([given, labels]), axis=1).T
+        grouped: dict[tuple[str, int | None], list[np.ndarray]] = {}
+        for g, k in pairs.tolist():
+            grouped.setdefault(effective_verdict(g, "relabel", k), []).append(rows[(given == g) & (labels == k)])
+        return self._write([(np.concatenate(parts), v, new) for (v, new), parts in grouped.items()])
 
     def verdict_state(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the verdict codes and relabels of `rows`: what `restore_verdicts` puts back."""

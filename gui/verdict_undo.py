@@ -12,9 +12,8 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-from gui.split_verdicts import CODES, NO_VERDICT
 from gui.tile_model import TileModel
-from inference.core.corrections_csv import CsvRow
+from inference.core.corrections import CODES, NO_VERDICT, CsvRow
 
 
 class TileCommand(QUndoCommand):

@@ -172,7 +172,7 @@ def store_with_rows(path: Path, rows: list[tuple], digest: str = STORE_DIGEST, s
     past its CHECK constraints as another program could (PRAGMA ignore_check_constraints)."""
     import sqlite3
 
-    from inference.core.corrections_store import CorrectionsStore
+    from inference.core.corrections import CorrectionsStore
 
     CorrectionsStore.open(path).close()
     db = sqlite3.connect(path, isolation_level=None)
@@ -188,7 +188,7 @@ def store_with_statements(path: Path, statements: list[str]) -> Path:
     """A store with our marks and three verdicts, then `statements` run on it by another program."""
     import sqlite3
 
-    from inference.core.corrections_store import CorrectionsStore
+    from inference.core.corrections import CorrectionsStore
 
     with CorrectionsStore.open(path) as store:
         store.set_verdict(STORE_DIGEST, "test", [1, 2, 3], "exclude", given_labels=STORE_LABELS)
@@ -207,7 +207,7 @@ def store_with_statements(path: Path, statements: list[str]) -> Path:
 FILL_STORE = """
 import resource, signal, sys
 import numpy as np
-from inference.core.corrections_store import CorrectionsStore
+from inference.core.corrections import CorrectionsStore
 from inference.core.errors import CorrectionsError
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
 path, wal_limit, close_limit, count = sys.argv[1], *map(int, sys.argv[2:5])

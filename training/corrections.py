@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from inference.core.corrections_store import AppliedCorrections, CorrectionsStore
+from inference.core.corrections import AppliedCorrections, CorrectionsStore
 from inference.core.fashion_mnist import Split
 from training.errors import TrainingError
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inference.core.corrections_store import CorrectionsStore
+from inference.core.corrections import CorrectionsStore
 from inference.core.errors import DatasetError
 from inference.core.fashion_mnist import HOW_TO_GET_DATA, cache_dir, find_data_dir, load_split
 from training.corrections import UsedCorrections, apply_corrections

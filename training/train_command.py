@@ -31,7 +31,7 @@ import torch
 
 from inference.core.atomic_write import atomic_write
 from inference.core.command_line import OneLineParser, finite_float, int_in, os_error_text, run_command
-from inference.core.corrections_store import default_path
+from inference.core.corrections import default_path
 from inference.core.fashion_mnist import SPLITS
 from inference.core.model_repository import (
     CURVES_FILE,

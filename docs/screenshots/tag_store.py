@@ -8,7 +8,7 @@ import csv
 import sys
 from pathlib import Path
 
-from inference.core.corrections_store import CorrectionsStore
+from inference.core.corrections import CorrectionsStore
 from inference.core.fashion_mnist import load_split
 from inference.core.label_issues import csv_name
 from inference.core.model_repository import report_folders, resolve_model_path

@@ -23,14 +23,14 @@ from collections.abc import Iterable
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def neutralised(value):
+def neutralised(value: object) -> object:
     """`value`, with a leading ' when it is text a spreadsheet would run as a formula."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
 
 
-def csv_text(rows: Iterable[Iterable]) -> str:
+def csv_text(rows: Iterable[Iterable[object]]) -> str:
     """The rows as CSV text, one "\\n"-terminated line per row, every text field neutralised."""
     buffer = io.StringIO()
     minimal = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)

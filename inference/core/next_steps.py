@@ -13,7 +13,7 @@ import os
 import shlex
 from pathlib import Path
 
-from inference.core.corrections_store import default_path
+from inference.core.corrections import default_path
 
 DEFAULT_FOLDS = 5  # what the docs recommend: 5 fold models, each trained on 80% of the images
 

@@ -16,10 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import inference.core.corrections_json as cj
-import inference.core.corrections_store as cs
-import inference.core.corrections_values as cv
-from inference.core.corrections_store import CorrectionsStore, Verdict
+from inference.core.corrections import EXPORT_FORMAT, VERDICTS, CorrectionsStore, Verdict, json_import, schema, values
 from inference.core.errors import CorrectionsError, InferenceError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +56,7 @@ def test_each_verdict_round_trips_through_the_file(db_path, verdict, label, expe
         got = again.verdicts(DIGEST, "test")
         assert sorted(got) == [13, 27]
         assert (got[13].verdict, got[13].new_label, got[13].given_label) == (verdict, expected_label, 3)
-        assert again.counts(DIGEST, "test") == {v: (2 if v == verdict else 0) for v in cs.VERDICTS}
+        assert again.counts(DIGEST, "test") == {v: (2 if v == verdict else 0) for v in VERDICTS}
         assert again.verdicts(DIGEST, "train") == {} and again.verdicts(OTHER_DIGEST, "test") == {}
 
 
@@ -90,7 +87,6 @@ BAD_CALLS = {
     "label-bool": dict(verdict="relabel", label=True),
     "label-string": dict(verdict="relabel", label="3"),
     "relabel-without-label": dict(verdict="relabel", label=None),
-    "relabel-to-given-label": dict(verdict="relabel", label=1, indices=[0, 11]),
     "label-with-confirmed": dict(verdict="confirmed", label=4),
     "label-with-exclude": dict(verdict="exclude", label=np.int64(4)),
     "unknown-verdict": dict(verdict="maybe"),
@@ -128,6 +124,14 @@ def test_bad_values_are_refused_and_nothing_is_written(store, bad):
     assert isinstance(caught.value, InferenceError) and "\n" not in str(caught.value)
     assert store._db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 0
     assert store._db.execute("SELECT count(*) FROM history").fetchone()[0] == 0
+
+
+def test_a_relabel_to_the_given_label_is_recorded_as_a_confirmation(store):
+    assert relabel(store, [0, 1, 11], 1) == 3  # given labels 0, 1 and 1
+    got = {i: (v.verdict, v.new_label) for i, v in store.verdicts(DIGEST, "test").items()}
+    assert got == {0: ("relabel", 1), 1: ("confirmed", None), 11: ("confirmed", None)}
+    assert [(h.new_verdict, h.new_label) for h in store.history(DIGEST, "test", 11)] == [("confirmed", None)]
+    assert relabel(store, 11, 1) == 0  # the same confirmation again changes nothing
 
 
 def test_check_constraints_refuse_what_slips_past_the_api(store):
@@ -170,7 +174,7 @@ WRITER = """
 import os, sys, time
 from pathlib import Path
 import numpy as np
-from inference.core.corrections_store import CorrectionsStore
+from inference.core.corrections import CorrectionsStore
 db, go, start, count, batch = sys.argv[1], Path(sys.argv[2]), *map(int, sys.argv[3:6])
 labels = (np.arange(10_000) % 10).astype(np.int64)
 with CorrectionsStore.open(db, session=f"writer-{start}") as store:
@@ -261,13 +265,13 @@ def make_foreign_sqlite(path):
 def make_future_store(path):
     CorrectionsStore.open(path).close()
     db = sqlite3.connect(path)
-    db.execute(f"PRAGMA user_version = {cs.SCHEMA_VERSION + 1}")
+    db.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
     db.close()
 
 
 FOREIGN_FILES = {
     "random-bytes": lambda p: p.write_bytes(np.random.default_rng(0).bytes(4096)),
-    "json-sidecar": lambda p: p.write_text(json.dumps({"format": cj.LEGACY_FORMAT, "corrections": []})),
+    "json-export": lambda p: p.write_text(json.dumps(export_doc([]))),
     "sqlite-header-then-garbage": lambda p: p.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000),
     "other-programs-sqlite": make_foreign_sqlite,
     "newer-schema": make_future_store,
@@ -298,10 +302,6 @@ def test_the_default_file_is_per_user(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     with CorrectionsStore.open() as s:
         assert s.path == tmp_path / "xdg" / "fashion-labeler" / "corrections.sqlite"
-    assert (
-        cs.legacy_json_path("test", DIGEST)
-        == tmp_path / "xdg" / "fashion-labeler" / f"corrections-test-{DIGEST[:16]}.json"
-    )
     monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "mine"))
     with CorrectionsStore.open() as s:
         assert s.path == tmp_path / "mine" / "corrections.sqlite" and s.path.is_file()
@@ -346,26 +346,36 @@ def test_digest_of_follows_the_verdicts_not_their_times(store):
 # --- interchange -------------------------------------------------------------------------------
 
 
-def legacy_doc(corrections, split="test"):
-    return {"format": cj.LEGACY_FORMAT, "dataset_digest": DIGEST, "split": split, "corrections": corrections}
+def export_entry(index, given, verdict, new, time="2025-01-02T03:04:05+00:00"):
+    return {"index": index, "verdict": verdict, "given_label": given, "new_label": new, "time": time}
 
 
-def legacy_entry(index, original, new):
+def export_doc(entries, split="test"):
+    """An export_json file's content, its corrections_digest made over the entries as written
+    (a later entry for the same index wins, as on import)."""
+    in_file = {}
+    for e in sorted(entries, key=lambda e: e["index"]):
+        in_file[e["index"]] = Verdict(e["index"], e["verdict"], e["new_label"], e["given_label"], e["time"])
     return {
-        "split": "test",
-        "index": index,
-        "original_label": original,
-        "new_label": new,
-        "time": "2025-01-02T03:04:05+00:00",
+        "format": EXPORT_FORMAT,
+        "dataset_digest": DIGEST,
+        "split": split,
+        "corrections_digest": values.verdicts_digest(DIGEST, split, in_file),
+        "verdicts": entries,
     }
 
 
-def test_a_json_sidecar_is_imported_once_and_left_untouched(store, tmp_path):
+def test_a_json_export_is_imported_once_and_left_untouched(store, tmp_path):
     path = tmp_path / "corrections-test.json"
-    path.write_text(json.dumps(legacy_doc([legacy_entry(3, 3, 0), legacy_entry(14, 4, 6)]), indent=1))
+    entries = [
+        export_entry(3, 3, "relabel", 0),
+        export_entry(14, 4, "relabel", 6),
+        export_entry(15, 5, "exclude", None),
+    ]
+    path.write_text(json.dumps(export_doc(entries), indent=1))
     before = path.read_bytes()
     relabel(store, 14, 2)  # already decided in the store: the store's verdict wins
-    assert store.import_json(path) == 1
+    assert store.import_json(path) == 2
     assert store.import_json(path) == 0
     got = store.verdicts(DIGEST, "test")
     assert (got[3].verdict, got[3].new_label, got[3].given_label, got[3].time) == (
@@ -374,60 +384,76 @@ def test_a_json_sidecar_is_imported_once_and_left_untouched(store, tmp_path):
         3,
         "2025-01-02T03:04:05+00:00",
     )
-    assert got[14].new_label == 2
+    assert got[14].new_label == 2 and got[15].verdict == "exclude"
     assert [h.session for h in store.history(DIGEST, "test", 3)] == [f"import:{hashlib.sha256(before).hexdigest()}"]
     assert path.read_bytes() == before
 
 
-DAMAGED_JSON = {
-    "not-json": b"\x00\xffnot json at all",
-    "truncated": json.dumps(legacy_doc([legacy_entry(3, 3, 0)])).encode()[:-10],
-    "overflow-1e999": json.dumps(legacy_doc([legacy_entry(3, 3, 0)])).replace('"index": 3', '"index": 1e999').encode(),
-    "nan": json.dumps(legacy_doc([legacy_entry(3, 3, 0)])).replace('"new_label": 0', '"new_label": NaN').encode(),
-    "float-index": json.dumps(legacy_doc([legacy_entry(3, 3, 0)])).replace('"index": 3', '"index": 3.0').encode(),
-    "bool-label": json.dumps(legacy_doc([legacy_entry(3, 3, True)])).encode(),
-    "long-integer": json.dumps(legacy_doc([legacy_entry(3, 3, 0)]))
-    .replace('"index": 3', '"index": ' + "9" * 5000)
-    .encode(),
-    "deep-nesting": b'{"format": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
-    "label-12": json.dumps(legacy_doc([legacy_entry(3, 3, 12)])).encode(),
-    "relabel-to-own-label": json.dumps(legacy_doc([legacy_entry(3, 3, 3)])).encode(),
-    "index-outside-split": json.dumps(legacy_doc([legacy_entry(10_000, 0, 1)])).encode(),
-    "index-twice": json.dumps(legacy_doc([legacy_entry(3, 3, 0), legacy_entry(3, 3, 1)])).encode(),
-    "key-twice": json.dumps(legacy_doc([legacy_entry(3, 3, 0)]))
-    .replace('"split": "test"', '"split": "test", "split": "train"', 1)
-    .encode(),
-    "bad-digest": json.dumps(legacy_doc([]) | {"dataset_digest": "x"}).encode(),
-    "other-format": json.dumps({"format": "something/1", "corrections": []}).encode(),
-    "export-with-wrong-digest": json.dumps(
-        {
-            "format": cv.EXPORT_FORMAT,
-            "dataset_digest": DIGEST,
-            "split": "test",
-            "corrections_digest": "0" * 64,
-            "verdicts": [],
-        }
-    ).encode(),
-    "bad-time": json.dumps(legacy_doc([legacy_entry(3, 3, 0) | {"time": "yesterday"}])).encode(),
+def test_a_json_relabel_to_the_given_label_is_imported_as_a_confirmation(store, tmp_path):
+    path = tmp_path / "hand-made.json"
+    path.write_text(json.dumps(export_doc([export_entry(3, 3, "relabel", 3), export_entry(4, 4, "relabel", 0)])))
+    assert store.import_json(path) == 2
+    got = {i: (v.verdict, v.new_label) for i, v in store.verdicts(DIGEST, "test").items()}
+    assert got == {3: ("confirmed", None), 4: ("relabel", 0)}
+
+
+def damaged(entries, old, new):
+    """An export of `entries` with `old` replaced by `new` in its text, after the digest was made."""
+    text = json.dumps(export_doc(entries))
+    assert old in text
+    return text.replace(old, new, 1).encode()
+
+
+ONE = [export_entry(3, 3, "relabel", 0)]
+DAMAGED_JSON = {  # the file, and why it is refused
+    "not-json": (b"\x00\xffnot json at all", "utf-8"),
+    "truncated": (json.dumps(export_doc(ONE)).encode()[:-10], "damaged"),
+    "overflow-1e999": (damaged(ONE, '"index": 3', '"index": 1e999'), "not an integer"),
+    "nan": (damaged(ONE, '"new_label": 0', '"new_label": NaN'), "NaN is not a JSON number"),
+    "float-index": (damaged(ONE, '"index": 3', '"index": 3.0'), "not an integer"),
+    "bool-label": (json.dumps(export_doc([export_entry(3, 3, "relabel", True)])).encode(), "label True"),
+    "long-integer": (damaged(ONE, '"index": 3', '"index": ' + "9" * 5000), "integer of 5000 digits"),
+    "deep-nesting": (b'{"format": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", "nested deeper"),
+    "label-12": (json.dumps(export_doc([export_entry(3, 3, "relabel", 12)])).encode(), "label 12"),
+    "label-with-exclude": (json.dumps(export_doc([export_entry(3, 3, "exclude", 1)])).encode(), "label 1 with"),
+    "index-outside-split": (
+        json.dumps(export_doc([export_entry(10_000, 0, "relabel", 1)])).encode(),
+        "outside the test split",
+    ),
+    "index-twice": (
+        json.dumps(export_doc([export_entry(3, 3, "relabel", 0), export_entry(3, 3, "relabel", 1)])).encode(),
+        "an index appears twice",
+    ),
+    "key-twice": (damaged(ONE, '"split": "test"', '"split": "test", "split": "train"'), "duplicate key"),
+    "bad-digest": (json.dumps(export_doc([]) | {"dataset_digest": "x"}).encode(), "dataset digest 'x'"),
+    "other-format": (json.dumps({"format": "something/1", "verdicts": []}).encode(), "not a fashion-labeler"),
+    "wrong-corrections-digest": (
+        json.dumps(export_doc(ONE) | {"corrections_digest": "0" * 64}).encode(),
+        "do not match its corrections_digest",
+    ),
+    "bad-time": (
+        json.dumps(export_doc([export_entry(3, 3, "relabel", 0, time="yesterday")])).encode(),
+        "time 'yesterday'",
+    ),
 }
 
 
-@pytest.mark.parametrize("content", DAMAGED_JSON.values(), ids=DAMAGED_JSON.keys())
-def test_a_damaged_json_file_is_refused_imports_nothing_and_stays_untouched(store, tmp_path, content):
+@pytest.mark.parametrize("content, why", DAMAGED_JSON.values(), ids=DAMAGED_JSON.keys())
+def test_a_damaged_json_file_is_refused_imports_nothing_and_stays_untouched(store, tmp_path, content, why):
     path = tmp_path / "corrections-test.json"
     path.write_bytes(content)
     with pytest.raises(CorrectionsError, match="untouched") as caught:
         store.import_json(path)
-    assert "\n" not in str(caught.value)
+    assert why in str(caught.value) and "\n" not in str(caught.value)
     assert path.read_bytes() == content
     assert store._db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 0
     assert store._db.execute("SELECT count(*) FROM meta WHERE key LIKE 'imported:%'").fetchone()[0] == 0
 
 
 def test_a_json_file_over_the_size_limit_is_refused(store, tmp_path, monkeypatch):
-    monkeypatch.setattr(cj, "MAX_JSON_BYTES", 100)
+    monkeypatch.setattr(json_import, "MAX_JSON_BYTES", 100)
     path = tmp_path / "big.json"
-    path.write_text(json.dumps(legacy_doc([legacy_entry(i, i % 10, (i + 1) % 10) for i in range(10)])))
+    path.write_text(json.dumps(export_doc([export_entry(i, i % 10, "relabel", (i + 1) % 10) for i in range(10)])))
     with pytest.raises(CorrectionsError, match="over"):
         store.import_json(path)
     assert store.verdicts(DIGEST, "test") == {}

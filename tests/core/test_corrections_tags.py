@@ -8,10 +8,16 @@ import sqlite3
 import numpy as np
 import pytest
 
-from inference.core.corrections_csv import read_csv, write_csv
-from inference.core.corrections_schema import APPLICATION_ID, SCHEMA, SCHEMA_V1, SCHEMA_VERSION
-from inference.core.corrections_store import CorrectionsStore
-from inference.core.corrections_tags import check_tag, join_tags, parse_tags
+from inference.core.corrections import (
+    CorrectionsStore,
+    check_tag,
+    join_tags,
+    migration,
+    parse_tags,
+    read_csv,
+    schema,
+    write_csv,
+)
 from inference.core.errors import CorrectionsError
 
 DIGEST = "ab" * 32
@@ -105,9 +111,9 @@ def test_the_tag_history_is_append_only(store, tmp_path):
 def make_v1_store(path):
     """A store as the version before tags wrote it: its SCHEMA statements, marks and some rows."""
     db = sqlite3.connect(path, isolation_level=None)
-    for statement in SCHEMA_V1:
+    for statement in schema.SCHEMA_V1:
         db.execute(statement)
-    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
     db.execute("PRAGMA user_version = 1")
     db.execute("INSERT INTO meta VALUES ('created', '2026-01-01T00:00:00.000+00:00')")
     db.execute(
@@ -143,13 +149,13 @@ def test_a_version_1_store_is_upgraded_in_place_keeping_every_row(tmp_path):
     assert {t: after[t] for t in before} == before
     assert [row[3] for row in after["tags"]] == ["camisole"]
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 2
     # The upgraded file's schema is the one a new file gets, statement for statement.
     got = {
         row[0] for row in db.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")
     }
     db.close()
-    assert got == set(SCHEMA)
+    assert got == set(schema.SCHEMA)
 
 
 def test_a_version_1_file_with_a_foreign_table_is_refused_before_any_upgrade(tmp_path):
@@ -166,13 +172,11 @@ def test_a_version_1_file_with_a_foreign_table_is_refused_before_any_upgrade(tmp
 
 
 def test_an_upgrade_that_fails_leaves_the_version_1_file_as_it_was(tmp_path, monkeypatch):
-    from inference.core import corrections_migration
-
     def fails_halfway(db):  # the first new table made, then an error before the rest
-        db.execute(corrections_migration.TAGS_SCHEMA[0])
+        db.execute(migration.TAGS_SCHEMA[0])
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setitem(corrections_migration.UPGRADES, 1, fails_halfway)
+    monkeypatch.setitem(migration.UPGRADES, 1, fails_halfway)
     path = tmp_path / "old.sqlite"
     make_v1_store(path)
     before = dump(path, ("meta", "verdicts", "history"))
@@ -261,7 +265,6 @@ def test_rows_for_the_other_split_or_other_labels_are_skipped_with_a_reason(tmp_
         ("test,5,relabel,,,", "new_label goes with verdict relabel"),
         ("test,5,confirmed,,3,", "new_label goes with verdict relabel"),
         ("test,5,relabel,,12,", "new_label '12'"),
-        ("test,5,relabel,,5,", "its given label"),
         ("test,5,confirmed,,,=HYPERLINK(1)", "a tag is"),
         ("test,1,confirmed,,,", "listed twice"),
     ],
@@ -272,6 +275,13 @@ def test_a_bad_row_refuses_the_whole_file_naming_its_line(tmp_path, row, why):
     with pytest.raises(CorrectionsError, match="line 3: .*nothing was imported") as caught:
         read_csv(path, "test", TEST_LABELS)
     assert why in str(caught.value)
+
+
+def test_a_relabel_to_the_given_label_is_read_as_a_confirmation(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("split,index,verdict,given_label,new_label,tags\ntest,5,relabel,5,5,\ntest,6,relabel,6,1,\n")
+    got = read_csv(path, "test", TEST_LABELS)
+    assert [(r.index, r.verdict, r.new_label) for r in got.rows] == [(5, "confirmed", None), (6, "relabel", 1)]
 
 
 @pytest.mark.parametrize(

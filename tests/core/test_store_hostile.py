@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.core.corrections_store import CorrectionsStore
+from inference.core.corrections import CorrectionsStore
 from inference.core.errors import CorrectionsError
 from testkit.hostile import (
     STORE_DIGEST,
@@ -162,7 +162,7 @@ def test_a_store_with_our_marks_but_another_schema_is_refused_untouched(tmp_path
 
 def test_the_schema_check_runs_again_on_the_open_connection(tmp_path, monkeypatch):
     """A file changed between the look before opening and the open itself is refused as well."""
-    import inference.core.corrections_store as cs
+    from inference.core.corrections import store as cs
 
     path = store_with_statements(tmp_path / "corrections.sqlite", HOSTILE_SCHEMAS["trigger-eats-verdicts"][0])
     monkeypatch.setattr(cs, "refuse_foreign_file", lambda path, create: None)

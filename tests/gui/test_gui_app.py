@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from gui.labeler_command import main
-from inference.core.corrections_store import CorrectionsStore
+from inference.core.corrections import CorrectionsStore
 from inference.core.fashion_mnist import dataset_digest
 
 ROOT = Path(__file__).resolve().parents[2]

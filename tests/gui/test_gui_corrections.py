@@ -1,18 +1,16 @@
 """The labeler's side of the corrections store (gui/split_verdicts.py), without Qt: verdicts as
-arrays, the old JSON sidecar imported once and never written, refused stores left untouched, and
-two openers of one file keeping each other's verdicts."""
+arrays, refused stores left untouched, and two openers of one file keeping each other's verdicts."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gui.split_verdicts import CONFIRMED, EXCLUDE, NO_VERDICT, RELABEL, SplitVerdicts, open_split_verdicts
-from inference.core.corrections_store import legacy_json_path
+from gui.split_verdicts import SplitVerdicts, open_split_verdicts
+from inference.core.corrections import CONFIRMED, EXCLUDE, NO_VERDICT, RELABEL
 from inference.core.fashion_mnist import Split
 
 DIGEST = "ab" * 32
@@ -37,57 +35,10 @@ def test_verdicts_read_back_as_arrays(tmp_path, split):
     assert codes.shape == new_labels.shape == (10_000,)
 
 
-def legacy_sidecar(labeler_dir: Path, entries: dict[int, int]) -> Path:
-    path = legacy_json_path("test", DIGEST)
-    assert path.parent == labeler_dir
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {
-        "format": "fashion-labeler-corrections/1",
-        "dataset_digest": DIGEST,
-        "split": "test",
-        "corrections": [
-            {
-                "split": "test",
-                "index": i,
-                "original_label": int(LABELS[i]),
-                "new_label": new,
-                "time": "2026-01-02T03:04:05+00:00",
-            }
-            for i, new in entries.items()
-        ],
-    }
-    path.write_text(json.dumps(doc))
-    return path
-
-
-def test_old_sidecar_is_imported_once_and_left_byte_identical(tmp_path, split, labeler_dir):
-    legacy = legacy_sidecar(labeler_dir, {12: 3, 41: 0})
-    before = legacy.read_bytes()
-    store = SplitVerdicts.open(tmp_path / "c.sqlite", split)
-    assert store.imported == 2 and store.import_problem is None
-    codes, new_labels = store.read()
-    assert np.flatnonzero(codes).tolist() == [12, 41] and new_labels[[12, 41]].tolist() == [3, 0]
-    store.clear(np.array([12]))  # a person's later change must survive the next opening
-    store.close()
-    again = SplitVerdicts.open(tmp_path / "c.sqlite", split)
-    assert again.imported == 0 and np.flatnonzero(again.read()[0]).tolist() == [41]
-    assert legacy.read_bytes() == before
-
-
-def test_damaged_old_sidecar_is_reported_and_the_store_still_works(tmp_path, split, labeler_dir):
-    legacy = legacy_json_path("test", DIGEST)
-    legacy.parent.mkdir(parents=True)
-    legacy.write_text("{ damaged")
-    store = SplitVerdicts.open(tmp_path / "c.sqlite", split)
-    assert "damaged" in store.import_problem and store.imported == 0
-    assert store.set(np.array([1]), "exclude") == 1
-    assert legacy.read_text() == "{ damaged"
-
-
 @pytest.mark.parametrize(
     "content",
     [b'{"format": "fashion-labeler-corrections/1"}', b"SQLite format 3\x00" + bytes(100)],
-    ids=["json-sidecar", "damaged-sqlite"],
+    ids=["json-file", "damaged-sqlite"],
 )
 def test_unusable_store_is_refused_and_untouched(tmp_path, split, content):
     path = tmp_path / "c.sqlite"

@@ -15,7 +15,7 @@ from gui.palette import CORRECTED
 from gui.png_export import ZOOM as EXPORT_ZOOM
 from gui.scoring import ScoringRequest
 from gui.tile_model import CLASS_NAMES_ROLE, IS_CORRECTED_ROLE, PREDICTED_NAME_ROLE, TRUE_LABEL_ROLE, TRUE_NAME_ROLE
-from inference.core.corrections_store import CorrectionsStore
+from inference.core.corrections import CorrectionsStore
 from inference.core.fashion_mnist import dataset_digest
 from inference.core.predictor import Predictor
 from testkit.gui_helpers import ROOMY_SCREEN

@@ -19,7 +19,7 @@ from gui.palette import CONFIRMED, EXCLUDED, FLAGGED
 from gui.png_export import render_tiles
 from gui.scoring import ScoringRequest, score_split
 from gui.tile_model import IS_FLAGGED_ROLE, SUGGESTED_LABEL_ROLE, VERDICT_ROLE, TileModel
-from inference.core.corrections_store import CorrectionsStore, legacy_json_path
+from inference.core.corrections import CorrectionsStore
 from inference.core.next_steps import report_command
 from inference.core.predictor import Predictor
 from testkit.gui_helpers import open_window
@@ -295,26 +295,6 @@ def test_a_refused_store_is_read_only_and_untouched(qtbot, repo, fashion_dir, tm
     assert window.open_corrections(str(tmp_path / "new.sqlite"))  # a usable store turns verdicts on
     assert window.give_verdict("exclude")
     assert store_verdicts(tmp_path / "new.sqlite", test_split) == {0: ("exclude", None)}
-
-
-def test_window_imports_the_old_sidecar_once(qtbot, repo, fashion_dir, tmp_path, labeler_dir, test_split):
-    legacy = legacy_json_path("test", test_split.digest)
-    legacy.parent.mkdir(parents=True)
-    label = (int(test_split.labels[11]) + 2) % 10
-    legacy.write_text(
-        '{"format": "fashion-labeler-corrections/1", "dataset_digest": "%s", "split": "test", '
-        '"corrections": [{"split": "test", "index": 11, "original_label": %d, "new_label": %d, '
-        '"time": "2026-01-02T03:04:05+00:00"}]}' % (test_split.digest, test_split.labels[11], label)
-    )
-    before = legacy.read_bytes()
-    window = open_window(qtbot, repo[0], fashion_dir, tmp_path / "c.sqlite")
-    assert window.tiles.labels[11] == label and "imported 1" in window.status_line.currentMessage()
-    window.grid.setCurrentIndex(window.view_model.index(11))
-    assert window.give_verdict("confirmed")  # changed after the import: a second opening keeps it
-    window.close()
-    again = open_window(qtbot, repo[0], fashion_dir, tmp_path / "c.sqlite")
-    assert again.tiles.verdict[11] and again.view_model.index(11).data(VERDICT_ROLE) == "confirmed"
-    assert legacy.read_bytes() == before
 
 
 def colour_pixels(image, colour) -> int:

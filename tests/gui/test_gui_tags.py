@@ -15,7 +15,7 @@ from gui.palette import TAG
 from gui.png_export import render_tiles
 from gui.tile_menu import tile_menu
 from gui.tile_model import TAGS_ROLE
-from inference.core.corrections_store import CorrectionsStore
+from inference.core.corrections import CorrectionsStore
 from testkit.gui_helpers import open_window
 
 

@@ -16,7 +16,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from inference.core.corrections_store import CorrectionsStore
+from inference.core.corrections import CorrectionsStore
 from inference.core.fashion_mnist import load_split
 from inference.core.label_issues import read_report
 from inference.core.model_repository import latest_model, model_dir, onnx_path, resolve_model_path, version_dir

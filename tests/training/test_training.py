@@ -109,7 +109,7 @@ def test_flags_map_to_config_fields():
 
 
 def test_corrections_flag_names_the_default_store_or_a_given_one(tmp_path, monkeypatch):
-    from inference.core.corrections_store import default_path
+    from inference.core.corrections import default_path
 
     monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path))
     assert cli.parse_args([]).corrections is None

@@ -177,7 +177,7 @@ def test_a_missing_corrections_store_says_how_to_make_one(tmp_path, capsys, monk
 
 
 def test_a_store_without_verdicts_for_this_dataset_is_refused(fashion_dir, tmp_path, capsys, monkeypatch):
-    from inference.core.corrections_store import CorrectionsStore
+    from inference.core.corrections import CorrectionsStore
 
     CorrectionsStore.open(tmp_path / "empty.sqlite").close()
 

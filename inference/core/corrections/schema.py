@@ -4,7 +4,7 @@ A file with our marks (application_id, user_version) can still hold another sche
 that deletes verdicts, a `verdicts` table without its CHECKs, a view in its place. So the whole
 schema is compared with what `SCHEMA` creates, built afresh in an in-memory database: a table,
 index or trigger added to `SCHEMA` is covered without another line here.
-(`corrections_file.py` looks at the file itself before SQLite opens it.)
+(`file.py` looks at the file itself before SQLite opens it.)
 """
 
 from __future__ import annotations
@@ -13,18 +13,22 @@ import functools
 import sqlite3
 from pathlib import Path
 
-from inference.core.corrections_tags import TAG_MAX_CHARS
-from inference.core.corrections_values import SPLIT_SIZES
+from inference.core.corrections.tags import TAG_MAX_CHARS
+from inference.core.corrections.values import SPLIT_SIZES
 from inference.core.errors import CorrectionsError
 
 FILE_NAME = "corrections.sqlite"
 # PRAGMA application_id marks the file as ours ("FMLC"); user_version is the schema's version.
 APPLICATION_ID = 0x464D4C43
-SCHEMA_VERSION = 2  # 2 added the tags (inference/core/corrections_migration.py upgrades a version 1 file)
+SCHEMA_VERSION = 2  # 2 added the tags (inference/core/corrections/migration.py upgrades a version 1 file)
 
 # CHECK constraints spell out types with typeof(): STRICT tables would do it too, but a file
 # with a STRICT table cannot be opened at all by SQLite < 3.37 (Debian 11, Ubuntu 20.04).
 VERDICT_SQL = "('relabel', 'confirmed', 'exclude')"
+# The verdicts table's last CHECK (new_label <> given_label) is the last guard for the rule in
+# verdicts.effective_verdict: every caller turns such a relabel into "confirmed" before writing,
+# so only a row written some other way can trip it. The statements below must stay as they are
+# (a file's schema is compared with them), so this comment stays outside them.
 SCHEMA_V1 = (
     """CREATE TABLE meta (
     key TEXT PRIMARY KEY NOT NULL CHECK (typeof(key) = 'text'),
@@ -64,7 +68,7 @@ SCHEMA_V1 = (
     """CREATE TRIGGER history_no_delete BEFORE DELETE ON history
     BEGIN SELECT RAISE(ABORT, 'the corrections history is append-only'); END""",
 )
-# Version 2: tags on images (inference/core/corrections_tags.py), with their own append-only history.
+# Version 2: tags on images (inference/core/corrections/tags.py), with their own append-only history.
 TAGS_SCHEMA = (
     f"""CREATE TABLE tags (
     dataset_digest TEXT NOT NULL CHECK (length(dataset_digest) = 64 AND dataset_digest NOT GLOB '*[^0-9a-f]*'),

@@ -6,12 +6,12 @@ labeler windows (or processes) on the same file never lose each other's verdicts
 only ever sees committed changes. Every change also appends a row to a history that triggers
 keep append-only. Values are checked on the way in (CHECK constraints repeat the checks in the
 schema), so a bad label is refused with one line instead of poisoning the file; and again on the
-way out, with the file's schema before it is opened (corrections_file.py), because a file that
+way out, with the file's schema before it is opened (file.py), because a file that
 another program wrote can hold anything.
 
 Verdicts, per (dataset digest, split, index):
   relabel    the given label is wrong; new_label (0..9, not the given label) is right
-  confirmed  the given label is right
+  confirmed  the given label is right (a relabel to the given label is stored as this: verdicts.py)
   exclude    ambiguous or not a garment: left out of training and evaluation
 No verdict is no row: clearing a verdict deletes it (the history keeps it).
 """
@@ -22,18 +22,19 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 
 from inference.core.atomic_write import atomic_write
-from inference.core.corrections_csv import write_csv
-from inference.core.corrections_file import refuse_foreign_file
-from inference.core.corrections_json import parse_json_file, read_limited
-from inference.core.corrections_migration import upgrade
-from inference.core.corrections_schema import (
+from inference.core.corrections.csv_exchange import write_csv
+from inference.core.corrections.file import refuse_foreign_file
+from inference.core.corrections.json_import import parse_json_file, read_limited
+from inference.core.corrections.migration import upgrade
+from inference.core.corrections.schema import (
     APPLICATION_ID,
     FILE_NAME,
     SCHEMA,
@@ -43,14 +44,15 @@ from inference.core.corrections_schema import (
     schema_marks,
     table_names,
 )
-from inference.core.corrections_tags import StoreTags
-from inference.core.corrections_values import (
+from inference.core.corrections.tags import StoreTags
+from inference.core.corrections.values import (
     EXPORT_FORMAT,
     SPLIT_SIZES,
-    VERDICTS,
     AppliedCorrections,
     HistoryEntry,
+    Indices,
     Verdict,
+    VerdictRow,
     check_digest,
     check_indices,
     check_label,
@@ -65,19 +67,8 @@ from inference.core.corrections_values import (
     stored_verdict,
     verdicts_digest,
 )
+from inference.core.corrections.verdicts import VERDICTS, effective_verdict
 from inference.core.errors import CorrectionsError
-
-__all__ = [
-    "CorrectionsStore",
-    "Verdict",
-    "AppliedCorrections",
-    "HistoryEntry",
-    "VERDICTS",
-    "SPLIT_SIZES",
-    "data_dir",
-    "default_path",
-    "legacy_json_path",
-]
 
 ENV_VAR = "FASHION_LABELER_DIR"
 BUSY_TIMEOUT_S = 5.0  # another window's transaction lasts milliseconds; 5 s means it is stuck
@@ -96,17 +87,12 @@ def default_path() -> Path:
     return data_dir() / FILE_NAME
 
 
-def legacy_json_path(split: str, digest: str) -> Path:
-    """Where the labeler's JSON sidecar for this split used to live (import it with import_json)."""
-    return data_dir() / f"corrections-{split}-{digest[:16]}.json"
-
-
 # --- the store --------------------------------------------------------------------------------
 
 
 class CorrectionsStore(StoreTags):
     """One user's corrections file. Open with `CorrectionsStore.open()`; use as a context manager.
-    Its tag methods (tags, set_tags, tag_history) are in inference/core/corrections_tags.py."""
+    Its tag methods (tags, set_tags, tag_history) are in inference/core/corrections/tags.py."""
 
     def __init__(self, path: Path, connection: sqlite3.Connection, session: str):
         self.path = path
@@ -114,7 +100,9 @@ class CorrectionsStore(StoreTags):
         self._db = connection
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, *, create: bool = True, session: str = "") -> CorrectionsStore:
+    def open(
+        cls, path: str | os.PathLike[str] | None = None, *, create: bool = True, session: str = ""
+    ) -> CorrectionsStore:
         """Open (or, with create, make) the store at `path` (default: default_path()).
 
         `session` names the window or tool in the history. A file that is not ours is refused
@@ -169,7 +157,9 @@ class CorrectionsStore(StoreTags):
     def __enter__(self) -> CorrectionsStore:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.close()
 
     @contextmanager
@@ -203,34 +193,39 @@ class CorrectionsStore(StoreTags):
     # --- changes ----------------------------------------------------------------------------
 
     def set_verdict(
-        self, digest: str, split: str, indices, verdict: str, *, given_labels: np.ndarray, label: int | None = None
+        self,
+        digest: str,
+        split: str,
+        indices: Indices,
+        verdict: str,
+        *,
+        given_labels: np.ndarray,
+        label: int | None = None,
     ) -> int:
         """Give one or many images the same verdict, in one transaction; returns how many changed.
 
         `given_labels` is the split's (N,) label array; `label` the right class for "relabel" and
-        None otherwise. A relabel to an image's own given label is refused: that is "confirmed".
+        None otherwise. An image relabelled to its own given label is recorded as "confirmed".
         """
         digest, size = check_digest(digest), check_split(split)
         verdict = check_verdict(verdict)
         label = check_label(verdict, label)
-        indices = check_indices(indices, size, split)
-        given = check_labels(given_labels, size, split, "given_labels")[indices]
-        if verdict == "relabel" and (given == label).any():
-            first = int(indices[given == label][0])
-            raise CorrectionsError(
-                f"relabel of index {first} to {label}: that is its given label; use verdict 'confirmed'"
-            )
+        checked = check_indices(indices, size, split)
+        given = check_labels(given_labels, size, split, "given_labels")[checked]
         stamp = now_utc()
-        rows = [(int(i), verdict, label, int(g), stamp) for i, g in zip(indices, given, strict=False)]
+        rows = [
+            (int(i), *effective_verdict(int(g), verdict, label), int(g), stamp)
+            for i, g in zip(checked, given, strict=True)
+        ]
         with self._write("save the verdicts"):
             return self._replace(digest, split, rows, self.session)
 
-    def clear(self, digest: str, split: str, indices) -> int:
+    def clear(self, digest: str, split: str, indices: Indices) -> int:
         """Back to "no verdict" for these images, in one transaction; returns how many had one."""
         digest, size = check_digest(digest), check_split(split)
-        indices = check_indices(indices, size, split)
+        checked = check_indices(indices, size, split)
         with self._write("clear the verdicts"):
-            current = self._current(digest, split, indices)
+            current = self._current(digest, split, checked)
             self._db.executemany(
                 "DELETE FROM verdicts WHERE dataset_digest = ? AND split = ? AND idx = ?",
                 [(digest, split, i) for i in current],
@@ -238,7 +233,7 @@ class CorrectionsStore(StoreTags):
             self._append_history(digest, split, [(old, None) for old in current.values()], self.session)
             return len(current)
 
-    def _replace(self, digest: str, split: str, rows: list[tuple], session: str) -> int:
+    def _replace(self, digest: str, split: str, rows: list[VerdictRow], session: str) -> int:
         """Write (index, verdict, new_label, given_label, time) rows that differ from the current ones."""
         current = self._current(digest, split, np.array([r[0] for r in rows], dtype=np.int64))
         new = [Verdict(*row) for row in rows]
@@ -251,28 +246,34 @@ class CorrectionsStore(StoreTags):
         self._append_history(digest, split, changes, session)
         return len(changes)
 
-    def _append_history(self, digest: str, split: str, changes: list[tuple], session: str) -> None:
-        """(old, new) Verdict pairs; None on either side is "no verdict"."""
+    def _append_history(
+        self, digest: str, split: str, changes: Sequence[tuple[Verdict | None, Verdict | None]], session: str
+    ) -> None:
+        """(old, new) Verdict pairs; None on one side is "no verdict" (never on both)."""
         stamp, pid = now_utc(), os.getpid()
-        self._db.executemany(
-            "INSERT INTO history (dataset_digest, split, idx, old_verdict, old_label, new_verdict, new_label,"
-            " given_label, time, pid, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        rows = []
+        for old, new in changes:
+            image = new or old
+            assert image is not None, "a change has a verdict before it or after it"
+            rows.append(
                 (
                     digest,
                     split,
-                    (new or old).index,
+                    image.index,
                     old and old.verdict,
                     old and old.new_label,
                     new and new.verdict,
                     new and new.new_label,
-                    (new or old).given_label,
+                    image.given_label,
                     stamp,
                     pid,
                     session,
                 )
-                for old, new in changes
-            ],
+            )
+        self._db.executemany(
+            "INSERT INTO history (dataset_digest, split, idx, old_verdict, old_label, new_verdict, new_label,"
+            " given_label, time, pid, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
         )
 
     def _current(self, digest: str, split: str, indices: np.ndarray) -> dict[int, Verdict]:
@@ -354,8 +355,8 @@ class CorrectionsStore(StoreTags):
 
     # --- interchange ------------------------------------------------------------------------
 
-    def import_json(self, path: str | os.PathLike) -> int:
-        """Import a labeler JSON sidecar (format /1) or an export_json file (/2), once.
+    def import_json(self, path: str | os.PathLike[str]) -> int:
+        """Import an export_json file (format /2), once.
 
         Returns how many verdicts it added; 0 when this exact file was imported before. Verdicts
         already in the store win over the file's. The file is only read. A damaged file is
@@ -375,7 +376,7 @@ class CorrectionsStore(StoreTags):
             self._db.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(record)))
             return added
 
-    def export_json(self, path: str | os.PathLike, digest: str, split: str) -> int:
+    def export_json(self, path: str | os.PathLike[str], digest: str, split: str) -> int:
         """Write the split's verdicts as a format /2 JSON file, atomically; returns how many."""
         verdicts = self.verdicts(digest, split)
         doc = {
@@ -397,13 +398,13 @@ class CorrectionsStore(StoreTags):
         _write_export(path, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
         return len(verdicts)
 
-    def export_csv(self, path: str | os.PathLike, digest: str, split: str) -> int:
-        """Write the split's verdicts and tags as CSV (inference/core/corrections_csv.py), atomically;
+    def export_csv(self, path: str | os.PathLike[str], digest: str, split: str) -> int:
+        """Write the split's verdicts and tags as CSV (inference/core/corrections/csv_exchange.py), atomically;
         returns how many rows. The labeler adds the label-issue report's columns."""
         return write_csv(path, split, self.verdicts(digest, split), self.tags(digest, split))
 
 
-def _write_export(path: str | os.PathLike, data: bytes) -> None:
+def _write_export(path: str | os.PathLike[str], data: bytes) -> None:
     try:
         atomic_write(path, data)
     except OSError as e:

@@ -6,7 +6,7 @@ Nothing here writes to the file or its -wal, or creates a file beside it. In ord
   - the SQLite magic bytes, read without blocking;
   - SQLite itself, read-only, the write-ahead log included: after a full disk or a crash the
     committed verdicts may live only in the -wal, and the main file alone can read as damaged.
-    Then the marks (application_id, user_version) and the whole schema (corrections_schema).
+    Then the marks (application_id, user_version) and the whole schema (schema.py).
 
 SQLite reads a WAL database read-only only through a -shm file, and creates one (and an empty
 -wal) when it is missing: so with no -wal the main file is the whole database and is read as
@@ -24,7 +24,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from inference.core.corrections_schema import (
+from inference.core.corrections.schema import (
     FILE_NAME,
     check_schema,
     check_schema_marks,
@@ -120,20 +120,21 @@ def refuse_foreign_file(path: Path, create: bool) -> None:
     if stat.S_ISDIR(st.st_mode):
         raise CorrectionsError(f"corrections store {path} is a folder; name a file such as {path / FILE_NAME}")
     _refuse_special(path, st, "corrections store")
-    sides = {}
+    sides: dict[str, os.stat_result | None] = {}
     for suffix in ("-wal", "-shm"):
         side = path.with_name(path.name + suffix)
-        sides[suffix] = _stat(side)
-        if sides[suffix] is not None:
+        sides[suffix] = side_stat = _stat(side)
+        if side_stat is not None:
             _refuse_special(
                 side,
-                sides[suffix],
+                side_stat,
                 f"the store's {suffix} file",
                 f"remove or rename {side.name}: SQLite needs a regular file there",
             )
     head = _head(path)
     if not head:
-        if sides["-wal"] is not None and sides["-wal"].st_size:
+        wal = sides["-wal"]
+        if wal is not None and wal.st_size:
             # SQLite deletes the -wal of an empty database file: the changes in it would be lost.
             raise CorrectionsError(
                 f"corrections store {path} is empty but its {path.name}-wal holds changes; it was left "

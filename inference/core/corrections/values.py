@@ -1,27 +1,38 @@
 """The values of the corrections store, checked on the way in: verdicts, indices, labels, digests.
 
-Shared by the store (inference/core/corrections_store.py) and the JSON import
-(inference/core/corrections_json.py), so a value is refused by the same rule wherever it comes from.
+Shared by the store (inference/core/corrections/store.py) and the JSON import
+(inference/core/corrections/json_import.py), so a value is refused by the same rule wherever it comes from.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeAlias, TypeGuard
 
 import numpy as np
 
 from inference.core.classes import NUM_CLASSES
+from inference.core.corrections.verdicts import VERDICTS
 from inference.core.errors import CorrectionsError
 from inference.core.fashion_mnist import SPLITS
 
-VERDICTS = ("relabel", "confirmed", "exclude")
 SPLIT_SIZES = {name: size for name, (_, _, size) in SPLITS.items()}
 EXPORT_FORMAT = "fashion-labeler-corrections/2"  # export_json's interchange file; import_json reads it too
 MAX_SESSION_CHARS = 200
 HEX64 = re.compile(r"[0-9a-f]{64}")
+
+# What callers pass as indices: one int, or a 1-D sequence or array of them (checked all the same).
+Indices: TypeAlias = "int | np.integer | Iterable[int] | np.ndarray"
+# A verdict as it is written: (index, verdict, new_label, given_label, time), Verdict's fields in order.
+VerdictRow: TypeAlias = tuple[int, str, "int | None", int, str]
+# A row as sqlite3 returns it: Any to its stubs, and anything at all from a file another program
+# wrote, which is why stored_verdict and stored_history check every field before use.
+SqlRow: TypeAlias = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -61,11 +72,11 @@ def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def is_int(value) -> bool:
+def is_int(value: object) -> TypeGuard[int | np.integer]:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def check_digest(digest) -> str:
+def check_digest(digest: object) -> str:
     if not isinstance(digest, str) or not HEX64.fullmatch(digest):
         raise CorrectionsError(
             f"dataset digest {digest!r:.80}: expected 64 lowercase hex digits; pass Split.digest from load_split"
@@ -73,20 +84,20 @@ def check_digest(digest) -> str:
     return digest
 
 
-def check_split(split) -> int:
+def check_split(split: object) -> int:
     """The split's number of images."""
     if not isinstance(split, str) or split not in SPLIT_SIZES:
         raise CorrectionsError(f"split {split!r:.80}: expected one of {sorted(SPLIT_SIZES)}")
     return SPLIT_SIZES[split]
 
 
-def check_verdict(verdict) -> str:
+def check_verdict(verdict: object) -> str:
     if not isinstance(verdict, str) or verdict not in VERDICTS:
         raise CorrectionsError(f"verdict {verdict!r:.80}: expected one of {list(VERDICTS)}")
     return verdict
 
 
-def check_label(verdict: str, label) -> int | None:
+def check_label(verdict: str, label: object) -> int | None:
     if verdict != "relabel":
         if label is not None:
             raise CorrectionsError(
@@ -100,23 +111,25 @@ def check_label(verdict: str, label) -> int | None:
     return int(label)
 
 
-def check_indices(indices, size: int, split: str) -> np.ndarray:
+def check_indices(indices: object, size: int, split: str) -> np.ndarray:
     """Sorted unique int64 indices; one int or a 1-D sequence/array of ints, each in 0..size-1."""
+    values: list[int] | np.ndarray
     if is_int(indices):
-        values = [indices]
+        values = [int(indices)]
     elif isinstance(indices, np.ndarray):
         if indices.ndim != 1 or indices.dtype.kind not in "iu":
             raise CorrectionsError(
                 f"indices: got a {indices.ndim}-D {indices.dtype} array; expected a 1-D integer array"
             )
         values = indices
-    elif isinstance(indices, (str, bytes)) or not hasattr(indices, "__iter__"):
+    elif isinstance(indices, (str, bytes)) or not isinstance(indices, Iterable):
         raise CorrectionsError(f"indices {indices!r:.80}: expected an int or a sequence of ints")
     else:
-        values = list(indices)
-        bad = next((v for v in values if not is_int(v)), None)
+        items = list(indices)
+        bad = next((v for v in items if not is_int(v)), None)
         if bad is not None:
             raise CorrectionsError(f"index {bad!r:.80}: expected an int (not a bool, float or string)")
+        values = [int(v) for v in items if is_int(v)]
     # Python ints compare exactly, so a huge value is refused here instead of wrapping in int64.
     out = [int(v) for v in values]
     bad = next((v for v in out if not 0 <= v < size), None)
@@ -125,7 +138,7 @@ def check_indices(indices, size: int, split: str) -> np.ndarray:
     return np.unique(np.array(out, dtype=np.int64))
 
 
-def check_labels(labels, size: int, split: str, what: str) -> np.ndarray:
+def check_labels(labels: object, size: int, split: str, what: str) -> np.ndarray:
     if not isinstance(labels, np.ndarray) or labels.shape != (size,) or labels.dtype.kind not in "iu":
         got = f"{labels.dtype} {labels.shape}" if isinstance(labels, np.ndarray) else type(labels).__name__
         raise CorrectionsError(
@@ -136,22 +149,23 @@ def check_labels(labels, size: int, split: str, what: str) -> np.ndarray:
     return labels.astype(np.int64, copy=False)
 
 
-def check_session(session) -> str:
+def check_session(session: object) -> str:
     if not isinstance(session, str) or len(session) > MAX_SESSION_CHARS:
         raise CorrectionsError(f"session {session!r:.80}: expected a string of at most {MAX_SESSION_CHARS} characters")
     return session
 
 
-def image_filter(digest, split, index) -> tuple[str, list]:
+def image_filter(digest: object, split: object, index: object) -> tuple[str, list[str | int]]:
     """The WHERE clause and parameters that pick a split's rows, or one image's (index not None),
     all three checked: what the verdict history and the tag history are read by."""
-    check_digest(digest)
-    size = check_split(split)
-    where, params = "dataset_digest = ? AND split = ?", [digest, split]
+    checked_digest, size = check_digest(digest), check_split(split)
+    name = str(split)  # it is a str already: check_split refused anything else
+    where = "dataset_digest = ? AND split = ?"
+    params: list[str | int] = [checked_digest, name]
     if index is not None:
         if not is_int(index):
             raise CorrectionsError(f"index {index!r:.80}: expected an int or None")
-        where, params = where + " AND idx = ?", params + [int(check_indices(index, size, split)[0])]
+        where, params = where + " AND idx = ?", params + [int(check_indices(index, size, name)[0])]
     return where, params
 
 
@@ -170,11 +184,11 @@ def verdicts_digest(digest: str, split: str, verdicts: dict[int, Verdict]) -> st
 _LABELS = range(NUM_CLASSES)
 
 
-def _label_or_none(value) -> bool:
+def _label_or_none(value: object) -> bool:
     return value is None or (type(value) is int and value in _LABELS)
 
 
-def _bad_row(store, what: str, row: tuple, expected: str) -> CorrectionsError:
+def _bad_row(store: Path, what: str, row: SqlRow, expected: str) -> CorrectionsError:
     shown = str(tuple(row))
     shown = shown if len(shown) <= 160 else shown[:157] + "..."
     return CorrectionsError(
@@ -184,7 +198,7 @@ def _bad_row(store, what: str, row: tuple, expected: str) -> CorrectionsError:
     )
 
 
-def stored_verdict(row: tuple, size: int, split: str, store) -> Verdict:
+def stored_verdict(row: SqlRow, size: int, split: str, store: Path) -> Verdict:
     """A (idx, verdict, new_label, given_label, time) row of the file as a Verdict, or CorrectionsError."""
     index, verdict, new, given, time = row
     ok = (
@@ -210,7 +224,7 @@ def stored_verdict(row: tuple, size: int, split: str, store) -> Verdict:
     return Verdict(*row)
 
 
-def stored_history(row: tuple, size: int, split: str, store) -> HistoryEntry:
+def stored_history(row: SqlRow, size: int, split: str, store: Path) -> HistoryEntry:
     """A history row of the file as a HistoryEntry, or CorrectionsError."""
     seq, index, old_verdict, old_label, new_verdict, new_label, given, time, pid, session = row
     ok = (
@@ -237,7 +251,7 @@ def stored_history(row: tuple, size: int, split: str, store) -> HistoryEntry:
     return HistoryEntry(*row)
 
 
-def stored_counts(rows: list[tuple], store) -> dict[str, int]:
+def stored_counts(rows: list[SqlRow], store: Path) -> dict[str, int]:
     """(verdict, count) rows as {verdict: count} for every verdict, or CorrectionsError."""
     counts = {verdict: 0 for verdict in VERDICTS}
     for row in rows:

@@ -5,7 +5,8 @@ Reading checks every row before anything is changed: a row that cannot be right 
 split or verdict, an index outside the split, a label outside 0..9, a tag that breaks the tag
 rule, an image listed twice) refuses the whole file with its line number. A well-formed row that
 does not apply here (the other split; made on a given label this dataset does not have) is
-skipped, and the reader says why.
+skipped, and the reader says why. A relabel to the image's given label is read as a confirmation
+(verdicts.effective_verdict), as the store would record it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import csv
 import io
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +23,9 @@ import numpy as np
 
 from inference.core.atomic_write import atomic_write
 from inference.core.classes import CLASS_NAMES, NUM_CLASSES
-from inference.core.corrections_tags import join_tags, parse_tags
-from inference.core.corrections_values import SPLIT_SIZES, VERDICTS, Verdict
+from inference.core.corrections.tags import join_tags, parse_tags
+from inference.core.corrections.values import SPLIT_SIZES, Verdict
+from inference.core.corrections.verdicts import VERDICTS, effective_verdict
 from inference.core.csv_safe import csv_text
 from inference.core.errors import CorrectionsError
 
@@ -62,7 +65,7 @@ class CsvImport:
 
 
 def write_csv(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     split: str,
     verdicts: dict[int, Verdict],
     tags: dict[int, frozenset[str]],
@@ -105,7 +108,7 @@ def write_csv(
     return len(rows)
 
 
-def read_csv(path: str | os.PathLike, split: str, given_labels: np.ndarray) -> CsvImport:
+def read_csv(path: str | os.PathLike[str], split: str, given_labels: np.ndarray) -> CsvImport:
     """The rows of a corrections CSV that apply to `split` (whose labels are `given_labels`), all
     checked; CorrectionsError naming the first bad line, and nothing returned, if any row is bad."""
     path = Path(path)
@@ -118,7 +121,7 @@ def read_csv(path: str | os.PathLike, split: str, given_labels: np.ndarray) -> C
             f"{path}: its first line names the columns {', '.join(header or ['(none)'])[:120]}; expected a "
             f"corrections CSV with at least {', '.join(REQUIRED)} (File ▸ Export corrections as CSV writes one)"
         )
-    result, seen = CsvImport(), set()
+    result, seen = CsvImport(), set[int]()
     for line, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
@@ -143,7 +146,9 @@ def read_csv(path: str | os.PathLike, split: str, given_labels: np.ndarray) -> C
     return result
 
 
-def _check_row(line: int, get, split: str, given_labels: np.ndarray, skipped: list[str]) -> CsvRow | None:
+def _check_row(
+    line: int, get: Callable[[str], str], split: str, given_labels: np.ndarray, skipped: list[str]
+) -> CsvRow | None:
     row_split = get("split")
     if row_split not in SPLIT_SIZES:
         raise CorrectionsError(f"split {row_split!r:.40}, expected one of {', '.join(sorted(SPLIT_SIZES))}")
@@ -165,8 +170,8 @@ def _check_row(line: int, get, split: str, given_labels: np.ndarray, skipped: li
             f"line {line} was made on given label {given} for image {index}, this dataset's is {given_labels[index]}"
         )
         return None
-    if verdict == "relabel" and new_label == given_labels[index]:
-        raise CorrectionsError(f"relabel of image {index} to {new_label}, its given label; that is verdict confirmed")
+    if verdict is not None:
+        verdict, new_label = effective_verdict(int(given_labels[index]), verdict, new_label)
     return CsvRow(line, index, verdict, new_label, tags)
 
 
@@ -196,7 +201,7 @@ def _int(text: str, column: str, low: int, high: int) -> int:
     return int(text)
 
 
-def _blank(value) -> str:
+def _blank(value: int | None) -> str:
     return "" if value is None else str(value)
 
 

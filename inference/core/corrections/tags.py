@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Protocol
 
-from inference.core.corrections_values import check_digest, check_indices, check_split, image_filter, is_int, now_utc
+from inference.core.corrections.values import check_digest, check_indices, check_split, image_filter, is_int, now_utc
 from inference.core.errors import CorrectionsError
 
 TAG_MAX_CHARS = 40  # "whole person not a garment" is 26; a sentence belongs in a note, not a tag
@@ -42,7 +45,7 @@ class TagChange:
     session: str
 
 
-def check_tag(text) -> str:
+def check_tag(text: object) -> str:
     """One tag, normalised (spaces collapsed, lower case) so "Camisole " and "camisole" are one tag."""
     if not isinstance(text, str):
         raise CorrectionsError(f"tag {text!r:.80}: expected text; {TAG_RULE}")
@@ -63,11 +66,22 @@ def join_tags(tags: Iterable[str]) -> str:
     return CSV_TAG_SEPARATOR.join(sorted(tags))
 
 
+class _StoreParts(Protocol):
+    """What the tag methods use of the CorrectionsStore that inherits them (the self-type of a mixin)."""
+
+    session: str
+    _db: sqlite3.Connection
+
+    def _sqlite_errors(self, action: str) -> AbstractContextManager[None]: ...
+
+    def _write(self, action: str) -> AbstractContextManager[None]: ...
+
+
 class StoreTags:
     """The corrections store's tag methods; CorrectionsStore inherits them (its `_db`, `_write`,
     `_sqlite_errors` and `session` are used here)."""
 
-    def tags(self, digest: str, split: str) -> dict[int, frozenset[str]]:
+    def tags(self: _StoreParts, digest: str, split: str) -> dict[int, frozenset[str]]:
         """Every tagged image of the split: index -> its tags (committed ones only)."""
         check_digest(digest)
         check_split(split)
@@ -80,7 +94,7 @@ class StoreTags:
             found.setdefault(idx, set()).add(tag)
         return {idx: frozenset(tags) for idx, tags in found.items()}
 
-    def set_tags(self, digest: str, split: str, tags_by_index: Mapping[int, Iterable[str]]) -> int:
+    def set_tags(self: _StoreParts, digest: str, split: str, tags_by_index: Mapping[int, Iterable[str]]) -> int:
         """Make each listed image's tags exactly the ones given (empty: none), in one transaction;
         returns how many tags were added or removed. Every tag is checked before anything is written."""
         digest, size = check_digest(digest), check_split(split)
@@ -97,7 +111,7 @@ class StoreTags:
             wanted[int(index)] = frozenset(check_tag(tag) for tag in tags)
         stamp, pid = now_utc(), os.getpid()
         with self._write("save the tags"):
-            have = self._tags_of(digest, split, list(wanted))
+            have = _tags_of(self._db, digest, split, list(wanted))
             added = [(i, t) for i, tags in wanted.items() for t in sorted(tags - have.get(i, frozenset()))]
             removed = [(i, t) for i, tags in wanted.items() for t in sorted(have.get(i, frozenset()) - tags)]
             self._db.executemany(
@@ -119,20 +133,7 @@ class StoreTags:
             )
             return len(added) + len(removed)
 
-    def _tags_of(self, digest: str, split: str, indices: list[int]) -> dict[int, frozenset[str]]:
-        found: dict[int, set[str]] = {}
-        chunk = 500  # below SQLite's oldest limit of 999 bound parameters
-        for start in range(0, len(indices), chunk):
-            part = indices[start : start + chunk]
-            cursor = self._db.execute(
-                f"SELECT idx, tag FROM tags WHERE dataset_digest = ? AND split = ? AND idx IN ({','.join('?' * len(part))})",
-                (digest, split, *part),
-            )
-            for idx, tag in cursor:
-                found.setdefault(idx, set()).add(tag)
-        return {idx: frozenset(tags) for idx, tags in found.items()}
-
-    def tag_history(self, digest: str, split: str, index: int | None = None) -> list[TagChange]:
+    def tag_history(self: _StoreParts, digest: str, split: str, index: int | None = None) -> list[TagChange]:
         """Every tag added to or removed from the split (or one image), oldest first."""
         where, params = image_filter(digest, split, index)
         with self._sqlite_errors("read the tag history"):
@@ -140,3 +141,18 @@ class StoreTags:
                 f"SELECT seq, idx, tag, change, time, pid, session FROM tag_history WHERE {where} ORDER BY seq", params
             ).fetchall()
         return [TagChange(*row) for row in rows]
+
+
+def _tags_of(db: sqlite3.Connection, digest: str, split: str, indices: list[int]) -> dict[int, frozenset[str]]:
+    """The tags these images have now, read inside the caller's write transaction."""
+    found: dict[int, set[str]] = {}
+    chunk = 500  # below SQLite's oldest limit of 999 bound parameters
+    for start in range(0, len(indices), chunk):
+        part = indices[start : start + chunk]
+        cursor = db.execute(
+            f"SELECT idx, tag FROM tags WHERE dataset_digest = ? AND split = ? AND idx IN ({','.join('?' * len(part))})",
+            (digest, split, *part),
+        )
+        for idx, tag in cursor:
+            found.setdefault(idx, set()).add(tag)
+    return {idx: frozenset(tags) for idx, tags in found.items()}

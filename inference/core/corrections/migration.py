@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from inference.core.corrections_schema import SCHEMA_VERSION, TAGS_SCHEMA
+from inference.core.corrections.schema import SCHEMA_VERSION, TAGS_SCHEMA
 
 
 def upgrade_v1_to_v2(db: sqlite3.Connection) -> None:
