@@ -104,18 +104,3 @@ def calibrate(model, data, fit: bool) -> Calibration:
     before = reliability_bins(torch.softmax(logits, dim=1).cpu().numpy(), labels)
     after = reliability_bins(torch.softmax(logits / temperature, dim=1).cpu().numpy(), labels) if fit else before
     return Calibration(temperature, before, after)
-
-
-def calibration_line(result: Calibration, held_out: int) -> str:
-    """One line for train-and-export: T, and the test ECE it gives, worse included.
-
-    On the tuned recipe T lands near 1 and the test ECE moves by less than its own noise (a
-    paired bootstrap over the 10,000 test images: +-0.002-0.004), sometimes up; the line says
-    so rather than let "calibrated" promise a gain the test set did not show.
-    """
-    before, after = result.test_before.ece, result.test_after.ece
-    verdict = "" if after <= before else "; higher than without T on the test set"
-    return (
-        f"calibration: T = {result.temperature:.4f} fitted on {held_out} held-out images; "
-        f"test ECE ({len(result.test_before.count)} bins) {before:.4f} -> {after:.4f}{verdict}"
-    )

@@ -16,7 +16,9 @@ from inference.core import fashion_mnist as fm
 from training import data as data_mod
 from training import train_command as cli
 from training.config import TrainConfig
+from training.errors import TrainingError
 from training.loop import lr_at
+from training.variant_training import resolve_device, train_variant
 
 
 def test_seed_recipe_reaches_the_seed_accuracy(trained):
@@ -34,7 +36,7 @@ def test_same_seed_gives_the_same_numbers(fashion_dir, tmp_path):
     cfg = TrainConfig(epochs=1, val_split=5000, data_dir=str(fashion_dir), out=str(tmp_path))
     device = torch.device("cpu")
     data = data_mod.prepare(cfg.data_dir, False, cfg.val_split, cfg.seed, device)
-    runs = [cli.train_variant("scratch", cfg, data, device) for _ in range(2)]
+    runs = [train_variant("scratch", cfg, data, device) for _ in range(2)]
     assert runs[0].history == runs[1].history
     assert runs[0].test_acc == runs[1].test_acc
 
@@ -122,8 +124,8 @@ def test_corrections_flag_names_the_default_store_or_a_given_one(tmp_path, monke
 def test_asking_for_cuda_without_one_is_an_error():
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the error path is for machines without")
-    with pytest.raises(cli.TrainingError, match="no CUDA GPU"):
-        cli.resolve_device("cuda")
+    with pytest.raises(TrainingError, match="no CUDA GPU"):
+        resolve_device("cuda")
 
 
 def test_download_uses_torchvision_and_lands_where_the_reader_looks(fashion_dir, tmp_path, monkeypatch):
