@@ -14,8 +14,9 @@ import torch
 from torch.nn import functional as F
 
 from inference.core.calibration import ReliabilityBins, reliability_bins
+from training.data import Data
 from training.errors import TrainingError
-from training.loop import EVAL_BATCH, scale
+from training.loop import EVAL_BATCH, Model, scale
 
 # A softmax regression lands near 1 (measured 0.88-1.02 over the seed and tuned recipes). T outside
 # these bounds means the held-out split cannot tell: every prediction in it right (NLL falls
@@ -80,13 +81,13 @@ class Calibration:
 
 
 @torch.no_grad()
-def split_logits(model, images: torch.Tensor) -> torch.Tensor:
+def split_logits(model: Model, images: torch.Tensor) -> torch.Tensor:
     """(N, 28, 28) uint8 -> (N, 10) logits, in EVAL_BATCH slices as `evaluate` runs them."""
     model.eval()
     return torch.cat([model(scale(images[start : start + EVAL_BATCH])) for start in range(0, len(images), EVAL_BATCH)])
 
 
-def calibrate(model, data, fit: bool) -> Calibration:
+def calibrate(model: Model, data: Data, fit: bool) -> Calibration:
     """With `fit`, T from the validation split by NLL; without, T = 1. Either way the test ECE
     before and after, so every run reports how far its confidence can be trusted.
 

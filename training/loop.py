@@ -165,7 +165,7 @@ def evaluate(model: Model, loss_fn: LossFn, images: torch.Tensor, labels: torch.
         X, y = scale(images[start : start + EVAL_BATCH]), labels[start : start + EVAL_BATCH]
         logits = model(X)  # (B, 10)
         loss_sum += loss_fn(logits, y).item() * len(y)
-        correct += (logits.argmax(dim=1) == y).sum().item()
+        correct += int((logits.argmax(dim=1) == y).sum().item())
     return loss_sum / len(images), correct / len(images)
 
 

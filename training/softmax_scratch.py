@@ -96,6 +96,8 @@ class SGD:
         group = self.param_groups[0]
         for i, p in enumerate(self.params):
             grad = p.grad
+            if grad is None:  # a parameter the loss did not reach: nothing to update
+                continue
             if group["weight_decay"]:
                 grad = grad + group["weight_decay"] * p
             if group["momentum"]:

@@ -204,7 +204,7 @@ def export_concise(cfg: TrainConfig, data: Data, result: Result, verify_export: 
         raise TrainingError(f"the {result.variant} variant cannot be exported; the concise one is exported")
     c = result.calibration
     meta = metadata("concise", result.test_acc, data.digest, cfg.recipe(), calibration=c)
-    if data.corrections:
+    if data.corrections and result.test_acc_corrected is not None:  # both come with --corrections
         meta |= data.corrections.metadata(result.test_acc_corrected)
     model = to_onnx(net, data.test_images[:2], meta, c.temperature)  # a batch of 2 keeps the batch dim symbolic
     diff = verify_export(model, net, data.test_images, c.temperature)

@@ -202,7 +202,7 @@ def test_two_runs_into_one_repository_at_once_keep_their_files_apart(fashion_dir
     def b_runs_meanwhile(cfg, data, results, folder, model_file):
         seen.append(model_file)
         if len(seen) == 1:  # run A, just exported: run B now, with another seed
-            train_and_export([*ONE_EPOCH, "--data-dir", str(fashion_dir), "--out", str(out), "--seed", "2"])
+            train_and_export([*ONE_EPOCH, "--data-dir", str(fashion_dir), "--out", str(out), "--seed", "2"], steps)
         save_outputs(cfg, data, results, folder, model_file)
 
     steps = cli.Steps(save_outputs=b_runs_meanwhile)
