@@ -18,6 +18,7 @@ from training import train_command as cli
 from training.config import TrainConfig
 from training.errors import TrainingError
 from training.loop import lr_at
+from training.train_flags import parse_args
 from training.variant_training import resolve_device, train_variant
 
 
@@ -81,12 +82,12 @@ def test_missing_data_is_one_clear_line(tmp_path, capsys):
 @pytest.mark.parametrize("flags", [["--epochs", "0"], ["--lr", "-1"], ["--momentum", "1.5"], ["--variant", "cnn"]])
 def test_bad_flags_exit_2(flags, capsys):
     with pytest.raises(SystemExit) as exc:
-        cli.parse_args(flags)
+        parse_args(flags)
     assert exc.value.code == 2
 
 
 def test_flags_map_to_config_fields():
-    cfg = cli.parse_args(
+    cfg = parse_args(
         [
             "--epochs",
             "3",
@@ -114,11 +115,11 @@ def test_corrections_flag_names_the_default_store_or_a_given_one(tmp_path, monke
     from inference.core.corrections_store import default_path
 
     monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path))
-    assert cli.parse_args([]).corrections is None
+    assert parse_args([]).corrections is None
     assert default_path().parent == tmp_path
-    assert cli.parse_args(["--corrections", "--epochs", "2"]).corrections == str(default_path())
-    assert cli.parse_args(["--corrections", "mine.sqlite"]).corrections == "mine.sqlite"
-    assert (cli.parse_args([]).cross_val, cli.parse_args(["--cross-val", "5"]).cross_val) == (0, 5)
+    assert parse_args(["--corrections", "--epochs", "2"]).corrections == str(default_path())
+    assert parse_args(["--corrections", "mine.sqlite"]).corrections == "mine.sqlite"
+    assert (parse_args([]).cross_val, parse_args(["--cross-val", "5"]).cross_val) == (0, 5)
 
 
 def test_asking_for_cuda_without_one_is_an_error():

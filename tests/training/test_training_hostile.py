@@ -18,6 +18,7 @@ from training.errors import TrainingError
 from training.loop import DIVERGED_FACTOR, DivergenceGuard
 from training.onnx_export import recorded_accuracy
 from training.run_summary import accuracy_change
+from training.train_flags import parse_args
 
 PREFIX = "train-and-export: error: "
 ONE_EPOCH = ["--variant", "concise", "--epochs", "1"]
@@ -101,7 +102,7 @@ def test_bad_number_is_one_line_and_nothing_runs(flag, value, tmp_path, capsys, 
 
 
 def test_range_ends_are_accepted():
-    cfg = cli.parse_args(
+    cfg = parse_args(
         [
             "--momentum",
             "0",
