@@ -39,7 +39,7 @@ def train_seconds(device: str, epochs: int, data_dir: str | None, out: Path) -> 
     from training.config import TrainConfig
     from training.train_command import run
 
-    results = run(TrainConfig(epochs=epochs, device=device, out=str(out), data_dir=data_dir))
+    results = run(TrainConfig(epochs=epochs, device=device, out=str(out), data_dir=data_dir)).results
     return {r.variant: r.seconds for r in results}
 
 

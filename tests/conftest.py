@@ -62,7 +62,7 @@ def trained(fashion_dir, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("models")
     cfg = TrainConfig(out=str(out), data_dir=str(fashion_dir))
-    results = {r.variant: r for r in run(cfg)}
+    results = run(cfg).by_variant()
     return cfg, results, out
 
 

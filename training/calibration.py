@@ -14,8 +14,9 @@ import torch
 from torch.nn import functional as F
 
 from inference.core.calibration import ReliabilityBins, reliability_bins
+from training.data import Data
 from training.errors import TrainingError
-from training.loop import EVAL_BATCH, scale
+from training.loop import EVAL_BATCH, Model, scale
 
 # A softmax regression lands near 1 (measured 0.88-1.02 over the seed and tuned recipes). T outside
 # these bounds means the held-out split cannot tell: every prediction in it right (NLL falls
@@ -80,13 +81,13 @@ class Calibration:
 
 
 @torch.no_grad()
-def split_logits(model, images: torch.Tensor) -> torch.Tensor:
+def split_logits(model: Model, images: torch.Tensor) -> torch.Tensor:
     """(N, 28, 28) uint8 -> (N, 10) logits, in EVAL_BATCH slices as `evaluate` runs them."""
     model.eval()
     return torch.cat([model(scale(images[start : start + EVAL_BATCH])) for start in range(0, len(images), EVAL_BATCH)])
 
 
-def calibrate(model, data, fit: bool) -> Calibration:
+def calibrate(model: Model, data: Data, fit: bool) -> Calibration:
     """With `fit`, T from the validation split by NLL; without, T = 1. Either way the test ECE
     before and after, so every run reports how far its confidence can be trusted.
 
@@ -104,18 +105,3 @@ def calibrate(model, data, fit: bool) -> Calibration:
     before = reliability_bins(torch.softmax(logits, dim=1).cpu().numpy(), labels)
     after = reliability_bins(torch.softmax(logits / temperature, dim=1).cpu().numpy(), labels) if fit else before
     return Calibration(temperature, before, after)
-
-
-def calibration_line(result: Calibration, held_out: int) -> str:
-    """One line for train-and-export: T, and the test ECE it gives, worse included.
-
-    On the tuned recipe T lands near 1 and the test ECE moves by less than its own noise (a
-    paired bootstrap over the 10,000 test images: +-0.002-0.004), sometimes up; the line says
-    so rather than let "calibrated" promise a gain the test set did not show.
-    """
-    before, after = result.test_before.ece, result.test_after.ece
-    verdict = "" if after <= before else "; higher than without T on the test set"
-    return (
-        f"calibration: T = {result.temperature:.4f} fitted on {held_out} held-out images; "
-        f"test ECE ({len(result.test_before.count)} bins) {before:.4f} -> {after:.4f}{verdict}"
-    )

@@ -24,8 +24,10 @@ from tqdm import tqdm
 
 from inference.core.classes import NUM_CLASSES
 from training.auditors import AUDITORS
+from training.auditors.train import Recipe
+from training.config import TrainConfig
 from training.errors import TrainingError
-from training.loop import EVAL_BATCH, fit, scale
+from training.loop import EVAL_BATCH, LossFn, Model, Optimizer, fit, scale
 
 
 class FoldSplit(NamedTuple):
@@ -70,7 +72,7 @@ def stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_probabilities(model, images: torch.Tensor) -> np.ndarray:
+def predict_probabilities(model: Model, images: torch.Tensor) -> np.ndarray:
     """uint8 images (N, 28, 28) -> softmax probabilities (N, 10) float32 on the CPU."""
     model.eval()
     # The model's device, not the images': the ONNX export moves the final model to the CPU while
@@ -96,8 +98,8 @@ def fold_split(images: torch.Tensor, labels: torch.Tensor, held_out: np.ndarray)
 
 
 def out_of_fold(
-    build: Callable,
-    cfg,
+    build: Callable[[TrainConfig, torch.device], tuple[Model, LossFn, Optimizer]],
+    cfg: TrainConfig,
     images: torch.Tensor,
     labels: torch.Tensor,
     k: int,
@@ -145,12 +147,12 @@ def overall_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 def audit_out_of_fold(
     auditor: str,
-    cfg,
+    cfg: TrainConfig,
     images: torch.Tensor,
     labels: torch.Tensor,
     k: int,
     progress: bool | None = None,
-    recipe=None,
+    recipe: Recipe | None = None,
 ) -> OutOfFold:
     """Out-of-fold probabilities from the auditor named `auditor` (a key of AUDITORS) for uint8
     (N, 28, 28) `images` and their (N,) `labels`, on images.device.

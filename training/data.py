@@ -76,7 +76,7 @@ def prepare(
     download_ok: bool,
     val_split: int,
     seed: int,
-    device,
+    device: torch.device,
     corrections: CorrectionsStore | None = None,
 ) -> Data:
     """Both splits as tensors on `device`; `val_split` training images held out for validation.

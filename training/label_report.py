@@ -28,6 +28,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -36,9 +37,11 @@ from inference.core.atomic_write import atomic_write
 from inference.core.classes import CLASS_NAMES
 from inference.core.label_issues import COLUMNS, SIDECAR, csv_name
 from inference.core.model_repository import model_dir
+from training.config import TrainConfig
 from training.cross_val import predict_probabilities
 from training.data import Data
 from training.errors import TrainingError
+from training.loop import Model
 from training.report_inputs import UserProbabilities, from_auditor, from_user
 
 # Chosen on benchmarks/label_issues.py, not by taste: 5% of the training labels (3000) flipped at
@@ -61,7 +64,7 @@ FILTER_BY = "low_self_confidence"
 HOW_TO_INSTALL = "pip install 'fashion-softmax[label-issues]' (or pip install cleanlab)"
 
 
-def require_cleanlab():
+def require_cleanlab() -> ModuleType:
     """The cleanlab package with the two modules used here, or a one-line error saying how to get it."""
     try:
         import cleanlab.filter
@@ -175,7 +178,7 @@ def training_split(data: Data, val_split: int) -> tuple[torch.Tensor, torch.Tens
     """(images, labels, index) of every training image in IDX-file order on data's device, the
     validation hold-out included: every training image gets a score, and `index` is the position
     the labeler shows it at. With --corrections: the corrected labels, and no row for an excluded image."""
-    if not val_split:  # prepare kept the file order
+    if not val_split or data.val_index is None:  # prepare kept the file order
         return data.train_images, data.train_labels, data.train_index
     index = torch.cat([data.train_index, data.val_index])
     order = torch.argsort(index)
@@ -186,15 +189,15 @@ def training_split(data: Data, val_split: int) -> tuple[torch.Tensor, torch.Tens
 
 def report_test_set(data: Data) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """(images, labels, index) of the test set: with --corrections its verdicts applied, as for training."""
-    if data.corrected_test is None:
+    if data.corrected_test is None or data.corrections is None:  # set together, by --corrections
         return data.test_images, data.test_labels, np.arange(len(data.test_labels))
     return *data.corrected_test, np.flatnonzero(data.corrections.test.keep)
 
 
 def report_label_issues(
-    cfg,
+    cfg: TrainConfig,
     data: Data,
-    final_model,
+    final_model: Model,
     folder: Path,
     model_file: Path,
     user: UserProbabilities | None = None,

@@ -8,12 +8,51 @@ which spends most of an epoch converting single images in Python.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch
 from tqdm import tqdm
 
+from training.config import TrainConfig
 from training.errors import TrainingError
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits (N, 10), labels (N,)) -> scalar loss
+
+
+class Model(Protocol):
+    """What the loop asks of a model: the scratch class and an nn.Module both have it."""
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor: ...
+    def train(self) -> object: ...
+    def eval(self) -> object: ...
+    def parameters(self) -> Iterable[torch.Tensor]: ...
+    def state_dict(self) -> Mapping[str, Any]: ...
+
+
+class Optimizer(Protocol):
+    """What the loop asks of an optimizer: the scratch SGD and torch.optim's both have it."""
+
+    # Read-only here, so that torch's list[dict[str, Any]] and the scratch SGD's floats both fit.
+    @property
+    def param_groups(self) -> Sequence[MutableMapping[str, Any]]: ...
+    def zero_grad(self) -> None: ...
+    def step(self) -> object: ...
+
+
+class Splits(Protocol):
+    """The four tensors `fit` reads: `Data` and a cross-validation fold both have them."""
+
+    @property
+    def train_images(self) -> torch.Tensor: ...
+    @property
+    def train_labels(self) -> torch.Tensor: ...
+    @property
+    def val_images(self) -> torch.Tensor: ...
+    @property
+    def val_labels(self) -> torch.Tensor: ...
+
 
 # Evaluation slices: 1024 x 784 floats (3 MB) stay in cache and reuse the allocator's blocks;
 # one 10,000-image slice (31 MB) is a fresh mapping each time and was 4x slower (page faults).
@@ -52,7 +91,7 @@ def lr_at(step: int, total_steps: int, peak_lr: float, schedule: str) -> float:
     return end + (peak_lr - end) * (1 + math.cos(math.pi * t)) / 2
 
 
-def set_lr(optimizer, lr: float) -> None:
+def set_lr(optimizer: Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
 
@@ -61,7 +100,7 @@ class DivergenceGuard:
     """Stops a run whose batch loss turns NaN or infinite, or whose running loss climbs past
     DIVERGED_FACTOR times the first batch's loss; one guard lives for all epochs of a run."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.first: float | None = None
         self.running = 0.0
 
@@ -82,7 +121,17 @@ class DivergenceGuard:
             )
 
 
-def train_epoch(model, loss_fn, optimizer, images, labels, batch_size, generator, lrs, guard) -> float:
+def train_epoch(
+    model: Model,
+    loss_fn: LossFn,
+    optimizer: Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    lrs: Iterator[float],
+    guard: DivergenceGuard,
+) -> float:
     """One pass over shuffled minibatches; returns the mean training loss.
 
     `lrs` yields the learning rate for each step, so the schedule lives outside the loop body;
@@ -108,7 +157,7 @@ def train_epoch(model, loss_fn, optimizer, images, labels, batch_size, generator
 
 
 @torch.no_grad()
-def evaluate(model, loss_fn, images, labels) -> tuple[float, float]:
+def evaluate(model: Model, loss_fn: LossFn, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
     """(mean loss, accuracy) over a whole split."""
     model.eval()
     loss_sum, correct = 0.0, 0
@@ -116,7 +165,7 @@ def evaluate(model, loss_fn, images, labels) -> tuple[float, float]:
         X, y = scale(images[start : start + EVAL_BATCH]), labels[start : start + EVAL_BATCH]
         logits = model(X)  # (B, 10)
         loss_sum += loss_fn(logits, y).item() * len(y)
-        correct += (logits.argmax(dim=1) == y).sum().item()
+        correct += int((logits.argmax(dim=1) == y).sum().item())
     return loss_sum / len(images), correct / len(images)
 
 
@@ -129,7 +178,15 @@ class History:
     val_acc: list[float] = field(default_factory=list)
 
 
-def fit(model, loss_fn, optimizer, data, cfg, desc: str = "", progress: bool | None = None) -> History:
+def fit(
+    model: Model,
+    loss_fn: LossFn,
+    optimizer: Optimizer,
+    data: Splits,
+    cfg: TrainConfig,
+    desc: str = "",
+    progress: bool | None = None,
+) -> History:
     """Train for cfg.epochs, evaluating on the validation split after each epoch.
 
     progress=None shows the bar on a terminal only, so logs and CI stay clean.

@@ -8,7 +8,9 @@ float dtype, exactly (n, 10), finite, non-negative, each row summing to 1 within
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -20,7 +22,7 @@ ROW_SUM_TOLERANCE = 1e-3
 ORDER = "one row per training image in the IDX file's order"
 
 
-def load_pred_probs(path, n: int) -> np.ndarray:
+def load_pred_probs(path: str | os.PathLike[str], n: int) -> np.ndarray:
     """(n, 10) float32 probabilities from the `.npy` at `path`, or a one-line TrainingError naming what arrived."""
     where = f"--pred-probs {path}"
     expected = f"expected a float array of shape ({n}, {NUM_CLASSES}) — {ORDER}"
@@ -62,7 +64,7 @@ def load_pred_probs(path, n: int) -> np.ndarray:
     return array.astype(np.float32)
 
 
-def _read_header(f, where: str, expected: str) -> tuple[tuple, np.dtype]:
+def _read_header(f: BinaryIO, where: str, expected: str) -> tuple[tuple[int, ...], np.dtype]:
     """(shape, dtype) from a .npy header, without reading the data."""
     try:
         version = np.lib.format.read_magic(f)

@@ -5,10 +5,15 @@ Drawn on an axes the caller owns, so the training curves' PNG can hold it as one
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from inference.core.calibration import ReliabilityBins
 
+if TYPE_CHECKING:  # matplotlib itself is imported by plot.py, after it picks the Agg backend
+    from matplotlib.axes import Axes
 
-def draw_reliability(ax, curves: dict[str, ReliabilityBins]) -> None:
+
+def draw_reliability(ax: Axes, curves: dict[str, ReliabilityBins]) -> None:
     """One line per entry of `curves` (legend label -> bins, e.g. before and after calibration);
     points sit at each non-empty bin's mean confidence, so empty bins draw nothing."""
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")

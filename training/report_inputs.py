@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from inference.core.label_issues import USER_SUPPLIED
+from training.config import TrainConfig
 from training.errors import TrainingError
 
 
@@ -70,7 +71,7 @@ def from_user(user: UserProbabilities, index: torch.Tensor) -> TrainProbabilitie
 
 
 def from_auditor(
-    name: str | None, cfg, images: torch.Tensor, labels: torch.Tensor, k: int, progress: bool | None = None
+    name: str | None, cfg: TrainConfig, images: torch.Tensor, labels: torch.Tensor, k: int, progress: bool | None = None
 ) -> TrainProbabilities:
     """K fold models of the auditor, each scoring the fold it held out."""
     from training.cross_val import audit_out_of_fold

@@ -10,6 +10,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from training.config import TrainConfig
+from training.loop import LossFn
+
 NUM_INPUTS, NUM_OUTPUTS = 28 * 28, 10
 
 
@@ -19,7 +22,7 @@ def make_model() -> nn.Sequential:
     return nn.Sequential(nn.Flatten(), nn.Linear(NUM_INPUTS, NUM_OUTPUTS))  # (N, 28, 28) -> (N, 10)
 
 
-def build(cfg, device: torch.device):
+def build(cfg: TrainConfig, device: torch.device) -> tuple[nn.Sequential, LossFn, torch.optim.SGD]:
     """(model, loss function, optimizer) for the shared training loop; the caller seeds torch."""
     model = make_model().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)

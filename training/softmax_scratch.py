@@ -8,7 +8,12 @@ No nn.Module, no torch.optim, no F.cross_entropy in this file.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
+
+from training.config import TrainConfig
+from training.loop import LossFn
 
 NUM_INPUTS, NUM_OUTPUTS = 28 * 28, 10
 
@@ -81,24 +86,27 @@ class SGD:
     of either variant's optimizer the same way.
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+    def __init__(self, params: Iterable[torch.Tensor], lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
         self.params = list(params)
-        self.param_groups = [{"lr": lr, "momentum": momentum, "weight_decay": weight_decay}]
-        self.velocity = [None] * len(self.params)
+        self.param_groups: list[dict[str, float]] = [{"lr": lr, "momentum": momentum, "weight_decay": weight_decay}]
+        self.velocity: list[torch.Tensor | None] = [None] * len(self.params)
 
     @torch.no_grad()
     def step(self) -> None:
         group = self.param_groups[0]
         for i, p in enumerate(self.params):
             grad = p.grad
+            if grad is None:  # a parameter the loss did not reach: nothing to update
+                continue
             if group["weight_decay"]:
                 grad = grad + group["weight_decay"] * p
             if group["momentum"]:
-                if self.velocity[i] is None:
-                    self.velocity[i] = grad.clone()
+                velocity = self.velocity[i]
+                if velocity is None:
+                    velocity = self.velocity[i] = grad.clone()
                 else:
-                    self.velocity[i].mul_(group["momentum"]).add_(grad)
-                grad = self.velocity[i]
+                    velocity.mul_(group["momentum"]).add_(grad)
+                grad = velocity
             p.sub_(group["lr"] * grad)
 
     def zero_grad(self) -> None:
@@ -106,7 +114,7 @@ class SGD:
             p.grad = None
 
 
-def build(cfg, device: torch.device):
+def build(cfg: TrainConfig, device: torch.device) -> tuple[SoftmaxRegressionScratch, LossFn, SGD]:
     """(model, loss function, optimizer) for the shared training loop; the caller seeds torch."""
     model = SoftmaxRegressionScratch(cfg.sigma, device)
     optimizer = SGD(model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)

@@ -20,22 +20,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
-import json
 import sys
-import time
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import onnx
 import torch
+from torch import nn
 
-from inference.core.atomic_write import atomic_write
-from inference.core.command_line import OneLineParser, finite_float, int_in, os_error_text, run_command
-from inference.core.corrections import default_path
-from inference.core.fashion_mnist import SPLITS
+from inference.core.command_line import os_error_text, run_command
+from inference.core.corrections import CorrectionsStore
 from inference.core.model_repository import (
-    CURVES_FILE,
-    HISTORY_FILE,
     check_writable,
     latest_model,
     model_dir,
@@ -46,140 +42,40 @@ from inference.core.model_repository import (
     write_model,
 )
 from inference.core.next_steps import report_command, review_command
-from training import softmax_concise, softmax_scratch
-from training.calibration import Calibration, calibrate, calibration_line
-from training.config import DEVICES, SCHEDULES, VARIANTS, TrainConfig
+from training.config import TrainConfig
 from training.corrections import open_store
 from training.data import Data, prepare
 from training.errors import TrainingError
 from training.label_report import report_label_issues, require_cleanlab
-from training.loop import History, evaluate, fit
+from training.loop import fit
 from training.onnx_export import metadata, recorded_accuracy, to_onnx, verify
-from training.plot import curves_png
 from training.report_inputs import UserProbabilities, load_user_probabilities
+from training.run_outputs import save_outputs
+from training.run_report import Earlier, Export, RunReport
+from training.run_summary import data_line, report_lines
+from training.train_flags import TRAIN_IMAGES, parse_args
+from training.variant_training import FitModel, Result, resolve_device, train_variant
 
-BUILDERS = {"scratch": softmax_scratch.build, "concise": softmax_concise.build}
-
-
-@dataclass
-class Result:
-    variant: str
-    history: History
-    test_loss: float
-    test_acc: float
-    seconds: float  # training time alone, without data loading or export
-    model: object  # SoftmaxRegressionScratch or nn.Sequential
-    test_acc_corrected: float | None = None  # against the corrected test labels (--corrections)
-    calibration: Calibration | None = None  # the test ECE, and T with --calibrate
+PrepareData = Callable[[str | None, bool, int, int, torch.device, CorrectionsStore | None], Data]
+TrainVariant = Callable[[str, TrainConfig, Data, torch.device, FitModel], Result]
+VerifyExport = Callable[[onnx.ModelProto, nn.Module, torch.Tensor, float], float]  # -> max |Δp|
+SaveOutputs = Callable[[TrainConfig, Data, list[Result], Path, Path | None], None]
 
 
-TRAIN_IMAGES = SPLITS["train"][2]
-MAX_EPOCHS = 10_000  # an epoch takes 1-2 s on a CPU; 10,000 is hours, more is a typo
-MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes
-MAX_FOLDS = 100  # each fold is one more training run: 100 is already 100 runs, more is a typo
+@dataclass(frozen=True)
+class Steps:
+    """The steps of a run a test replaces (with a spy, or with one that fails), handed to `run`
+    instead of patched into this module's names; the defaults are the real ones."""
+
+    prepare: PrepareData = prepare
+    train_variant: TrainVariant = train_variant
+    fit: FitModel = fit  # what train_variant trains with
+    verify: VerifyExport = verify
+    save_outputs: SaveOutputs = save_outputs
+    require_cleanlab: Callable[[], object] = require_cleanlab
 
 
-def parse_args(argv: list[str] | None) -> TrainConfig:
-    d = TrainConfig()
-    p = OneLineParser(prog="train-and-export", description=__doc__.split("\n")[0])
-    p.add_argument("--variant", choices=(*VARIANTS, "both"), default=d.variant)
-    p.add_argument("--epochs", type=int_in(1, MAX_EPOCHS), default=d.epochs)
-    # Larger than the training set is the whole set anyway.
-    p.add_argument("--batch-size", type=int_in(1, TRAIN_IMAGES), default=d.batch_size)
-    p.add_argument("--lr", type=finite_float(0, low_open=True), default=d.lr, help="learning rate (peak for one-cycle)")
-    # At 1 the velocity never decays and SGD does not settle.
-    p.add_argument("--momentum", type=finite_float(0, 1, high_open=True), default=d.momentum)
-    p.add_argument("--weight-decay", type=finite_float(0), default=d.weight_decay)
-    p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
-    p.add_argument(
-        "--val-split",
-        type=int_in(0, TRAIN_IMAGES - 1),
-        default=d.val_split,
-        help="hold out N training images for validation (0: validate on the test set)",
-    )
-    p.add_argument(
-        "--sigma", type=finite_float(0, low_open=True), default=d.sigma, help="std of the scratch model's init"
-    )
-    # Negative seeds would wrap around to the same generator states as large ones.
-    p.add_argument("--seed", type=int_in(0, MAX_SEED), default=d.seed)
-    p.add_argument("--device", choices=DEVICES, default=d.device)
-    p.add_argument("--out", default=d.out, help="model repository to write (default: models)")
-    p.add_argument("--data-dir", default=d.data_dir, help="folder with the four Fashion-MNIST IDX files")
-    p.add_argument("--download", action="store_true", help="download with torchvision if not found locally")
-    p.add_argument(
-        "--cross-val",
-        type=int_in(0, MAX_FOLDS),
-        default=d.cross_val,
-        metavar="K",
-        help="also rank suspected label errors from K-fold out-of-fold probabilities (needs cleanlab)",
-    )
-    p.add_argument(
-        "--auditor",
-        choices=auditor_names(),
-        default=d.auditor,
-        help="the model --cross-val trains K times to rank label issues (default: "
-        f"{default_auditor()}); it is never exported",
-    )
-    p.add_argument(
-        "--pred-probs",
-        default=d.pred_probs,
-        metavar="FILE.npy",
-        help="rank label issues with your own (60000, 10) training-split probabilities instead of "
-        "--cross-val's K training runs (needs cleanlab)",
-    )
-    p.add_argument(
-        "--corrections",
-        nargs="?",
-        const=str(default_path()),
-        default=d.corrections,
-        metavar="PATH",
-        help=f"train with the labeler's verdicts applied (PATH left out: {default_path()})",
-    )
-    p.add_argument(
-        "--calibrate",
-        action="store_true",
-        help="fit a temperature T on the validation split (needs --val-split N > 0); "
-        "exported probabilities = softmax(logits / T)",
-    )
-    args = p.parse_args(argv)
-    if args.calibrate and args.val_split == 0:
-        p.error(
-            "argument --calibrate: needs --val-split N > 0 (with 0 the validation split is the test set, "
-            "and a T fitted on it would flatter the test ECE); e.g. --val-split 10000"
-        )
-    if args.cross_val == 1:
-        p.error(
-            "argument --cross-val: expected 0 (off) or 2 to 100 folds, got 1 "
-            "(each fold model must train on the other folds)"
-        )
-    if args.pred_probs is not None and args.cross_val:
-        p.error(
-            "argument --pred-probs: replaces --cross-val's out-of-fold step, so give one of them, not both "
-            f"(--pred-probs {args.pred_probs} or --cross-val {args.cross_val})"
-        )
-    if args.auditor is not None and args.pred_probs is not None:
-        p.error(
-            f"argument --auditor: --pred-probs {args.pred_probs} brings its own probabilities, so no auditor "
-            f"is trained; drop --auditor {args.auditor}"
-        )
-    if args.auditor is not None and not args.cross_val:
-        p.error(
-            f"argument --auditor: the auditor is what --cross-val K trains; add --cross-val 5 to use "
-            f"--auditor {args.auditor}"
-        )
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-
-
-def auditor_names() -> list[str]:
-    from training.auditors import AUDITORS
-
-    return sorted(AUDITORS)
-
-
-def default_auditor() -> str:
-    from training.auditors import DEFAULT_AUDITOR
-
-    return DEFAULT_AUDITOR
+REAL_STEPS = Steps()
 
 
 def require_writable_out(out: str) -> None:
@@ -192,123 +88,19 @@ def require_writable_out(out: str) -> None:
         ) from None
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-def train_variant(variant: str, cfg: TrainConfig, data: Data, device: torch.device) -> Result:
-    torch.manual_seed(cfg.seed)  # same seed -> same init and same batches for either variant
-    model, loss_fn, optimizer = BUILDERS[variant](cfg, device)
-    start = time.perf_counter()
-    try:
-        history = fit(model, loss_fn, optimizer, data, cfg, desc=variant)
-    except TrainingError as e:
-        raise TrainingError(f"{variant}: {e}; nothing was exported") from None
-    seconds = time.perf_counter() - start
-    test_loss, test_acc = evaluate(model, loss_fn, data.test_images, data.test_labels)
-    corrected = evaluate(model, loss_fn, *data.corrected_test)[1] if data.corrected_test else None
-    try:
-        calibration = calibrate(model, data, fit=cfg.calibrate)
-    except TrainingError as e:
-        raise TrainingError(f"{variant}: {e}; nothing was exported") from None
-    return Result(variant, history, test_loss, test_acc, seconds, model, corrected, calibration)
-
-
-def summary_table(results: list[Result]) -> str:
-    """One row per variant; with --corrections also the test accuracy against the corrected labels."""
-    corrected = any(r.test_acc_corrected is not None for r in results)
-    fitted = any(r.calibration and r.calibration.temperature != 1.0 for r in results)
-    head = (
-        f"{'variant':<8} {'epochs':>6} {'train loss':>10} {'val loss':>9} {'val acc':>8} {'test acc':>8}"
-        + (f" {'corrected':>9}" if corrected else "")
-        + f" {'test ECE':>8}"
-        + (f" {'T':>6} {'ECE cal':>8}" if fitted else "")
-        + f" {'seconds':>8}"
-    )
-    rows = [head, "-" * len(head)]
-    for r in results:
-        h = r.history
-        rows.append(
-            f"{r.variant:<8} {len(h.train_loss):>6} {h.train_loss[-1]:>10.4f} {h.val_loss[-1]:>9.4f} "
-            f"{h.val_acc[-1]:>8.4f} {r.test_acc:>8.4f}"
-            + (f" {r.test_acc_corrected:>9.4f}" if corrected else "")
-            + f" {r.calibration.test_before.ece:>8.4f}"
-            + (f" {r.calibration.temperature:>6.3f} {r.calibration.test_after.ece:>8.4f}" if fitted else "")
-            + f" {r.seconds:>8.2f}"
-        )
-    if corrected:
-        rows.append("test acc: against the published test labels; corrected: with the test verdicts applied")
-    return "\n".join(rows)
-
-
-def accuracy_change(new: float, previous: float | None, version: int | None) -> str:
-    """The exported model's test accuracy beside the newest earlier version's, so a worse model
-    never becomes the one served silently."""
-    if version is None:
-        return f"exported model's test accuracy: {new:.4f} (the first version: none earlier to compare with)"
-    if previous is None:
-        return f"exported model's test accuracy: {new:.4f} (version {version} before it records no accuracy)"
-    verdict = (
-        f"; version {version} was better: it stays in the repository, but the new version is the one served"
-        if new < previous
-        else ""
-    )
-    return (
-        f"exported model's test accuracy: {new:.4f}, version {version} before it: {previous:.4f} "
-        f"({new - previous:+.4f}){verdict}"
-    )
-
-
-def save_outputs(cfg: TrainConfig, data: Data, results: list[Result], folder: Path, model_file: Path | None) -> None:
-    """Weights, history and plot of this run into its own `folder` (the version's folder; Triton
-    reads none of them); history.json names the version the run exported (`model_file`), if any."""
-    for r in results:
-        state = {k: v.detach().cpu().contiguous() for k, v in r.model.state_dict().items()}
-        buf = io.BytesIO()
-        torch.save(state, buf)  # plain tensors only: loads with torch.load(weights_only=True)
-        atomic_write(weights_file(folder, r.variant), buf.getvalue())
-    history = {
-        "dataset_sha256": data.digest,
-        "model": model_file and model_file.relative_to(model_dir(cfg.out)).as_posix(),
-        "validation": f"{len(data.val_labels)} held-out training images" if cfg.val_split else "test set",
-        "recipe": cfg.recipe(),
-        "corrections": data.corrections and data.corrections.record(),
-        "variants": {
-            r.variant: {
-                **asdict(r.history),
-                "test_loss": r.test_loss,
-                "test_acc": r.test_acc,
-                "test_acc_corrected": r.test_acc_corrected,
-                "seconds": r.seconds,
-                "temperature": r.calibration.temperature,
-                "ece_test_before": r.calibration.test_before.ece,
-                "ece_test_after": r.calibration.test_after.ece,
-            }
-            for r in results
-        },
-    }
-    atomic_write(folder / HISTORY_FILE, json.dumps(history, indent=2).encode())
-    atomic_write(
-        folder / CURVES_FILE,
-        curves_png({r.variant: r.history for r in results}, {r.variant: r.calibration for r in results}),
-    )
-
-
-def export_concise(cfg: TrainConfig, data: Data, result: Result) -> tuple[Path, int, float]:
-    """The concise model as a new version: (its path, its version number, max |Δp| against PyTorch)."""
+def export_concise(cfg: TrainConfig, data: Data, result: Result, verify_export: VerifyExport = verify) -> Export:
+    """The concise model as a new version, checked by `verify_export` against PyTorch first."""
     net = result.model
+    if not isinstance(net, nn.Module):  # only the concise variant exports, and it is an nn.Module
+        raise TrainingError(f"the {result.variant} variant cannot be exported; the concise one is exported")
     c = result.calibration
     meta = metadata("concise", result.test_acc, data.digest, cfg.recipe(), calibration=c)
-    if data.corrections:
+    if data.corrections and result.test_acc_corrected is not None:  # both come with --corrections
         meta |= data.corrections.metadata(result.test_acc_corrected)
     model = to_onnx(net, data.test_images[:2], meta, c.temperature)  # a batch of 2 keeps the batch dim symbolic
-    diff = verify(model, net, data.test_images, c.temperature)
+    diff = verify_export(model, net, data.test_images, c.temperature)
     try:
-        return *write_model(cfg.out, model.SerializeToString()), diff
+        return Export(*write_model(cfg.out, model.SerializeToString()), diff)
     except OSError as e:  # a full disk, or a folder that changed since the check before training
         advice = (
             "free some space or choose another --out"
@@ -353,40 +145,66 @@ def next_step(cfg: TrainConfig, model_file: Path | None, reported: bool) -> str:
     )
 
 
-def run(cfg: TrainConfig) -> list[Result]:
+def describe_data(cfg: TrainConfig, data: Data, device: torch.device) -> str:
+    """The data line, and the corrections applied to it (if any)."""
+    val = f"{len(data.val_labels)} held-out training images" if cfg.val_split else "the test set"
+    line = data_line(data.source, len(data.train_labels), val, len(data.test_labels), str(device))
+    return f"{line}\n{data.corrections.describe()}" if data.corrections else line
+
+
+def ignore(_: object) -> None:
+    """The default for run's callbacks: a caller that does not print needs neither."""
+
+
+def run(
+    cfg: TrainConfig,
+    steps: Steps = REAL_STEPS,
+    on_data: Callable[[str], object] = ignore,
+    on_failure: Callable[[RunReport], object] = ignore,
+) -> RunReport:
+    """Train, export, save and rank as `cfg` says; prints nothing. `on_data` gets the data line
+    before the long training, so a person sees at once what trains; `on_failure` gets what the
+    run completed before an error (or Ctrl-C), just before it propagates."""
     # First of all: a wrong --pred-probs file must fail in a second, before any training.
     user = load_user_probabilities(cfg.pred_probs, TRAIN_IMAGES) if cfg.pred_probs else None
     if cfg.cross_val or user:
-        require_cleanlab()  # next: a missing package must not cost a training run
+        steps.require_cleanlab()  # next: a missing package must not cost a training run
     require_writable_out(cfg.out)
     previous = latest_model(cfg.out)  # the newest version before this run, to compare with
     device = resolve_device(cfg.device)
     store = open_store(cfg.corrections) if cfg.corrections else None  # before the data: a missing one costs nothing
     with store or contextlib.nullcontext():
-        data = prepare(cfg.data_dir, cfg.download, cfg.val_split, cfg.seed, device, store)
-    val = f"{len(data.val_labels)} held-out training images" if cfg.val_split else "the test set"
-    print(
-        f"data: {data.source}  train {len(data.train_labels)}, validation on {val}, "
-        f"test {len(data.test_labels)}; device: {device}"
-    )
-    if data.corrections:
-        print(data.corrections.describe())
-    results = [train_variant(v, cfg, data, device) for v in cfg.variants()]
-    print(summary_table(results))
+        data = steps.prepare(cfg.data_dir, cfg.download, cfg.val_split, cfg.seed, device, store)
+    report = RunReport(describe_data(cfg, data, device))
+    on_data(report.data)
+    try:
+        train_export_and_save(cfg, steps, data, device, previous, user, report)
+    except BaseException:
+        on_failure(report)
+        raise
+    return report
+
+
+def train_export_and_save(
+    cfg: TrainConfig,
+    steps: Steps,
+    data: Data,
+    device: torch.device,
+    previous: tuple[Path, int] | None,
+    user: UserProbabilities | None,
+    report: RunReport,
+) -> None:
+    """The steps after the data has loaded, each recorded in `report` as it completes."""
+    report.results = results = [steps.train_variant(v, cfg, data, device, steps.fit) for v in cfg.variants()]
     if cfg.calibrate:
-        print(calibration_line(results[-1].calibration, len(data.val_labels)))
-    concise = next((r for r in results if r.variant == "concise"), None)
+        report.calibration_held_out = len(data.val_labels)
+    concise = report.by_variant().get("concise")
     model_file = None
-    if concise is None:
-        print("no ONNX export: it exports the concise variant (use --variant concise or both)")
-    else:
+    if concise is not None:
         earlier = recorded_accuracy(previous[0]) if previous else None
-        print(accuracy_change(concise.test_acc, earlier, previous and previous[1]))
-        model_file, version, diff = export_concise(cfg, data, concise)
-        print(
-            f"exported {model_file} as version {version} (onnxruntime vs PyTorch on the test set: "
-            f"max |Δp| = {diff:.1e}, same predictions)"
-        )
+        report.earlier = Earlier(previous and previous[1], earlier)
+        report.export = export_concise(cfg, data, concise, steps.verify)
+        model_file = report.export.model_file
     try:
         folder = run_folder_of(model_file) if model_file else unexported_run_dir(cfg.out)
     except OSError as e:
@@ -394,7 +212,7 @@ def run(cfg: TrainConfig) -> list[Result]:
             f"could not make a folder for the run's weights, history and curves ({os_error_text(e)})"
         ) from None
     try:
-        save_outputs(cfg, data, results, folder, model_file)
+        steps.save_outputs(cfg, data, results, folder, model_file)
     except BaseException as e:  # Ctrl-C and SIGTERM too: an unexported run leaves no empty folder behind
         if model_file is None:
             with contextlib.suppress(OSError):
@@ -402,22 +220,28 @@ def run(cfg: TrainConfig) -> list[Result]:
         if isinstance(e, OSError):
             raise TrainingError(f"could not write the weights, history and curves ({os_error_text(e)})") from None
         raise
-    print(f"weights, history and curves: {folder}/ ({HISTORY_FILE}, {CURVES_FILE})")
+    report.folder = folder
     if cfg.cross_val or user:
         chosen = concise or results[-1]
-        print(rank_label_issues(cfg, data, chosen, folder, model_file or weights_file(folder, chosen.variant), user))
-    print(next_step(cfg, model_file, reported=bool(cfg.cross_val or user) and model_file is not None))
-    return results
+        report.label_issues = rank_label_issues(
+            cfg, data, chosen, folder, model_file or weights_file(folder, chosen.variant), user
+        )
+    report.next_step = next_step(cfg, model_file, reported=bool(cfg.cross_val or user) and model_file is not None)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, steps: Steps = REAL_STEPS) -> int:
+    """The command: `steps` are the real ones unless a test passes its own."""
     try:
         cfg = parse_args(argv)
     except SystemExit as e:  # argparse exits: 0 after --help, 2 after printing a bad flag's line
         return int(e.code or 0)
 
+    def show(report: RunReport) -> None:
+        for line in report_lines(report):
+            print(line)
+
     def body() -> int:
-        run(cfg)
+        show(run(cfg, steps, on_data=print, on_failure=show))
         return 0
 
     return run_command(

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from inference.adapters.serve_settings import DEFAULT_HOST, DEFAULT_PORT, ServeSettings
 from inference.adapters.served_models import ServedModel, default_version, read_config
-from inference.core.command_line import OneLineParser, finite_float, int_in
-from inference.core.errors import InferenceError, ModelError
+from inference.core.command_line import OneLineParser, finite_float, int_in, run_command
+from inference.core.errors import ArgumentError, InferenceError, ModelError
 from inference.core.model_repository import MODEL_FILE, MODEL_NAME, resolve_model_path, versions
 from inference.core.predictor import DEVICES, Predictor, thread_limit
 
@@ -109,33 +109,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = parse_args(argv)  # a bad flag exits 2 here, in one line, before anything is imported
+    return run_command("fashion-serve", lambda: serve(args), errors=(ValueError,))
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Load the model, bind the port and serve until SIGTERM or Ctrl-C; every error a user can
+    cause is raised for run_command to print in one line (ValueError: onnxruntime's own, from a
+    file that is not a model it can load)."""
     try:
         import uvicorn
 
         from inference.adapters.http_app import create_app
         from inference.adapters.serve_protocol import guarded_protocol
     except ImportError as e:
-        print(
-            f"fashion-serve: error: {e.name} is missing; install the serve extra: pip install 'fashion-softmax[serve]'",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        predictor = Predictor(default_model_file(args.model), device=args.device, threads=args.threads)
-    except (InferenceError, ValueError, OSError) as e:
-        print(f"fashion-serve: error: {e}", file=sys.stderr)
-        return 2
+        raise InferenceError(
+            f"{e.name} is missing; install the serve extra: pip install 'fashion-softmax[serve]'"
+        ) from None
+    predictor = Predictor(default_model_file(args.model), device=args.device, threads=args.threads)
     try:
         listener = bind(args.host, args.port)
     except (OSError, ValueError) as e:  # port in use, address not on this machine, unknown or overlong name
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        print(
-            f"fashion-serve: error: cannot listen on {args.host}:{args.port}: {reason}; "
-            "pick another --port, or a --host address of this machine",
-            file=sys.stderr,
-        )
-        return 2
+        raise ArgumentError(
+            f"cannot listen on {args.host}:{args.port}: {reason}; pick another --port, or a --host address of this machine"
+        ) from None
     settings = ServeSettings(
         max_body_bytes=args.max_body_bytes,
         read_timeout=args.read_timeout,
@@ -151,10 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # A folder serves every version in it; a file is served alone.
         served = ServedModel.from_predictor(predictor, whole_folder=given is None or given.is_dir())
-        app = create_app(predictor, settings, served)
-    except ModelError as e:  # an unreadable config.pbtxt
-        print(f"fashion-serve: error: {e}", file=sys.stderr)
-        return 2
+        app = create_app(predictor, settings, served)  # ModelError for an unreadable config.pbtxt
+    except BaseException:
+        listener.close()  # the port is free again for the fixed command
+        raise
     model = app.state.service.model
     address = f"[{args.host}]" if ":" in args.host else args.host  # IPv6 literals are bracketed in URLs
     print(

@@ -242,7 +242,8 @@ def test_calibrate_fits_on_the_validation_split_and_reports_the_test_set(torch_o
 
 
 def test_the_calibration_line_says_when_the_test_set_did_not_improve():
-    from training.calibration import Calibration, calibration_line
+    from training.calibration import Calibration
+    from training.run_summary import calibration_line
 
     sure = reliability_bins(np.array([[0.9, 0.1], [0.9, 0.1]]), np.array([0, 1]))  # ECE 0.4
     fair = reliability_bins(np.array([[0.5, 0.5], [0.5, 0.5]]), np.array([0, 1]))  # ECE 0

@@ -19,15 +19,16 @@ from inference.core.fashion_mnist import load_split
 from inference.core.model_repository import onnx_path
 from testkit.gui_helpers import SCORE_TIMEOUT_MS
 from training import train_command as cli
+from training.loop import fit
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 ONE_EPOCH = ["--variant", "concise", "--epochs", "1"]
 
 
-def train_and_export(flags: list[str]) -> None:
+def train_and_export(flags: list[str], steps: cli.Steps = cli.REAL_STEPS) -> None:
     err = io.StringIO()
     with redirect_stdout(io.StringIO()), redirect_stderr(err):
-        assert cli.main(flags) == 0, err.getvalue()
+        assert cli.main(flags, steps) == 0, err.getvalue()
 
 
 def test_review_in_the_labeler_then_retrain(qtbot, fashion_dir, tmp_path, monkeypatch):
@@ -50,14 +51,12 @@ def test_review_in_the_labeler_then_retrain(qtbot, fashion_dir, tmp_path, monkey
 
     # 3. Retrain with those verdicts; spy on the labels the final model trains on.
     seen = {}
-    real_fit = cli.fit
 
     def spy_fit(model, loss_fn, optimizer, data, cfg, **kw):
         seen.update(labels=data.train_labels.numpy().copy(), index=data.train_index.numpy().copy())
-        return real_fit(model, loss_fn, optimizer, data, cfg, **kw)
+        return fit(model, loss_fn, optimizer, data, cfg, **kw)
 
-    monkeypatch.setattr(cli, "fit", spy_fit)
-    train_and_export([*common, "--corrections", str(store)])
+    train_and_export([*common, "--corrections", str(store)], cli.Steps(fit=spy_fit))
 
     # 4. The new version's metadata counts the verdicts.
     meta = {p.key: p.value for p in onnx.load(onnx_path(out, 2)).metadata_props}

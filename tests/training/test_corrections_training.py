@@ -22,6 +22,7 @@ from inference.core.label_issues import read_report
 from inference.core.model_repository import latest_model, model_dir, onnx_path, resolve_model_path, version_dir
 from testkit.command_runs import train_and_export
 from training import train_command as cli
+from training.loop import fit
 from training.onnx_export import recorded_accuracy
 
 ONE_EPOCH = ["--variant", "concise", "--epochs", "1"]
@@ -70,12 +71,11 @@ def retrained(fashion_dir, tmp_path_factory, torch_one_thread):
             images=len(data.train_images),
             val_labels=data.val_labels.numpy().copy(),
         )
-        return real_fit(model, loss_fn, optimizer, data, cfg, **kw)
+        return fit(model, loss_fn, optimizer, data, cfg, **kw)
 
-    real_fit = cli.fit
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "fit", spy_fit)
-        log = train_and_export([*common, "--cross-val", "2", "--auditor", "linear", "--corrections", str(store_path)])
+    log = train_and_export(
+        [*common, "--cross-val", "2", "--auditor", "linear", "--corrections", str(store_path)], cli.Steps(fit=spy_fit)
+    )
     return SimpleNamespace(
         out=out,
         folder=model_dir(out),

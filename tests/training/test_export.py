@@ -110,12 +110,11 @@ def test_a_failed_check_writes_no_model(trained, tmp_path, monkeypatch):
     def disagree(*args):
         raise export.TrainingError("onnxruntime disagrees with PyTorch")
 
-    monkeypatch.setattr("training.train_command.verify", disagree)
     from training import train_command as cli
     from training.data import prepare
 
     data = prepare(cfg.data_dir, False, 0, cfg.seed, torch.device("cpu"))
     with pytest.raises(export.TrainingError):
-        cli.export_concise(cfg.__class__(out=str(tmp_path)), data, results["concise"])
+        cli.export_concise(cfg.__class__(out=str(tmp_path)), data, results["concise"], verify_export=disagree)
     assert model_repository.latest_model(tmp_path) is None
     assert not model_repository.model_dir(tmp_path).exists()

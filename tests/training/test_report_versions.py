@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shlex
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -23,6 +24,7 @@ from inference.core.model_repository import model_dir, onnx_path, version_dir
 from testkit.command_runs import train_and_export
 from training import train_command as cli
 from training.label_report import find_issues
+from training.run_outputs import save_outputs
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 ONE_EPOCH = ["--variant", "concise", "--epochs", "1"]
@@ -147,11 +149,13 @@ def test_the_last_line_is_the_labeler_command_for_the_version_just_made(reposito
 
 
 @pytest.fixture
-def nothing_may_train(monkeypatch):
+def nothing_may_train() -> cli.Steps:
+    """Steps whose data loading fails the test outright: pass them to main."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("train-and-export went on to load data and train")
 
-    monkeypatch.setattr(cli, "prepare", refuse)
+    return cli.Steps(prepare=refuse)
 
 
 @pytest.mark.parametrize(
@@ -165,16 +169,16 @@ def nothing_may_train(monkeypatch):
     ids=["auditor-without-cross-val", "pred-probs-and-cross-val", "pred-probs-and-auditor", "unknown-auditor"],
 )
 def test_flags_that_do_not_combine_are_one_line(flags, says, tmp_path, capsys, nothing_may_train):
-    assert cli.main([*flags, "--out", str(tmp_path / "models")]) == 2
+    assert cli.main([*flags, "--out", str(tmp_path / "models")], nothing_may_train) == 2
     err = capsys.readouterr().err
     assert err.startswith(PREFIX) and err.count("\n") == 1 and says in err, err
     assert not (tmp_path / "models").exists()
 
 
-def test_a_bad_pred_probs_file_fails_before_cleanlab_or_the_data(tmp_path, capsys, monkeypatch, nothing_may_train):
+def test_a_bad_pred_probs_file_fails_before_cleanlab_or_the_data(tmp_path, capsys, nothing_may_train):
     np.save(tmp_path / "p.npy", np.full((3, 10), 0.1, np.float32))
-    monkeypatch.setattr(cli, "require_cleanlab", lambda: pytest.fail("cleanlab was asked for before the file"))
-    assert cli.main(["--pred-probs", str(tmp_path / "p.npy"), "--out", str(tmp_path / "models")]) == 2
+    steps = replace(nothing_may_train, require_cleanlab=lambda: pytest.fail("cleanlab was asked for before the file"))
+    assert cli.main(["--pred-probs", str(tmp_path / "p.npy"), "--out", str(tmp_path / "models")], steps) == 2
     err = capsys.readouterr().err
     assert err.startswith(PREFIX) and "shape (3, 10)" in err and "(60000, 10)" in err, err
     assert not (tmp_path / "models").exists()
@@ -190,19 +194,19 @@ def test_a_run_that_exports_nothing_keeps_its_files_in_a_folder_of_its_own(fashi
     assert log.strip().splitlines()[-1].endswith(f"train-and-export --out {out} --cross-val 5")
 
 
-def test_two_runs_into_one_repository_at_once_keep_their_files_apart(fashion_dir, tmp_path, monkeypatch):
+def test_two_runs_into_one_repository_at_once_keep_their_files_apart(fashion_dir, tmp_path):
     """Run B starts and finishes while run A is between its export and writing its files."""
     out = tmp_path / "models"
-    real_save, seen = cli.save_outputs, []
+    seen = []
 
     def b_runs_meanwhile(cfg, data, results, folder, model_file):
         seen.append(model_file)
         if len(seen) == 1:  # run A, just exported: run B now, with another seed
-            train_and_export([*ONE_EPOCH, "--data-dir", str(fashion_dir), "--out", str(out), "--seed", "2"])
-        real_save(cfg, data, results, folder, model_file)
+            train_and_export([*ONE_EPOCH, "--data-dir", str(fashion_dir), "--out", str(out), "--seed", "2"], steps)
+        save_outputs(cfg, data, results, folder, model_file)
 
-    monkeypatch.setattr(cli, "save_outputs", b_runs_meanwhile)
-    train_and_export([*ONE_EPOCH, "--data-dir", str(fashion_dir), "--out", str(out), "--seed", "1"])
+    steps = cli.Steps(save_outputs=b_runs_meanwhile)
+    train_and_export([*ONE_EPOCH, "--data-dir", str(fashion_dir), "--out", str(out), "--seed", "1"], steps)
     assert seen == [onnx_path(out, 1), onnx_path(out, 2)]  # A exported version 1, B version 2
     for version, seed in ((1, 1), (2, 2)):
         history = json.loads((version_dir(out, version) / "history.json").read_text())

@@ -16,7 +16,10 @@ from inference.core import fashion_mnist as fm
 from training import data as data_mod
 from training import train_command as cli
 from training.config import TrainConfig
+from training.errors import TrainingError
 from training.loop import lr_at
+from training.train_flags import parse_args
+from training.variant_training import resolve_device, train_variant
 
 
 def test_seed_recipe_reaches_the_seed_accuracy(trained):
@@ -34,7 +37,7 @@ def test_same_seed_gives_the_same_numbers(fashion_dir, tmp_path):
     cfg = TrainConfig(epochs=1, val_split=5000, data_dir=str(fashion_dir), out=str(tmp_path))
     device = torch.device("cpu")
     data = data_mod.prepare(cfg.data_dir, False, cfg.val_split, cfg.seed, device)
-    runs = [cli.train_variant("scratch", cfg, data, device) for _ in range(2)]
+    runs = [train_variant("scratch", cfg, data, device) for _ in range(2)]
     assert runs[0].history == runs[1].history
     assert runs[0].test_acc == runs[1].test_acc
 
@@ -79,12 +82,12 @@ def test_missing_data_is_one_clear_line(tmp_path, capsys):
 @pytest.mark.parametrize("flags", [["--epochs", "0"], ["--lr", "-1"], ["--momentum", "1.5"], ["--variant", "cnn"]])
 def test_bad_flags_exit_2(flags, capsys):
     with pytest.raises(SystemExit) as exc:
-        cli.parse_args(flags)
+        parse_args(flags)
     assert exc.value.code == 2
 
 
 def test_flags_map_to_config_fields():
-    cfg = cli.parse_args(
+    cfg = parse_args(
         [
             "--epochs",
             "3",
@@ -112,18 +115,18 @@ def test_corrections_flag_names_the_default_store_or_a_given_one(tmp_path, monke
     from inference.core.corrections import default_path
 
     monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path))
-    assert cli.parse_args([]).corrections is None
+    assert parse_args([]).corrections is None
     assert default_path().parent == tmp_path
-    assert cli.parse_args(["--corrections", "--epochs", "2"]).corrections == str(default_path())
-    assert cli.parse_args(["--corrections", "mine.sqlite"]).corrections == "mine.sqlite"
-    assert (cli.parse_args([]).cross_val, cli.parse_args(["--cross-val", "5"]).cross_val) == (0, 5)
+    assert parse_args(["--corrections", "--epochs", "2"]).corrections == str(default_path())
+    assert parse_args(["--corrections", "mine.sqlite"]).corrections == "mine.sqlite"
+    assert (parse_args([]).cross_val, parse_args(["--cross-val", "5"]).cross_val) == (0, 5)
 
 
 def test_asking_for_cuda_without_one_is_an_error():
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the error path is for machines without")
-    with pytest.raises(cli.TrainingError, match="no CUDA GPU"):
-        cli.resolve_device("cuda")
+    with pytest.raises(TrainingError, match="no CUDA GPU"):
+        resolve_device("cuda")
 
 
 def test_download_uses_torchvision_and_lands_where_the_reader_looks(fashion_dir, tmp_path, monkeypatch):

@@ -17,6 +17,8 @@ from training import train_command as cli
 from training.errors import TrainingError
 from training.loop import DIVERGED_FACTOR, DivergenceGuard
 from training.onnx_export import recorded_accuracy
+from training.run_summary import accuracy_change
+from training.train_flags import parse_args
 
 PREFIX = "train-and-export: error: "
 ONE_EPOCH = ["--variant", "concise", "--epochs", "1"]
@@ -35,13 +37,13 @@ def files_under(folder) -> list:
 
 
 @pytest.fixture
-def nothing_may_train(monkeypatch):
-    """Loading the data is the first step of training: make it fail the test outright."""
+def nothing_may_train() -> cli.Steps:
+    """Loading the data is the first step of training: steps (for main) that fail the test there."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("train-and-export went on to load data and train")
 
-    monkeypatch.setattr(cli, "prepare", refuse)
+    return cli.Steps(prepare=refuse)
 
 
 def write_earlier_model(out, accuracy: str) -> bytes:
@@ -94,13 +96,13 @@ def write_earlier_model(out, accuracy: str) -> bytes:
 )
 def test_bad_number_is_one_line_and_nothing_runs(flag, value, tmp_path, capsys, nothing_may_train):
     out = tmp_path / "models"
-    assert cli.main([f"{flag}={value}", "--out", str(out)]) == 2  # one token: "-1" is no option
+    assert cli.main([f"{flag}={value}", "--out", str(out)], nothing_may_train) == 2  # one token: "-1" is no option
     one_line_error(capsys.readouterr().err, f"argument {flag}: expected", value[:20])
     assert not out.exists()
 
 
 def test_range_ends_are_accepted():
-    cfg = cli.parse_args(
+    cfg = parse_args(
         [
             "--momentum",
             "0",
@@ -128,7 +130,7 @@ def test_range_ends_are_accepted():
 def test_out_pointing_at_a_file(tmp_path, capsys, nothing_may_train):
     target = tmp_path / "models"
     target.write_bytes(b"not a folder")
-    assert cli.main(["--out", str(target)]) == 2
+    assert cli.main(["--out", str(target)], nothing_may_train) == 2
     one_line_error(
         capsys.readouterr().err, f"--out '{target}' cannot be written", "Not a directory", "point --out at a folder"
     )
@@ -137,7 +139,7 @@ def test_out_pointing_at_a_file(tmp_path, capsys, nothing_may_train):
 
 def test_out_below_a_file(tmp_path, capsys, nothing_may_train):
     (tmp_path / "file").write_bytes(b"")
-    assert cli.main(["--out", str(tmp_path / "file" / "models")]) == 2
+    assert cli.main(["--out", str(tmp_path / "file" / "models")], nothing_may_train) == 2
     one_line_error(capsys.readouterr().err, "cannot be written", "Not a directory")
 
 
@@ -147,13 +149,13 @@ def test_out_on_a_read_only_file_system(tmp_path, capsys, monkeypatch, nothing_m
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), dir)
 
     monkeypatch.setattr(model_repository.tempfile, "mkstemp", read_only)
-    assert cli.main(["--out", str(tmp_path / "models")]) == 2
+    assert cli.main(["--out", str(tmp_path / "models")], nothing_may_train) == 2
     one_line_error(capsys.readouterr().err, "cannot be written", "Read-only file system")
 
 
 @pytest.mark.parametrize("name", ["x" * 300, "nul\0byte"], ids=["name-too-long", "nul-byte"])
 def test_out_with_an_impossible_name(name, tmp_path, capsys, nothing_may_train):
-    assert cli.main(["--out", str(tmp_path / name)]) == 2
+    assert cli.main(["--out", str(tmp_path / name)], nothing_may_train) == 2
     one_line_error(capsys.readouterr().err, "cannot be written")
 
 
@@ -164,14 +166,14 @@ def test_cross_val_without_cleanlab_fails_before_anything_runs(tmp_path, capsys,
     for name in ("cleanlab", "cleanlab.filter", "cleanlab.rank"):
         monkeypatch.setitem(sys.modules, name, None)  # makes `import cleanlab...` raise ImportError
     out = tmp_path / "models"
-    assert cli.main(["--cross-val", "5", "--out", str(out)]) == 2
+    assert cli.main(["--cross-val", "5", "--out", str(out)], nothing_may_train) == 2
     one_line_error(capsys.readouterr().err, "cleanlab", "pip install", "leave out --cross-val")
     assert not out.exists()
 
 
 def test_a_missing_corrections_store_says_how_to_make_one(tmp_path, capsys, monkeypatch, nothing_may_train):
     for flags in (["--corrections", str(tmp_path / "nowhere.sqlite")], ["--corrections"]):
-        assert cli.main([*flags, "--out", str(tmp_path / "models")]) == 2
+        assert cli.main([*flags, "--out", str(tmp_path / "models")], nothing_may_train) == 2
         err = one_line_error(capsys.readouterr().err, "no corrections store at", "fashion-labeler")
         assert str(tmp_path / ("nowhere.sqlite" if len(flags) == 2 else "labeler")) in err
 
@@ -184,7 +186,6 @@ def test_a_store_without_verdicts_for_this_dataset_is_refused(fashion_dir, tmp_p
     def refuse(*args, **kwargs):
         raise AssertionError("train-and-export trained without a single verdict")
 
-    monkeypatch.setattr(cli, "train_variant", refuse)
     code = cli.main(
         [
             "--corrections",
@@ -193,18 +194,19 @@ def test_a_store_without_verdicts_for_this_dataset_is_refused(fashion_dir, tmp_p
             str(fashion_dir),
             "--out",
             str(tmp_path / "models"),
-        ]
+        ],
+        cli.Steps(train_variant=refuse),
     )
     assert code == 2
     one_line_error(capsys.readouterr().err, "holds no verdicts for this dataset", "fashion-labeler")
 
 
-def run_in_a_thread(argv: list[str]) -> int:
+def run_in_a_thread(argv: list[str], steps: cli.Steps) -> int:
     """cli.main on another thread: a store that hangs the open fails the test instead of hanging it."""
     import threading
 
     outcome = {}
-    thread = threading.Thread(target=lambda: outcome.update(code=cli.main(argv)), daemon=True)
+    thread = threading.Thread(target=lambda: outcome.update(code=cli.main(argv, steps)), daemon=True)
     thread.start()
     thread.join(60)
     assert not thread.is_alive(), "train-and-export hung on the corrections store"
@@ -213,7 +215,9 @@ def run_in_a_thread(argv: list[str]) -> int:
 
 def test_a_fifo_as_the_corrections_store_is_one_line_at_once(tmp_path, capsys, nothing_may_train):
     os.mkfifo(tmp_path / "corrections.sqlite")
-    code = run_in_a_thread(["--corrections", str(tmp_path / "corrections.sqlite"), "--out", str(tmp_path / "models")])
+    code = run_in_a_thread(
+        ["--corrections", str(tmp_path / "corrections.sqlite"), "--out", str(tmp_path / "models")], nothing_may_train
+    )
     assert code == 2
     one_line_error(capsys.readouterr().err, "FIFO", "not a regular file")
 
@@ -225,7 +229,7 @@ def test_a_store_with_a_hostile_schema_is_refused_before_the_data(tmp_path, caps
         tmp_path / "corrections.sqlite",
         ["CREATE TRIGGER eat AFTER INSERT ON verdicts BEGIN DELETE FROM verdicts WHERE idx = NEW.idx; END"],
     )
-    assert cli.main(["--corrections", str(path), "--out", str(tmp_path / "models")]) == 2
+    assert cli.main(["--corrections", str(path), "--out", str(tmp_path / "models")], nothing_may_train) == 2
     one_line_error(capsys.readouterr().err, "not its schema", "unexpected trigger eat", "-wal")
 
 
@@ -245,8 +249,8 @@ def test_a_store_row_past_its_checks_never_reaches_training(fashion_dir, tmp_pat
     def refuse(*args, **kwargs):
         raise AssertionError("train-and-export trained on a row the store should have refused")
 
-    monkeypatch.setattr(cli, "train_variant", refuse)
-    code = cli.main(["--corrections", str(path), "--data-dir", str(fashion_dir), "--out", str(tmp_path / "models")])
+    flags = ["--corrections", str(path), "--data-dir", str(fashion_dir), "--out", str(tmp_path / "models")]
+    code = cli.main(flags, cli.Steps(train_variant=refuse))
     assert code == 2
     one_line_error(capsys.readouterr().err, "not valid", str(path), repr(row[1]))
 
@@ -282,8 +286,7 @@ def test_any_error_below_the_cli_is_one_line(error, tmp_path, capsys, monkeypatc
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(cli, "prepare", fail)
-    assert cli.main(["--out", str(tmp_path / "models")]) == 2
+    assert cli.main(["--out", str(tmp_path / "models")], cli.Steps(prepare=fail)) == 2
     one_line_error(capsys.readouterr().err)
 
 
@@ -312,9 +315,9 @@ def test_guard_stops_a_finite_climb_but_not_one_noisy_batch():
 
 
 def test_accuracy_line_without_or_with_a_worse_earlier_model():
-    assert "the first version" in cli.accuracy_change(0.83, None, None)
-    assert "version 4 before it records no accuracy" in cli.accuracy_change(0.83, None, 4)
-    better = cli.accuracy_change(0.83, 0.80, 2)
+    assert "the first version" in accuracy_change(0.83, None, None)
+    assert "version 4 before it records no accuracy" in accuracy_change(0.83, None, 4)
+    better = accuracy_change(0.83, 0.80, 2)
     assert "version 2 before it: 0.8000" in better and "0.8300" in better and "+0.0300" in better
     assert "was better" not in better
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from training.auditors.auditor import Auditor
 
 
 class CNN(nn.Module):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, 16, kernel_size=5, stride=2, padding=2, bias=False),  # (N, 1, 28, 28) -> (N, 16, 14, 14)
@@ -40,7 +41,7 @@ class CNN(nn.Module):
             nn.Linear(128, 10),  # -> (N, 10) logits
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x.unsqueeze(1)))  # (N, 28, 28) -> (N, 1, 28, 28) -> (N, 10)
 
 

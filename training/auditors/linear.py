@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from training import softmax_concise
 from training.auditors.auditor import Auditor
+from training.config import TrainConfig
 
 
 @dataclass
@@ -27,7 +28,7 @@ class LinearRecipe:
     seed: int = 1
 
 
-def from_config(cfg) -> LinearRecipe:
+def from_config(cfg: TrainConfig) -> LinearRecipe:
     """The TrainConfig's own recipe: the folds train exactly what the run exports."""
     return LinearRecipe(
         epochs=cfg.epochs,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import Field
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -18,7 +20,31 @@ from torch.nn import functional as F
 from training.loop import DivergenceGuard, lr_at, train_epoch
 
 
-def make_optimizer(model: nn.Module, recipe) -> torch.optim.Optimizer:
+class Recipe(Protocol):
+    """The fields the loop reads (read-only here, so any recipe dataclass fits)."""
+
+    # A dataclass, so that the report can record its fields as they are (dataclasses.asdict).
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+    @property
+    def epochs(self) -> int: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def lr(self) -> float: ...
+    @property
+    def momentum(self) -> float: ...
+    @property
+    def nesterov(self) -> bool: ...
+    @property
+    def weight_decay(self) -> float: ...
+    @property
+    def schedule(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """SGD as the recipe says; nesterov needs momentum, so the linear recipe (momentum 0) has it off."""
     return torch.optim.SGD(
         model.parameters(),
@@ -33,7 +59,7 @@ def train(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
-    recipe,
+    recipe: Recipe,
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> list[float]:
     """recipe.epochs passes over uint8 (N, 28, 28) `images` and their (N,) `labels`; calls
@@ -43,7 +69,7 @@ def train(
     generator = torch.Generator().manual_seed(recipe.seed)
     total_steps = recipe.epochs * math.ceil(len(images) / recipe.batch_size)
     lrs = (lr_at(s, total_steps, recipe.lr, recipe.schedule) for s in range(total_steps))
-    guard, losses = DivergenceGuard(), []
+    guard, losses = DivergenceGuard(), list[float]()
     for epoch in range(recipe.epochs):
         loss = train_epoch(model, F.cross_entropy, optimizer, images, labels, recipe.batch_size, generator, lrs, guard)
         losses.append(loss)
