@@ -17,7 +17,7 @@ import numpy as np
 
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
 from inference.core.errors import ServiceError
-from inference.core.predictor import INPUT, OUTPUTS
+from inference.core.model_contract import INPUT, OUTPUTS
 
 PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 

@@ -44,7 +44,7 @@ BROKEN = {
     "twelve classes": (dict(n_classes=12), r"output probabilities is float32 \[N, 12\]"),
     "classes only known by running": (
         dict(n_classes=5, declared_classes="C", hide_class_count=True),
-        r"on a batch of two images its output probabilities is float32 \[2, 5\]",
+        r"on a batch of 2 images its output probabilities is float32 \[2, 5\]",
     ),
     "float input": (dict(input_dtype=np.float32), r"its input is images: float32 \[N, 28, 28\]"),
     "flat input": (dict(input_shape=("N", 784)), r"its input is images: uint8 \[N, 784\]"),
