@@ -1,13 +1,16 @@
 """Export the concise model to ONNX: raw uint8 pixels in, probabilities and logits out.
 
 The graph does its own scaling to [0, 1] and its own softmax, so no client can get the
-preprocessing wrong and the file alone is enough to serve. The result is checked
-(onnx.checker, then onnxruntime against PyTorch on the whole test set) before it is written.
+preprocessing wrong and the file alone is enough to serve. Names, dtypes and metadata keys come
+from `inference.core.model_contract`, the contract's one owner. The result is checked (onnx.checker,
+the Predictor's own contract checks, then onnxruntime against PyTorch on the whole test set)
+before it is written.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import warnings
 from datetime import datetime, timezone
@@ -20,6 +23,18 @@ from google.protobuf.message import DecodeError
 from torch import nn
 
 from inference.core.classes import CLASS_NAMES
+from inference.core.errors import ModelError
+from inference.core.model_contract import (
+    INPUT,
+    INPUT_TEXT,
+    OUTPUTS,
+    OUTPUTS_TEXT,
+    Key,
+    ModelMetadata,
+    check_scores,
+    check_session,
+    probe_images,
+)
 from training.errors import TrainingError
 from training.loop import scale
 
@@ -27,6 +42,9 @@ from training.loop import scale
 # onnxruntime since 1.14 runs it, and so do Triton's onnxruntime backends of those years.
 OPSET = 18
 MAX_PROB_DIFF = 1e-5  # the agreement export promises between onnxruntime and PyTorch
+# What a contract check names and advises when the exported model breaks it: the exporter's bug.
+EXPORTED = "the exported model"
+NOT_WRITTEN = "the exporter and inference/core/model_contract.py disagree; nothing was written to the model repository"
 
 
 class ExportHead(nn.Module):
@@ -69,22 +87,21 @@ def metadata(variant: str, test_accuracy: float, dataset_digest: str, recipe: di
         {}
         if calibration is None
         else {
-            "temperature": repr(calibration.temperature),
-            "ece_test_before": f"{calibration.test_before.ece:.6f}",
-            "ece_test_after": f"{calibration.test_after.ece:.6f}",
+            Key.TEMPERATURE: repr(calibration.temperature),
+            Key.ECE_TEST_BEFORE: f"{calibration.test_before.ece:.6f}",
+            Key.ECE_TEST_AFTER: f"{calibration.test_after.ece:.6f}",
         }
     )
     return calibrated | {
-        "class_names": json.dumps(list(CLASS_NAMES)),
-        "input": "images: uint8 [N, 28, 28], raw Fashion-MNIST pixels 0..255 (0 = background); "
-        "scaling to [0, 1] is inside the graph",
-        "outputs": "probabilities: float32 [N, 10] (softmax); logits: float32 [N, 10]",
-        "variant": variant,
-        "test_accuracy": f"{test_accuracy:.6f}",
-        "dataset": "Fashion-MNIST",
-        "dataset_sha256": dataset_digest,
-        "recipe": json.dumps(recipe, sort_keys=True),
-        "versions": json.dumps(
+        Key.CLASS_NAMES: json.dumps(list(CLASS_NAMES)),
+        Key.INPUT: INPUT_TEXT,
+        Key.OUTPUTS: OUTPUTS_TEXT,
+        Key.VARIANT: variant,
+        Key.TEST_ACCURACY: f"{test_accuracy:.6f}",
+        Key.DATASET: "Fashion-MNIST",
+        Key.DATASET_SHA256: dataset_digest,
+        Key.RECIPE: json.dumps(recipe, sort_keys=True),
+        Key.VERSIONS: json.dumps(
             {
                 "python": platform.python_version(),
                 "torch": torch.__version__,
@@ -93,19 +110,19 @@ def metadata(variant: str, test_accuracy: float, dataset_digest: str, recipe: di
                 "numpy": np.__version__,
             }
         ),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        Key.CREATED: datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def recorded_accuracy(path) -> float | None:
+def recorded_accuracy(path: str | os.PathLike[str]) -> float | None:
     """The test accuracy an exported model's metadata records; None for a missing or unreadable
-    file, or one without a usable value (it was then not written by this exporter)."""
+    file, or one without a usable value (it was then not written by this exporter). Parsed by the
+    contract's own parser, as the Predictor reads it."""
     try:
         model = onnx.load(path, load_external_data=False)
-        value = float({p.key: p.value for p in model.metadata_props}["test_accuracy"])
-    except (OSError, DecodeError, KeyError, ValueError):
+    except (OSError, DecodeError):
         return None
-    return value if 0 <= value <= 1 else None
+    return ModelMetadata.parse({p.key: p.value for p in model.metadata_props}).test_accuracy
 
 
 def to_onnx(net: nn.Module, example: torch.Tensor, meta: dict[str, str], temperature: float = 1.0) -> onnx.ModelProto:
@@ -117,9 +134,9 @@ def to_onnx(net: nn.Module, example: torch.Tensor, meta: dict[str, str], tempera
             head,
             (example.cpu(),),
             dynamo=True,
-            input_names=["images"],
-            output_names=["probabilities", "logits"],
-            dynamic_shapes={"images": {0: torch.export.Dim("batch")}},
+            input_names=[INPUT],
+            output_names=list(OUTPUTS),
+            dynamic_shapes={INPUT: {0: torch.export.Dim("batch")}},
             opset_version=OPSET,
             external_data=False,
             verbose=False,
@@ -136,14 +153,32 @@ def to_onnx(net: nn.Module, example: torch.Tensor, meta: dict[str, str], tempera
     return model
 
 
+def check_contract(model: onnx.ModelProto) -> ort.InferenceSession:
+    """The checks the Predictor runs when it opens a model (model_contract.py: the declared
+    signature, class_names, then what a run on two images gives), on the model in memory:
+    a TrainingError, one line, when it breaks them. Returns the session, for `verify`."""
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    try:
+        check_session(session, EXPORTED, NOT_WRITTEN)
+        images = probe_images()
+        probs, logits = session.run(list(OUTPUTS), {INPUT: images})
+        check_scores(probs, logits, len(images), EXPORTED, NOT_WRITTEN)
+    except ModelError as e:
+        raise TrainingError(str(e)) from None
+    return session
+
+
 @torch.no_grad()
 def verify(model: onnx.ModelProto, net: nn.Module, images: torch.Tensor, temperature: float = 1.0) -> float:
-    """onnxruntime vs PyTorch on `images`: returns the max abs difference of probabilities.
+    """The model contract (`check_contract`), then onnxruntime vs PyTorch on `images`: returns the
+    max abs difference of probabilities. Runs before the model is written, so a model that fails
+    leaves the repository as it was.
 
-    Raises unless every prediction is identical and probabilities agree within MAX_PROB_DIFF.
+    Raises unless the contract holds, every prediction is identical and probabilities agree
+    within MAX_PROB_DIFF.
     """
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    ort_probs, _ = session.run(["probabilities", "logits"], {"images": images.cpu().numpy()})
+    session = check_contract(model)
+    ort_probs, _ = session.run(list(OUTPUTS), {INPUT: images.cpu().numpy()})
     torch_probs = reference(net.to("cpu"), images.cpu(), temperature)[0].numpy()
     diff = float(np.abs(ort_probs - torch_probs).max())
     same = np.array_equal(ort_probs.argmax(1), torch_probs.argmax(1))
