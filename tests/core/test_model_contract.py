@@ -12,6 +12,7 @@ import pytest
 
 from inference.core.classes import CLASS_NAMES
 from inference.core.errors import ArgumentError, InferenceError, ModelError
+from inference.core.model_contract import CorrectionsUsed, ModelMetadata
 from inference.core.predictor import Predictor, thread_limit
 from testkit.tiny_models import reference_scores, tiny_model, write_tiny_model
 
@@ -168,6 +169,54 @@ def test_missing_optional_metadata_is_unknown(tmp_path):
         predictor.created,
         predictor.variant,
     ) == (None, None, None, None, None)
+
+
+CORRECTIONS_META = {
+    "corrections_train": json.dumps({"relabel": 3, "confirmed": 1, "exclude": 2}),
+    "corrections_test": json.dumps({"relabel": 1, "confirmed": 0, "exclude": 0}),
+    "corrections_digest": "cd" * 32,
+    "corrections_test_digest": "ef" * 32,
+    "test_accuracy_corrected": "0.835000",
+}
+
+
+def test_the_corrections_a_model_was_trained_with_are_read(tmp_path):
+    path = write_tiny_model(tmp_path / "model.onnx", metadata={**GOOD_META, **CORRECTIONS_META})
+    used = Predictor(path, device="cpu").corrections
+    assert used == CorrectionsUsed(
+        train={"relabel": 3, "confirmed": 1, "exclude": 2},
+        test={"relabel": 1, "confirmed": 0, "exclude": 0},
+        digest="cd" * 32,
+        test_digest="ef" * 32,
+        test_accuracy_corrected=pytest.approx(0.835),
+    )
+    assert Predictor(write_tiny_model(tmp_path / "plain.onnx"), device="cpu").corrections is None
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("corrections_train", "{not json"),
+        ("corrections_train", json.dumps([3, 1, 2])),
+        ("corrections_train", json.dumps({"relabel": -1})),
+        ("corrections_train", json.dumps({"relabel": True})),
+        ("corrections_test", json.dumps({"relabel": 1.5})),
+        ("corrections_digest", "short"),
+        ("corrections_test_digest", "CD" * 32),
+        ("test_accuracy_corrected", "1.2"),
+    ],
+)
+def test_corrections_metadata_that_does_not_parse_is_unknown(key, value):
+    field = {
+        "corrections_train": "train",
+        "corrections_test": "test",
+        "corrections_digest": "digest",
+        "corrections_test_digest": "test_digest",
+        "test_accuracy_corrected": "test_accuracy_corrected",
+    }[key]
+    used = ModelMetadata.parse({**CORRECTIONS_META, key: value}).corrections
+    assert used is not None and getattr(used, field) is None
+    assert all(getattr(used, f) is not None for f in vars(used) if f != field)  # the others still read
 
 
 @pytest.mark.parametrize(
