@@ -19,7 +19,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from google.protobuf.message import DecodeError
+
+# protobuf's stubs (types-protobuf) are not installed; DecodeError is all that is used of it.
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from torch import nn
 
 from inference.core.classes import CLASS_NAMES
@@ -35,6 +37,7 @@ from inference.core.model_contract import (
     check_session,
     probe_images,
 )
+from training.calibration import Calibration
 from training.errors import TrainingError
 from training.loop import scale
 
@@ -56,16 +59,21 @@ class ExportHead(nn.Module):
     the preprocessing wrong. `verify` checks the fold against the model as trained.
     """
 
-    def __init__(self, net: nn.Sequential, temperature: float = 1.0):
+    def __init__(self, net: nn.Sequential, temperature: float = 1.0) -> None:
         super().__init__()
         self.temperature = temperature
         trained = net[-1]  # the concise model's nn.Linear(784, 10)
+        if not isinstance(trained, nn.Linear):
+            raise TrainingError(
+                f"the export head takes the concise model, whose last layer is nn.Linear(784, 10); "
+                f"got {type(trained).__name__}: export the concise variant"
+            )
         self.linear = nn.Linear(trained.in_features, trained.out_features)
         with torch.no_grad():
             self.linear.weight.copy_(trained.weight / 255.0)
             self.linear.bias.copy_(trained.bias)
 
-    def forward(self, images: torch.Tensor):
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pixels = images.to(torch.float32).flatten(1)  # (N, 28, 28) uint8 -> (N, 784), 0..255
         logits = self.linear(pixels)  # (N, 784) -> (N, 10)
         # Only the probabilities are calibrated: `logits` stays raw, so attributions see the model
@@ -81,7 +89,13 @@ def reference(net: nn.Module, images: torch.Tensor, temperature: float = 1.0) ->
     return torch.softmax(logits / temperature, dim=1), logits
 
 
-def metadata(variant: str, test_accuracy: float, dataset_digest: str, recipe: dict, calibration=None) -> dict[str, str]:
+def metadata(
+    variant: str,
+    test_accuracy: float,
+    dataset_digest: str,
+    recipe: dict[str, object],
+    calibration: Calibration | None = None,
+) -> dict[str, str]:
     """What every consumer reads from the file instead of hard-coding it."""
     calibrated = (
         {}
@@ -125,7 +139,9 @@ def recorded_accuracy(path: str | os.PathLike[str]) -> float | None:
     return ModelMetadata.parse({p.key: p.value for p in model.metadata_props}).test_accuracy
 
 
-def to_onnx(net: nn.Module, example: torch.Tensor, meta: dict[str, str], temperature: float = 1.0) -> onnx.ModelProto:
+def to_onnx(
+    net: nn.Sequential, example: torch.Tensor, meta: dict[str, str], temperature: float = 1.0
+) -> onnx.ModelProto:
     """Trace `net` behind the export head with a dynamic batch dimension; checked, with metadata."""
     head = ExportHead(net, temperature).to("cpu").eval()
     with warnings.catch_warnings():
@@ -141,6 +157,8 @@ def to_onnx(net: nn.Module, example: torch.Tensor, meta: dict[str, str], tempera
             external_data=False,
             verbose=False,
         )
+    if program is None:  # only the legacy exporter (dynamo=False) may return nothing
+        raise TrainingError("torch.onnx.export returned no ONNX program; the model was not written")
     model = program.model_proto
     model.doc_string = "Fashion-MNIST softmax regression (uint8 images -> probabilities, logits)"
     del model.metadata_props[:]

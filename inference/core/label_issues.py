@@ -219,7 +219,7 @@ TYPE_WORDS = {
 }
 
 
-def _wrong_type(path: Path, field: str, expected: str, value) -> None:
+def _wrong_type(path: Path, field: str, expected: str, value: object) -> None:
     got = "null" if value is None else type(value).__name__
     raise ReportError(
         f"{path} is not a usable label-issue report: its field {field!r} should be {expected}, "

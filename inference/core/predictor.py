@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 
@@ -123,7 +124,7 @@ class Prediction:
         return self.probabilities[np.arange(len(self.labels)), self.labels]
 
 
-def _check_arguments(model, device, threads, chunk) -> None:
+def _check_arguments(model: object, device: object, threads: object, chunk: object) -> None:
     if model is not None and not isinstance(model, (str, os.PathLike)):
         raise ArgumentError(f"model must be a path (str or os.PathLike) or None, got {type(model).__name__}")
     if not isinstance(device, str) or device not in DEVICES:
@@ -137,7 +138,8 @@ def _check_arguments(model, device, threads, chunk) -> None:
         raise ArgumentError(f"chunk must be a whole number >= 1, got {chunk!r}")
 
 
-def _whole(value) -> bool:
+def _whole(value: object) -> TypeGuard[int]:
+    """An int and not a bool (True is an int to Python, never a thread count)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -235,7 +237,7 @@ class Predictor:
         """One line for logs and command output: which file, which device, how many threads."""
         return f"{self.path} on {self.device} ({', '.join(self.providers)}), {self.threads} thread(s)"
 
-    def _run(self, images, output: str) -> np.ndarray:
+    def _run(self, images: object, output: str) -> np.ndarray:
         """(N, 10) float32 scores, every one finite; ModelError when onnxruntime fails or a row is not."""
         try:
             out = self._run_unchecked(images, output)
@@ -244,7 +246,7 @@ class Predictor:
         check_finite(out, self.path, output)
         return out
 
-    def _run_unchecked(self, images, output: str) -> np.ndarray:
+    def _run_unchecked(self, images: object, output: str) -> np.ndarray:
         # Hot path: a uint8 C-contiguous (N, 28, 28) batch that fits one call goes straight to
         # onnxruntime (single-image latency is dominated by Python overhead, so every check counts).
         if (
@@ -291,14 +293,14 @@ class Predictor:
     def __enter__(self) -> Predictor:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def predict_proba(self, images) -> np.ndarray:
+    def predict_proba(self, images: object) -> np.ndarray:
         """(N, 10) float32 class probabilities."""
         return self._run(images, PROBABILITIES)
 
-    def logits(self, images) -> np.ndarray:
+    def logits(self, images: object) -> np.ndarray:
         """(N, 10) float32 logits."""
         return self._run(images, LOGITS)
 
@@ -312,18 +314,18 @@ class Predictor:
         """(10, 28, 28) float32: each class's weights, in logit units per raw pixel value."""
         return self.linear.templates()
 
-    def contributions(self, images, cls, versus=None) -> np.ndarray:
+    def contributions(self, images: object, cls: object, versus: object = None) -> np.ndarray:
         """(N, 28, 28) float32: W[cls] * x, or (W[cls] - W[versus]) * x; summed over the pixels plus
         the bias (difference), exactly the logit (difference) `logits(images)` gives."""
         return self.linear.contributions(images, cls, versus)
 
-    def predict(self, images) -> Prediction:
+    def predict(self, images: object) -> Prediction:
         """Labels, class names and probabilities for a batch (any shape/dtype `as_uint8_batch` takes)."""
         probs = self.predict_proba(images)
         labels = probs.argmax(axis=1)
         return Prediction(labels, list(self._names[labels]), probs)
 
-    def predict_batches(self, batches: Iterable) -> Iterator[Prediction]:
+    def predict_batches(self, batches: Iterable[object]) -> Iterator[Prediction]:
         """One Prediction per batch, lazily: memory stays bounded by the largest batch, whatever
         the total (a generator over files, a memory-mapped .npy sliced by the caller, ...)."""
         for batch in batches:
