@@ -147,7 +147,7 @@ def check_signature(
 def probe_images() -> np.ndarray:
     """(2, 28, 28) uint8: a black and a white image. Two rather than one, to catch a graph that
     hard-codes a batch of one."""
-    return np.stack([np.zeros(IMAGE_SHAPE, np.uint8), np.full(IMAGE_SHAPE, 255, np.uint8)])
+    return np.stack([np.zeros(IMAGE_SHAPE, INPUT_DTYPE), np.full(IMAGE_SHAPE, 255, INPUT_DTYPE)])
 
 
 def check_scores(

@@ -6,13 +6,14 @@ not parse reads as None. Built on tiny ONNX models, so no training is needed."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from inference.core.classes import CLASS_NAMES
 from inference.core.errors import ArgumentError, InferenceError, ModelError
-from inference.core.model_contract import CorrectionsUsed, ModelMetadata
+from inference.core.model_contract import CorrectionsUsed, ModelMetadata, check_signature
 from inference.core.predictor import Predictor, thread_limit
 from testkit.tiny_models import reference_scores, tiny_model, write_tiny_model
 
@@ -76,6 +77,28 @@ def test_a_broken_contract_is_a_model_error(tmp_path, case):
     message = str(caught.value)
     assert message.startswith(str(path)) and "\n" not in message
     assert "train-and-export" in message  # how to fix it
+
+
+def declared(name, kind, shape):
+    return SimpleNamespace(name=name, type=kind, shape=shape)
+
+
+GOOD_INPUTS = [declared("images", "tensor(uint8)", ["batch", 28, 28])]
+GOOD_OUTPUTS = [
+    declared("probabilities", "tensor(float)", ["batch", 10]),
+    declared("logits", "tensor(float)", ["batch", 10]),
+]
+
+
+def test_the_signature_check_needs_no_session():
+    # What training's verify() and the Predictor both call, on what onnxruntime declares.
+    check_signature(GOOD_INPUTS, GOOD_OUTPUTS, "m.onnx")  # no error
+    check_signature(GOOD_INPUTS, [*reversed(GOOD_OUTPUTS), declared("extra", "tensor(int64)", [])], "m.onnx")
+    wrong = [GOOD_OUTPUTS[0], declared("scores", "tensor(float)", ["batch", 10])]
+    with pytest.raises(ModelError, match=r"^m\.onnx is not .*without logits; expected .* \(my fix\)$"):
+        check_signature(GOOD_INPUTS, wrong, "m.onnx", fix="my fix")
+    with pytest.raises(ModelError, match=r"its input is images: uint8 \[N, 28, 27\]"):
+        check_signature([declared("images", "tensor(uint8)", ["N", 28, 27])], GOOD_OUTPUTS, "m.onnx")
 
 
 @pytest.mark.parametrize(
