@@ -173,3 +173,17 @@ def test_recorded_accuracy_reads_the_contracts_parse(tmp_path, value, expected):
     path = write_tiny_model(tmp_path / "model.onnx", metadata={} if value is None else {Key.TEST_ACCURACY: value})
     assert export.recorded_accuracy(path) == (None if expected is None else pytest.approx(expected))
     assert export.recorded_accuracy(path) == ModelMetadata.parse({Key.TEST_ACCURACY: value or ""}).test_accuracy
+
+
+@pytest.mark.slow  # no training or data, but the torch exporter itself takes 7 to 18 s here
+def test_an_export_of_an_untrained_model_keeps_the_contract(tmp_path):
+    net = make_model()
+    meta = export.metadata("concise", 0.5, "ab" * 32, {"batch_size": 256})
+    model = export.to_onnx(net, torch.zeros((2, 28, 28), dtype=torch.uint8), meta)
+    images = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8)
+    assert export.verify(model, net, images) <= export.MAX_PROB_DIFF
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    opened = Predictor(path, device="cpu")
+    assert opened.class_names == list(CLASS_NAMES) and set(opened.metadata) == set(meta)
+    assert (opened.variant, opened.test_accuracy, opened.corrections) == ("concise", 0.5, None)
