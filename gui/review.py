@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.core.errors import ReportError
 from inference.core.fashion_mnist import Split
-from inference.core.label_issues import ReportError, has_report, read_report
+from inference.core.label_issues import has_report, read_report
 from inference.core.model_repository import model_folder_of, report_folders
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from inference.core.corrections import AppliedCorrections, CorrectionsStore
 from inference.core.fashion_mnist import Split
+from inference.core.model_contract import Key
 from training.errors import TrainingError
 
 HOW_TO_MAKE = "make some with fashion-labeler (relabel, confirm or exclude images; it saves them there)"
@@ -32,11 +33,11 @@ class UsedCorrections:
         """The exported model's keys: counts per verdict, the verdicts' digests, corrected accuracy.
         corrections_digest names the training verdicts, the ones the model learned from."""
         return {
-            "corrections_train": json.dumps(self.train.counts),
-            "corrections_test": json.dumps(self.test.counts),
-            "corrections_digest": self.train.digest,
-            "corrections_test_digest": self.test.digest,
-            "test_accuracy_corrected": f"{test_accuracy_corrected:.6f}",
+            Key.CORRECTIONS_TRAIN: json.dumps(self.train.counts),
+            Key.CORRECTIONS_TEST: json.dumps(self.test.counts),
+            Key.CORRECTIONS_DIGEST: self.train.digest,
+            Key.CORRECTIONS_TEST_DIGEST: self.test.digest,
+            Key.TEST_ACCURACY_CORRECTED: f"{test_accuracy_corrected:.6f}",
         }
 
     def record(self) -> dict:

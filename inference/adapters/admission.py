@@ -10,7 +10,7 @@ from __future__ import annotations
 import anyio
 
 from inference.adapters.serve_settings import ServeSettings
-from inference.adapters.service_errors import Overloaded
+from inference.core.errors import Overloaded
 
 
 class Admission:

@@ -33,16 +33,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from inference.adapters.inference_stats import Timing
 from inference.adapters.oip_routes import OipRoutes
 from inference.adapters.predict_json import images_from_json
-from inference.adapters.request_body import ClientLeft, problem_headers, read_body, send_json
+from inference.adapters.request_body import problem_headers, read_body, send_json
 from inference.adapters.serve_protocol import OVER_CAPACITY
 from inference.adapters.serve_settings import HEALTH_PATHS, ServeSettings
 from inference.adapters.served_models import ServedModel
 from inference.adapters.service import Service
-from inference.adapters.service_errors import ServiceError
 from inference.core.arrays import PIXELS
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
 from inference.core.decoders import read_image
-from inference.core.errors import InputError, ModelError
+from inference.core.errors import ClientLeft, InputError, ModelError, ServiceError
 from inference.core.predictor import Predictor
 
 

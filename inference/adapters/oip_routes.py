@@ -22,11 +22,10 @@ from starlette.types import Receive, Scope, Send
 
 from inference.adapters.inference_stats import Timing
 from inference.adapters.oip_tensors import InferRequest, infer_request, parse_header, response, split_body
-from inference.adapters.request_body import ClientLeft, problem_headers, read_body, send_bytes, send_json
+from inference.adapters.request_body import problem_headers, read_body, send_bytes, send_json
 from inference.adapters.serve_metrics import CONTENT_TYPE as METRICS_TYPE
 from inference.adapters.service import Service, scored
-from inference.adapters.service_errors import ServiceError
-from inference.core.errors import ModelError
+from inference.core.errors import ClientLeft, ModelError, ServiceError
 
 # Images scored on the event loop itself when no other request is in flight: up to 256 take
 # ~0.1-0.4 ms in onnxruntime, about what the hop to a worker thread and back costs; larger batches

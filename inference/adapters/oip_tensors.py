@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inference.adapters.service_errors import ServiceError
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.core.predictor import INPUT, OUTPUTS
+from inference.core.errors import ServiceError
+from inference.core.model_contract import INPUT, OUTPUTS
 
 PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 

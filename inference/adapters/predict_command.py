@@ -34,11 +34,11 @@ from inference.core.calibration import ReliabilityBins, reliability_bins
 from inference.core.command_line import OneLineParser, finite_float, int_in, run_command, silence_stdout
 from inference.core.csv_safe import csv_text
 from inference.core.decoders import IMAGE_SUFFIXES
-from inference.core.errors import ArgumentError, InferenceError
+from inference.core.errors import ArgumentError, InferenceError, NonFiniteScores
 from inference.core.evaluation import confusion_matrix, matrix_report
 from inference.core.input_files import LoadedImages, label_file_for, load_in_parts
 from inference.core.model_repository import resolve_model_path
-from inference.core.predictor import CHUNK, DEVICES, NonFiniteScores, Predictor, thread_limit
+from inference.core.predictor import CHUNK, DEVICES, Predictor, thread_limit
 
 # Fewer items than this finish in about a second: no bar. Files are ~100x slower than rows.
 PROGRESS_MIN_ROWS = 20_000

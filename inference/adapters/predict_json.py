@@ -12,9 +12,8 @@ import re
 
 import numpy as np
 
-from inference.adapters.service_errors import ServiceError
 from inference.core.arrays import PIXELS, as_uint8_batch
-from inference.core.errors import InputError
+from inference.core.errors import InputError, ServiceError
 from inference.core.json_limits import json_depth
 
 JSON_EXPECTED = '{"images": [[784 integers 0..255], ...]}'

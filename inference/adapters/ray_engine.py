@@ -23,18 +23,14 @@ import numpy as np
 from inference.core.classes import IMAGE_SHAPE
 from inference.core.csv_safe import neutralised
 from inference.core.decoders import IMAGE_SUFFIXES, decode_bytes
-from inference.core.errors import InferenceError, InputError, ModelError
+from inference.core.errors import InferenceError, InputError, ModelError, RayEngineError
 from inference.core.model_repository import resolve_model_path
 from inference.core.predictor import Predictor
 
-__all__ = ["RayEngineError", "RayRun", "RayScorer", "decode_bytes", "list_inputs", "run", "score_dataset", "start_ray"]
+__all__ = ["RayRun", "RayScorer", "decode_bytes", "list_inputs", "run", "score_dataset", "start_ray"]
 
 SUFFIXES = (*IMAGE_SUFFIXES, ".npy", ".parquet")
 CHUNK = 8192  # decoded images per output block: lets Ray spread one big file over actors
-
-
-class RayEngineError(InferenceError):
-    """Ray is missing, cannot start or reach its cluster, or the inputs cannot be listed."""
 
 
 # --- decoding (Ray tasks) -------------------------------------------------------------------

@@ -17,11 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from inference.adapters.admission import Admission
 from inference.adapters.serve_settings import ServeSettings
-from inference.adapters.service_errors import ServiceError
-
-
-class ClientLeft(Exception):
-    """The client disconnected before its body was complete: there is no one to answer."""
+from inference.core.errors import ClientLeft, ServiceError
 
 
 def declared_length(scope: Scope) -> int | None:

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from inference.adapters.model_config_text import parse_config
-from inference.adapters.service_errors import ServiceError
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
-from inference.core.errors import ModelError
+from inference.core.errors import ModelError, ServiceError
+from inference.core.model_contract import INPUT, OUTPUTS
 from inference.core.model_repository import MODEL_FILE, MODEL_NAME, triton_config, versions
-from inference.core.predictor import INPUT, OUTPUTS, Predictor
+from inference.core.predictor import Predictor
 
 PLATFORM = "onnxruntime_onnx"
 INPUT_DATATYPE = "UINT8"

@@ -20,7 +20,7 @@ ACCEPTED = (
 )
 
 
-def as_uint8_batch(images) -> np.ndarray:
+def as_uint8_batch(images: object) -> np.ndarray:
     """C-contiguous uint8 (N, 28, 28) from any accepted array; raises InputError saying why not.
 
     Floats are taken as ToTensor-style values x = pixel / 255 and mapped back with round(x * 255),
@@ -39,7 +39,7 @@ def as_uint8_batch(images) -> np.ndarray:
     return to_uint8(as_batch(images))
 
 
-def as_batch(images) -> np.ndarray:
+def as_batch(images: object) -> np.ndarray:
     """A (N, 28, 28) view of any accepted array, dtype unchanged; checks type, shape and dtype kind.
 
     Converting the values is left to `to_uint8`, chunk by chunk, so a float array larger than

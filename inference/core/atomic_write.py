@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
@@ -35,7 +37,10 @@ class AtomicFile:
     """
 
     def __init__(self, path: str | os.PathLike, *, binary: bool = False, permissions: int | None = None):
-        mode, text = ("wb", {}) if binary else ("w", {"encoding": "utf-8", "newline": ""})
+        mode = "wb" if binary else "w"
+        encoding, newline = (None, None) if binary else ("utf-8", "")
+        # TextIO or BinaryIO as `binary` says: Any, so that each caller uses the one it asked for.
+        self.stream: Any
         self._tmp: Path | None = None
         given = Path(path)
         if _handle(given):
@@ -43,7 +48,7 @@ class AtomicFile:
             # cannot be opened by name. Appending: reopening /dev/stdout with O_TRUNC would empty
             # the file behind `>> out.csv`. A folder raises IsADirectoryError here.
             self.path = given
-            self.stream = open(given, mode.replace("w", "a"), **text)
+            self.stream = open(given, mode.replace("w", "a"), encoding=encoding, newline=newline)
             return
         # realpath, not Path.resolve: Python 3.11's resolve raises RuntimeError on a symlink loop.
         self.path = Path(os.path.realpath(given))
@@ -53,7 +58,7 @@ class AtomicFile:
         try:
             if permissions is not None:
                 os.fchmod(fd, permissions)  # the umask must not narrow what the caller asked for
-            self.stream = os.fdopen(fd, mode, **text)
+            self.stream = os.fdopen(fd, mode, encoding=encoding, newline=newline)
         except BaseException:
             os.close(fd)
             tmp.unlink(missing_ok=True)
@@ -91,10 +96,12 @@ class AtomicFile:
                 self._tmp.unlink(missing_ok=True)
                 self._tmp = None
 
-    def __enter__(self):
+    def __enter__(self) -> Any:  # the stream: see above
         return self.stream
 
-    def __exit__(self, kind, error, traceback) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         if kind is None:
             self.commit()
         else:

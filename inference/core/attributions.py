@@ -44,7 +44,7 @@ class LinearWeights:
         weights came from `linear_weights`)."""
         return self.weights.reshape(len(self.weights), *IMAGE_SHAPE)
 
-    def contributions(self, images, cls, versus=None) -> np.ndarray:
+    def contributions(self, images: object, cls: object, versus: object = None) -> np.ndarray:
         """(N, 28, 28) float32 per-pixel logit contributions; see `contributions`."""
         return contributions(self.weights, images, cls, versus)
 
@@ -77,7 +77,7 @@ def linear_weights(logits_of: Callable[[np.ndarray], np.ndarray], name: str = "t
     return LinearWeights(weights, bias)
 
 
-def _run(logits_of, images: np.ndarray, name: str) -> np.ndarray:
+def _run(logits_of: Callable[[np.ndarray], np.ndarray], images: np.ndarray, name: str) -> np.ndarray:
     logits = np.asarray(logits_of(images))
     if logits.ndim != 2 or len(logits) != len(images) or not np.isfinite(logits).all():
         raise ModelError(
@@ -87,7 +87,9 @@ def _run(logits_of, images: np.ndarray, name: str) -> np.ndarray:
     return logits
 
 
-def _check_linear(logits_of, weights: np.ndarray, bias: np.ndarray, name: str) -> None:
+def _check_linear(
+    logits_of: Callable[[np.ndarray], np.ndarray], weights: np.ndarray, bias: np.ndarray, name: str
+) -> None:
     """Refuse a model whose logits on random images are not weights @ x + bias."""
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (CHECK_IMAGES, PIXELS), dtype=np.uint8)
@@ -103,7 +105,7 @@ def _check_linear(logits_of, weights: np.ndarray, bias: np.ndarray, name: str) -
         )
 
 
-def contributions(weights: np.ndarray, images, cls, versus=None) -> np.ndarray:
+def contributions(weights: np.ndarray, images: object, cls: object, versus: object = None) -> np.ndarray:
     """(N, 28, 28) float32: how much each raw pixel adds to a logit, or to a logit difference.
 
     weights: (C, 784) from `linear_weights`. images: anything `as_uint8_batch` takes.
@@ -133,7 +135,7 @@ def contributions(weights: np.ndarray, images, cls, versus=None) -> np.ndarray:
     return out.reshape(count, *IMAGE_SHAPE)
 
 
-def _class_indices(value, what: str, count: int, classes: int) -> int | np.ndarray:
+def _class_indices(value: object, what: str, count: int, classes: int) -> int | np.ndarray:
     """A class index as an int, or an (N,) int64 array; ArgumentError for anything else."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         if not 0 <= value < classes:

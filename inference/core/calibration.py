@@ -81,7 +81,7 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
     return reliability_bins(probabilities, labels, bins).ece
 
 
-def _checked(probabilities, labels, bins) -> tuple[np.ndarray, np.ndarray]:
+def _checked(probabilities: object, labels: object, bins: object) -> tuple[np.ndarray, np.ndarray]:
     if not (isinstance(bins, (int, np.integer)) and not isinstance(bins, bool) and bins >= 1):
         raise ArgumentError(f"bins must be a whole number >= 1, got {bins!r}")
     probabilities, labels = np.asarray(probabilities), np.asarray(labels)

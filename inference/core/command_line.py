@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import NoReturn
 
 from inference.core.errors import InferenceError
@@ -28,7 +29,9 @@ def _quoted(text: str) -> str:
     return repr(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "...")
 
 
-def finite_float(low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False):
+def finite_float(
+    low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False
+) -> Callable[[str], float]:
     """A float type for argparse: finite, and within low..high (each end open or closed)."""
     expected = f"a finite number {'>' if low_open else '>='} {low:g}"
     if high != math.inf:
@@ -48,7 +51,7 @@ def finite_float(low: float, high: float = math.inf, *, low_open: bool = False, 
     return parse
 
 
-def int_in(low: int, high: int):
+def int_in(low: int, high: int) -> Callable[[str], int]:
     """An int type for argparse: a whole number from low to high, both included."""
 
     def parse(text: str) -> int:
@@ -100,7 +103,7 @@ class Terminated(KeyboardInterrupt):
         return 128 + self.signum
 
 
-def _terminate(signum: int, frame) -> None:
+def _terminate(signum: int, frame: FrameType | None) -> None:
     signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the cleanup short
     raise Terminated(signum)
 
@@ -138,13 +141,14 @@ def run_command(prog: str, body: Callable[[], int], errors: tuple[type[Exception
     pipe left (`... | head`); 130 for Ctrl-C and 128 + signal for SIGTERM/SIGHUP, which unwind
     like Ctrl-C so temporary files are removed. `cleanup` is appended to those two lines.
     """
+    reported: tuple[type[Exception], ...] = (InferenceError, OSError, OverflowError, *errors)
     try:
         with terminating_signals_raise():
             return body()
     except BrokenPipeError:
         silence_stdout()
         return 0
-    except (InferenceError, OSError, OverflowError, *errors) as e:
+    except reported as e:
         print(f"{prog}: error: {one_line(os_error_text(e))}", file=sys.stderr)
         return 2
     except Terminated as e:

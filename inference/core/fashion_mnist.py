@@ -81,6 +81,14 @@ def find_file(folder: Path, name: str) -> Path | None:
     return None
 
 
+def _required_file(folder: Path, name: str) -> Path:
+    """`find_file`, for a folder `find_data_dir` chose: the file may have gone since it looked."""
+    path = find_file(folder, name)
+    if path is None:
+        raise DatasetError(f"Fashion-MNIST folder {folder} lacks {name}[.gz]; {HOW_TO_GET_DATA}")
+    return path
+
+
 def search_dirs() -> list[Path]:
     """Where the files are looked for when no folder is given, in order."""
     cache = cache_dir()
@@ -192,8 +200,8 @@ def load_split(split: str = "test", data_dir: str | os.PathLike | None = None) -
     folder = find_data_dir(data_dir, split)
     image_name, label_name, count = SPLITS[split]
 
-    image_path = find_file(folder, image_name)
-    label_path = find_file(folder, label_name)
+    image_path = _required_file(folder, image_name)
+    label_path = _required_file(folder, label_name)
     images, image_digest = _read_hashed(image_path)
     labels, label_digest = _read_hashed(label_path)
     # Structure first: "holds shape (10, 28, 28)" is a clearer message than a digest mismatch.

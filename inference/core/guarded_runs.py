@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from inference.core.errors import ModelError
+from inference.core.errors import ModelError, NonFiniteScores
 
 # What onnxruntime raises from a run (Fail, RuntimeException, InvalidArgument, EPFail, ...): all
 # of its own exception types, whichever this version has.
@@ -54,24 +54,6 @@ def scoring_failed(path: Path, error: BaseException) -> ModelError:
         f"{path} failed while scoring ({ort_reason(error)}); it passed the checks at open, "
         "so the graph fails only on some inputs or batch sizes — export a model with train-and-export"
     )
-
-
-class NonFiniteScores(ModelError):
-    """The model gave NaN or infinity for some images: `rows` are their positions in the batch."""
-
-    def __init__(self, path: Path, output: str, rows: np.ndarray, total: int, names: list[str] | None = None):
-        self.path, self.output, self.rows, self.total = path, output, rows, total
-        shown = [str(r) for r in rows[:5]] if names is None else [repr(names[r]) for r in rows[:5]]
-        which = ("image" if names is not None else "row") + ("s " if len(rows) > 1 else " ") + ", ".join(shown)
-        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-        super().__init__(
-            f"{path} gives NaN or infinite {output} for {len(rows)} of {total} image(s) ({which}{more}): "
-            "the model is broken for these inputs, so no scores were returned; export it again with train-and-export"
-        )
-
-    def naming(self, names: list[str]) -> NonFiniteScores:
-        """The same error, naming the images (file names, row numbers of a file) instead of rows."""
-        return NonFiniteScores(self.path, self.output, self.rows, self.total, names)
 
 
 def check_finite(out: np.ndarray, path: Path, output: str) -> None:

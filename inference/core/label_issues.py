@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from inference.core.classes import NUM_CLASSES
-from inference.core.errors import InferenceError
+from inference.core.errors import ReportError
 from inference.core.model_repository import DEFAULT_REPOSITORY, MODEL_FILE, MODEL_NAME, repository_of
 from inference.core.next_steps import report_command
 
@@ -69,10 +69,6 @@ AUDITOR_TYPES = {
 # The training split's CSV is about 8 MB; anything far larger is not one of ours.
 MAX_CSV_BYTES = 64 * 2**20
 MAX_SIDECAR_BYTES = 2**20
-
-
-class ReportError(InferenceError):
-    """There is no usable label-issue report: missing, damaged, or made from other data or another model."""
 
 
 def how_to_make(folder: str | Path) -> str:
@@ -223,7 +219,7 @@ TYPE_WORDS = {
 }
 
 
-def _wrong_type(path: Path, field: str, expected: str, value) -> None:
+def _wrong_type(path: Path, field: str, expected: str, value: object) -> None:
     got = "null" if value is None else type(value).__name__
     raise ReportError(
         f"{path} is not a usable label-issue report: its field {field!r} should be {expected}, "

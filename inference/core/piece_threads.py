@@ -13,7 +13,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 __all__ = ["PieceThreads"]
@@ -47,7 +47,7 @@ class PieceThreads:
         claim_lock = threading.Lock()
         failed = threading.Event()
 
-        def work(session) -> None:
+        def work(session: Any) -> None:
             nonlocal claimed
             while not failed.is_set():
                 with claim_lock:
@@ -61,8 +61,11 @@ class PieceThreads:
                     raise
 
         count = min(self.threads, pieces) - 1
-        pool, sessions = self._helpers(count + 1) if count > 0 else (None, self._sessions)
-        helpers = [pool.submit(work, session) for session in sessions[1 : count + 1]]
+        helpers: list[Future[None]] = []
+        sessions = self._sessions
+        if count > 0:
+            pool, sessions = self._helpers(count + 1)
+            helpers = [pool.submit(work, session) for session in sessions[1 : count + 1]]
         try:
             work(sessions[0])  # the caller takes pieces too: it would only wait otherwise
         finally:
@@ -73,7 +76,7 @@ class PieceThreads:
         if first is not None:
             raise first
 
-    def _helpers(self, sessions: int) -> tuple[ThreadPoolExecutor, list]:
+    def _helpers(self, sessions: int) -> tuple[ThreadPoolExecutor, list[Any]]:
         with self._lock:
             # A forked child inherits the pool but none of its threads: it needs its own.
             if self._pool is None or self._pid != os.getpid():

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 
@@ -32,19 +32,20 @@ from inference.core.arrays import as_batch, chunks, to_uint8
 from inference.core.attributions import LinearWeights, linear_weights
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
 from inference.core.errors import ArgumentError, ModelError
-from inference.core.guarded_runs import (
-    ORT_ERRORS,
-    NonFiniteScores,
-    bounded_run,
-    check_finite,
-    first_line,
-    scoring_failed,
+from inference.core.guarded_runs import ORT_ERRORS, bounded_run, check_finite, first_line, scoring_failed
+from inference.core.model_contract import (
+    INPUT,
+    LOGITS,
+    OUTPUTS,
+    PROBABILITIES,
+    check_scores,
+    check_session,
+    probe_images,
 )
-from inference.core.model_metadata import OptionalMetadata
 from inference.core.model_repository import resolve_model_path
 from inference.core.piece_threads import PieceThreads
 
-__all__ = ["NonFiniteScores", "Prediction", "Predictor", "default_threads", "thread_limit"]
+__all__ = ["Prediction", "Predictor", "default_threads", "thread_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,6 @@ CHUNK = 1024
 SPLIT_FROM = 512
 GPU_HOWTO = (
     "pip uninstall -y onnxruntime && pip install 'fashion-softmax[gpu]' (the onnxruntime-gpu build; see README: GPU)"
-)
-INPUT = "images"
-OUTPUTS = ("probabilities", "logits")
-CONTRACT = (
-    "one input images: uint8 [N, 28, 28] with N free, outputs probabilities and logits: float32 [N, 10], "
-    "and class_names in the metadata: a JSON list of 10 strings"
 )
 # Protobuf cannot parse a larger ONNX file (without external data), so nothing bigger can be a
 # model: refusing it by its size spares reading gigabytes of something else into memory.
@@ -129,7 +124,7 @@ class Prediction:
         return self.probabilities[np.arange(len(self.labels)), self.labels]
 
 
-def _check_arguments(model, device, threads, chunk) -> None:
+def _check_arguments(model: object, device: object, threads: object, chunk: object) -> None:
     if model is not None and not isinstance(model, (str, os.PathLike)):
         raise ArgumentError(f"model must be a path (str or os.PathLike) or None, got {type(model).__name__}")
     if not isinstance(device, str) or device not in DEVICES:
@@ -143,7 +138,8 @@ def _check_arguments(model, device, threads, chunk) -> None:
         raise ArgumentError(f"chunk must be a whole number >= 1, got {chunk!r}")
 
 
-def _whole(value) -> bool:
+def _whole(value: object) -> TypeGuard[int]:
+    """An int and not a bool (True is an int to Python, never a thread count)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -160,14 +156,6 @@ def _read_model(path: Path) -> bytes:
         raise ModelError(f"cannot read the model {path}: {e.strerror}") from e
 
 
-def _describe(arg) -> str:
-    """`uint8 [N, 28, 28]` for an onnxruntime NodeArg; symbolic dimensions by name, unknown as ?."""
-    kind = arg.type.removeprefix("tensor(").removesuffix(")")
-    kind = {"float": "float32", "double": "float64"}.get(kind, kind)
-    dims = ", ".join("?" if d is None else str(d) for d in (arg.shape or []))
-    return f"{kind} [{dims}]"
-
-
 class Predictor:
     """One onnxruntime session over the exported model.
 
@@ -178,7 +166,7 @@ class Predictor:
     onnxruntime call; larger batches are split. `close()` (or `with Predictor(...)`) stops the
     helper threads at once; otherwise they go with the Predictor.
 
-    Opening checks the whole model contract (see `_check_signature`, `_probe`, `_class_names`);
+    Opening checks the whole model contract (model_contract.py: `check_session`, then `_probe`);
     a model that breaks it is a ModelError, bad arguments an ArgumentError.
     """
 
@@ -221,96 +209,35 @@ class Predictor:
         open_session = functools.partial(ort.InferenceSession, data, options, providers=["CPUExecutionProvider"])
         self._pieces = PieceThreads(self.threads, self.session, open_session)
         log.info("scoring on %s (%s)", self.device, ", ".join(self.providers))
-        self._check_signature()
+        checked = check_session(self.session, self.path)
         self._probe()
         self.sha256 = hashlib.sha256(data).hexdigest()
-        try:
-            self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
-        except UnicodeDecodeError as e:
-            raise ModelError(
-                f"{self.path} has metadata that is not UTF-8 text; export it again with train-and-export"
-            ) from e
-        self.class_names = self._class_names()
+        self.metadata = checked.metadata
+        self.class_names = checked.class_names
         self._names = np.array(self.class_names, dtype=object)
-        optional = OptionalMetadata.parse(self.metadata)
-        self.test_accuracy, self.temperature = optional.test_accuracy, optional.temperature
-        self.dataset_sha256, self.created, self.variant = optional.dataset_sha256, optional.created, optional.variant
-
-    def _refuse(self, what: str) -> ModelError:
-        return ModelError(
-            f"{self.path} is not a Fashion-MNIST model of this project: {what}; "
-            f"expected {CONTRACT} (export one with train-and-export)"
-        )
-
-    def _check_signature(self) -> None:
-        """The declared signature: what onnxruntime infers from the graph, before anything runs."""
-        inputs = self.session.get_inputs()
-        if len(inputs) != 1:
-            raise self._refuse(f"it has {len(inputs)} inputs {[i.name for i in inputs]}")
-        (given,) = inputs
-        shape = given.shape or []
-        if (
-            given.name != INPUT
-            or given.type != "tensor(uint8)"
-            or len(shape) != 3
-            or isinstance(shape[0], int)  # a fixed batch size could not score other batch sizes
-            or any(isinstance(d, int) and d != side for d, side in zip(shape[1:], IMAGE_SHAPE, strict=False))
-        ):
-            raise self._refuse(f"its input is {given.name}: {_describe(given)}")
-        declared = {o.name: o for o in self.session.get_outputs()}
-        missing = [name for name in OUTPUTS if name not in declared]
-        if missing:
-            raise self._refuse(f"it has outputs {list(declared)}, without {' and '.join(missing)}")
-        for name in OUTPUTS:
-            out = declared[name]
-            shape = out.shape or []
-            classes = shape[1] if len(shape) == 2 else None
-            if out.type != "tensor(float)" or len(shape) != 2 or (isinstance(classes, int) and classes != NUM_CLASSES):
-                raise self._refuse(f"its output {name} is {_describe(out)}")
+        parsed = checked.parsed
+        self.test_accuracy, self.temperature = parsed.test_accuracy, parsed.temperature
+        self.dataset_sha256, self.created, self.variant = parsed.dataset_sha256, parsed.created, parsed.variant
+        self.corrections = parsed.corrections
 
     def _probe(self) -> None:
-        """Score two images (black, white) and check what really comes out.
+        """Score two images (black, white) and check what really comes out (`check_scores`).
 
-        The declared shapes above may leave the number of classes symbolic ([N, "C"]) or be
-        narrower than what the graph computes; only a run shows the truth, and one run of two
-        images costs well under a millisecond next to the session's creation. Two images rather
-        than one also catch a graph that hard-codes a batch of one.
-        """
-        images = np.stack([np.zeros(IMAGE_SHAPE, np.uint8), np.full(IMAGE_SHAPE, 255, np.uint8)])
+        Only a run shows what the graph computes; one run of two images costs well under a
+        millisecond next to the session's creation."""
+        images = probe_images()
         probs, logits = self._bounded_run(images)
-        for name, out in zip(OUTPUTS, (probs, logits), strict=False):
-            if out.dtype != np.float32 or out.shape != (2, NUM_CLASSES):
-                raise self._refuse(f"on a batch of two images its output {name} is {out.dtype} {list(out.shape)}")
-        if not (np.isfinite(probs).all() and np.isfinite(logits).all()):
-            raise self._refuse("on a black and a white image it outputs NaN or infinity")
-        if probs.min() < 0 or probs.max() > 1 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
-            raise self._refuse("its probabilities are not probabilities (each row must be in [0, 1] and sum to 1)")
+        check_scores(probs, logits, len(images), self.path)
 
     def _bounded_run(self, images: np.ndarray) -> list[np.ndarray]:
         """The probe's run, stopped after PROBE_TIMEOUT_S (guarded_runs.bounded_run)."""
         return bounded_run(self.session, list(OUTPUTS), {INPUT: images}, self.path, PROBE_TIMEOUT_S)
 
-    def _class_names(self) -> list[str]:
-        raw = self.metadata.get("class_names")
-        if raw is None:
-            raise ModelError(f"{self.path} has no class_names in its metadata; export it with train-and-export")
-        try:
-            names = json.loads(raw)
-        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested beyond Python's stack
-            names = None
-        if not (isinstance(names, list) and len(names) == NUM_CLASSES and all(isinstance(n, str) for n in names)):
-            shown = raw if len(raw) <= 80 else raw[:77] + "..."
-            raise ModelError(
-                f"{self.path} has class_names {shown!r}, expected a JSON list of {NUM_CLASSES} strings "
-                "(export it with train-and-export)"
-            )
-        return names
-
     def describe(self) -> str:
         """One line for logs and command output: which file, which device, how many threads."""
         return f"{self.path} on {self.device} ({', '.join(self.providers)}), {self.threads} thread(s)"
 
-    def _run(self, images, output: str) -> np.ndarray:
+    def _run(self, images: object, output: str) -> np.ndarray:
         """(N, 10) float32 scores, every one finite; ModelError when onnxruntime fails or a row is not."""
         try:
             out = self._run_unchecked(images, output)
@@ -319,7 +246,7 @@ class Predictor:
         check_finite(out, self.path, output)
         return out
 
-    def _run_unchecked(self, images, output: str) -> np.ndarray:
+    def _run_unchecked(self, images: object, output: str) -> np.ndarray:
         # Hot path: a uint8 C-contiguous (N, 28, 28) batch that fits one call goes straight to
         # onnxruntime (single-image latency is dominated by Python overhead, so every check counts).
         if (
@@ -366,16 +293,16 @@ class Predictor:
     def __enter__(self) -> Predictor:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def predict_proba(self, images) -> np.ndarray:
+    def predict_proba(self, images: object) -> np.ndarray:
         """(N, 10) float32 class probabilities."""
-        return self._run(images, "probabilities")
+        return self._run(images, PROBABILITIES)
 
-    def logits(self, images) -> np.ndarray:
+    def logits(self, images: object) -> np.ndarray:
         """(N, 10) float32 logits."""
-        return self._run(images, "logits")
+        return self._run(images, LOGITS)
 
     @functools.cached_property
     def linear(self) -> LinearWeights:
@@ -387,18 +314,18 @@ class Predictor:
         """(10, 28, 28) float32: each class's weights, in logit units per raw pixel value."""
         return self.linear.templates()
 
-    def contributions(self, images, cls, versus=None) -> np.ndarray:
+    def contributions(self, images: object, cls: object, versus: object = None) -> np.ndarray:
         """(N, 28, 28) float32: W[cls] * x, or (W[cls] - W[versus]) * x; summed over the pixels plus
         the bias (difference), exactly the logit (difference) `logits(images)` gives."""
         return self.linear.contributions(images, cls, versus)
 
-    def predict(self, images) -> Prediction:
+    def predict(self, images: object) -> Prediction:
         """Labels, class names and probabilities for a batch (any shape/dtype `as_uint8_batch` takes)."""
         probs = self.predict_proba(images)
         labels = probs.argmax(axis=1)
         return Prediction(labels, list(self._names[labels]), probs)
 
-    def predict_batches(self, batches: Iterable) -> Iterator[Prediction]:
+    def predict_batches(self, batches: Iterable[object]) -> Iterator[Prediction]:
         """One Prediction per batch, lazily: memory stays bounded by the largest batch, whatever
         the total (a generator over files, a memory-mapped .npy sliced by the caller, ...)."""
         for batch in batches:

@@ -15,8 +15,7 @@ from inference.adapters.model_config_text import parse_config
 from inference.adapters.oip_tensors import classify, infer_request, parse_header, split_body
 from inference.adapters.serve_command import default_model_file
 from inference.adapters.served_models import default_version
-from inference.adapters.service_errors import ServiceError
-from inference.core.errors import ModelError
+from inference.core.errors import ModelError, ServiceError
 from inference.core.model_repository import MODEL_NAME, triton_config, write_model
 from testkit.serve_process import triton_numbers
 from testkit.tiny_models import tiny_model

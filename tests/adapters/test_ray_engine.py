@@ -14,8 +14,8 @@ import pytest
 import ray
 from PIL import Image
 
-from inference.adapters.ray_engine import RayEngineError, RayScorer, decode_bytes, list_inputs, run, score_dataset
-from inference.core.errors import InputError
+from inference.adapters.ray_engine import RayScorer, decode_bytes, list_inputs, run, score_dataset
+from inference.core.errors import InputError, RayEngineError
 from inference.core.predictor import Predictor
 from testkit import hostile
 

@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from inference.core.label_issues import COLUMNS, HOW_TO_MAKE, SIDECAR, ReportError, csv_name, read_report
+from inference.core.errors import ReportError
+from inference.core.label_issues import COLUMNS, HOW_TO_MAKE, SIDECAR, csv_name, read_report
 from testkit.label_issue_files import csv_text, write_report, write_sidecar
 
 DATA, MODEL = "d" * 64, "e" * 64

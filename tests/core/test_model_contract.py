@@ -6,12 +6,14 @@ not parse reads as None. Built on tiny ONNX models, so no training is needed."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from inference.core.classes import CLASS_NAMES
 from inference.core.errors import ArgumentError, InferenceError, ModelError
+from inference.core.model_contract import CorrectionsUsed, ModelMetadata, check_signature
 from inference.core.predictor import Predictor, thread_limit
 from testkit.tiny_models import reference_scores, tiny_model, write_tiny_model
 
@@ -44,7 +46,7 @@ BROKEN = {
     "twelve classes": (dict(n_classes=12), r"output probabilities is float32 \[N, 12\]"),
     "classes only known by running": (
         dict(n_classes=5, declared_classes="C", hide_class_count=True),
-        r"on a batch of two images its output probabilities is float32 \[2, 5\]",
+        r"on a batch of 2 images its output probabilities is float32 \[2, 5\]",
     ),
     "float input": (dict(input_dtype=np.float32), r"its input is images: float32 \[N, 28, 28\]"),
     "flat input": (dict(input_shape=("N", 784)), r"its input is images: uint8 \[N, 784\]"),
@@ -75,6 +77,28 @@ def test_a_broken_contract_is_a_model_error(tmp_path, case):
     message = str(caught.value)
     assert message.startswith(str(path)) and "\n" not in message
     assert "train-and-export" in message  # how to fix it
+
+
+def declared(name, kind, shape):
+    return SimpleNamespace(name=name, type=kind, shape=shape)
+
+
+GOOD_INPUTS = [declared("images", "tensor(uint8)", ["batch", 28, 28])]
+GOOD_OUTPUTS = [
+    declared("probabilities", "tensor(float)", ["batch", 10]),
+    declared("logits", "tensor(float)", ["batch", 10]),
+]
+
+
+def test_the_signature_check_needs_no_session():
+    # What training's verify() and the Predictor both call, on what onnxruntime declares.
+    check_signature(GOOD_INPUTS, GOOD_OUTPUTS, "m.onnx")  # no error
+    check_signature(GOOD_INPUTS, [*reversed(GOOD_OUTPUTS), declared("extra", "tensor(int64)", [])], "m.onnx")
+    wrong = [GOOD_OUTPUTS[0], declared("scores", "tensor(float)", ["batch", 10])]
+    with pytest.raises(ModelError, match=r"^m\.onnx is not .*without logits; expected .* \(my fix\)$"):
+        check_signature(GOOD_INPUTS, wrong, "m.onnx", fix="my fix")
+    with pytest.raises(ModelError, match=r"its input is images: uint8 \[N, 28, 27\]"):
+        check_signature([declared("images", "tensor(uint8)", ["N", 28, 27])], GOOD_OUTPUTS, "m.onnx")
 
 
 @pytest.mark.parametrize(
@@ -168,6 +192,54 @@ def test_missing_optional_metadata_is_unknown(tmp_path):
         predictor.created,
         predictor.variant,
     ) == (None, None, None, None, None)
+
+
+CORRECTIONS_META = {
+    "corrections_train": json.dumps({"relabel": 3, "confirmed": 1, "exclude": 2}),
+    "corrections_test": json.dumps({"relabel": 1, "confirmed": 0, "exclude": 0}),
+    "corrections_digest": "cd" * 32,
+    "corrections_test_digest": "ef" * 32,
+    "test_accuracy_corrected": "0.835000",
+}
+
+
+def test_the_corrections_a_model_was_trained_with_are_read(tmp_path):
+    path = write_tiny_model(tmp_path / "model.onnx", metadata={**GOOD_META, **CORRECTIONS_META})
+    used = Predictor(path, device="cpu").corrections
+    assert used == CorrectionsUsed(
+        train={"relabel": 3, "confirmed": 1, "exclude": 2},
+        test={"relabel": 1, "confirmed": 0, "exclude": 0},
+        digest="cd" * 32,
+        test_digest="ef" * 32,
+        test_accuracy_corrected=pytest.approx(0.835),
+    )
+    assert Predictor(write_tiny_model(tmp_path / "plain.onnx"), device="cpu").corrections is None
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("corrections_train", "{not json"),
+        ("corrections_train", json.dumps([3, 1, 2])),
+        ("corrections_train", json.dumps({"relabel": -1})),
+        ("corrections_train", json.dumps({"relabel": True})),
+        ("corrections_test", json.dumps({"relabel": 1.5})),
+        ("corrections_digest", "short"),
+        ("corrections_test_digest", "CD" * 32),
+        ("test_accuracy_corrected", "1.2"),
+    ],
+)
+def test_corrections_metadata_that_does_not_parse_is_unknown(key, value):
+    field = {
+        "corrections_train": "train",
+        "corrections_test": "test",
+        "corrections_digest": "digest",
+        "corrections_test_digest": "test_digest",
+        "test_accuracy_corrected": "test_accuracy_corrected",
+    }[key]
+    used = ModelMetadata.parse({**CORRECTIONS_META, key: value}).corrections
+    assert used is not None and getattr(used, field) is None
+    assert all(getattr(used, f) is not None for f in vars(used) if f != field)  # the others still read
 
 
 @pytest.mark.parametrize(

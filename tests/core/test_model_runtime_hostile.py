@@ -16,8 +16,8 @@ import pytest
 
 import inference.core.predictor as predictor_module
 from inference.adapters.predict_command import main
-from inference.core.errors import ModelError
-from inference.core.predictor import NonFiniteScores, Predictor
+from inference.core.errors import ModelError, NonFiniteScores
+from inference.core.predictor import Predictor
 from testkit.hostile_models import endless_loop_model, nan_for_grey_model, odd_batch_failure_model
 
 REPO = Path(__file__).resolve().parents[2]

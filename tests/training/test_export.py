@@ -4,6 +4,7 @@ with PyTorch on the whole test set, the Triton files beside it, and the saved we
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import onnx
@@ -13,6 +14,9 @@ import torch
 
 from inference.core import model_repository
 from inference.core.classes import CLASS_NAMES
+from inference.core.model_contract import Key, ModelMetadata
+from inference.core.predictor import Predictor
+from testkit.tiny_models import tiny_model, write_tiny_model
 from training import onnx_export as export
 from training.softmax_concise import make_model
 from training.softmax_scratch import SoftmaxRegressionScratch
@@ -118,3 +122,67 @@ def test_a_failed_check_writes_no_model(trained, tmp_path, monkeypatch):
         cli.export_concise(cfg.__class__(out=str(tmp_path)), data, results["concise"], verify_export=disagree)
     assert model_repository.latest_model(tmp_path) is None
     assert not model_repository.model_dir(tmp_path).exists()
+
+
+# --- the contract check before anything is written (tiny models: no training, no export) -------
+
+BROKEN_EXPORTS = {
+    "renamed output": (dict(output_names=("probs", "logits")), "without probabilities"),
+    "float input": (dict(input_dtype=np.float32), r"its input is images: float32 \[N, 28, 28\]"),
+    "no class names": (dict(class_names=None), "has no class_names in its metadata"),
+    "classes only known by running": (
+        dict(n_classes=5, declared_classes="C", hide_class_count=True),
+        r"on a batch of 2 images its output probabilities is float32 \[2, 5\]",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_EXPORTS))
+def test_verify_refuses_a_model_that_breaks_the_contract_before_comparing(case):
+    spec, match = BROKEN_EXPORTS[case]
+    net = make_model()
+    images = torch.zeros((4, 28, 28), dtype=torch.uint8)
+    with pytest.raises(export.TrainingError, match=match) as caught:
+        export.verify(tiny_model(**spec), net, images)
+    message = str(caught.value)
+    assert message.startswith(export.EXPORTED) and "\n" not in message
+    assert "nothing was written to the model repository" in message and "disagrees" not in message
+
+
+def test_the_exporters_check_passes_what_the_predictor_opens(tmp_path):
+    model = tiny_model()
+    export.check_contract(model)  # no error
+    assert Predictor(write_tiny_model(tmp_path / "model.onnx"), device="cpu").class_names == list(CLASS_NAMES)
+
+
+def test_every_metadata_key_the_exporter_writes_is_the_contracts():
+    calibration = SimpleNamespace(
+        temperature=1.5, test_before=SimpleNamespace(ece=0.04), test_after=SimpleNamespace(ece=0.01)
+    )
+    meta = export.metadata("concise", 0.8312, "ab" * 32, {"batch_size": 256}, calibration=calibration)
+    assert set(meta) <= Key.all() and Key.CLASS_NAMES in meta
+    parsed = ModelMetadata.parse(meta)
+    assert parsed.test_accuracy == pytest.approx(0.8312) and parsed.temperature == pytest.approx(1.5)
+    assert (parsed.variant, parsed.dataset_sha256, parsed.corrections) == ("concise", "ab" * 32, None)
+    assert parsed.created is not None
+
+
+@pytest.mark.parametrize("value, expected", [("0.831200", 0.8312), ("n/a", None), ("1.5", None), (None, None)])
+def test_recorded_accuracy_reads_the_contracts_parse(tmp_path, value, expected):
+    path = write_tiny_model(tmp_path / "model.onnx", metadata={} if value is None else {Key.TEST_ACCURACY: value})
+    assert export.recorded_accuracy(path) == (None if expected is None else pytest.approx(expected))
+    assert export.recorded_accuracy(path) == ModelMetadata.parse({Key.TEST_ACCURACY: value or ""}).test_accuracy
+
+
+@pytest.mark.slow  # no training or data, but the torch exporter itself takes 7 to 18 s here
+def test_an_export_of_an_untrained_model_keeps_the_contract(tmp_path):
+    net = make_model()
+    meta = export.metadata("concise", 0.5, "ab" * 32, {"batch_size": 256})
+    model = export.to_onnx(net, torch.zeros((2, 28, 28), dtype=torch.uint8), meta)
+    images = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8)
+    assert export.verify(model, net, images) <= export.MAX_PROB_DIFF
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    opened = Predictor(path, device="cpu")
+    assert opened.class_names == list(CLASS_NAMES) and set(opened.metadata) == set(meta)
+    assert (opened.variant, opened.test_accuracy, opened.corrections) == ("concise", 0.5, None)

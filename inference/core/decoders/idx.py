@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 import numpy as np
 
@@ -23,6 +23,12 @@ from inference.core.errors import InputError
 DEFLATE_MAX_RATIO = 1032
 GZIP_MAGIC = b"\x1f\x8b"
 _IDX_UBYTE = 0x08  # IDX magic: two zero bytes, a type code (0x08 = unsigned byte), the number of dims
+
+
+class Hasher(Protocol):
+    """What `read_idx` feeds the file's bytes to: hashlib.sha256() or any hashlib-style hasher."""
+
+    def update(self, data: bytes | memoryview, /) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,10 @@ class IdxHeader:
 
 
 def read_idx(
-    source: str | os.PathLike | bytes, name: str | None = None, limit: int = MAX_DECODED_BYTES, hasher=None
+    source: str | os.PathLike | bytes,
+    name: str | None = None,
+    limit: int = MAX_DECODED_BYTES,
+    hasher: Hasher | None = None,
 ) -> np.ndarray:
     """A whole IDX file of unsigned bytes (path or bytes, gzipped or not) as an owned uint8 array.
 
@@ -95,7 +104,7 @@ def idx_parts(path: str | os.PathLike, rows: int, name: str | None = None) -> It
 
 
 @contextmanager
-def open_idx(source: str | os.PathLike | bytes, name: str) -> Iterator[tuple[IdxHeader, bytes, BinaryIO]]:
+def open_idx(source: str | os.PathLike | bytes, name: str) -> Iterator[tuple[IdxHeader, bytes, io.BufferedIOBase]]:
     """(header, its raw bytes, stream at the first data byte); damaged files become InputErrors.
 
     A plain file must be exactly as long as its header says; a gzipped one no shorter than its
@@ -119,11 +128,11 @@ def open_idx(source: str | os.PathLike | bytes, name: str) -> Iterator[tuple[Idx
         raise InputError(f"{name}: cannot read ({e.strerror or e})") from e
 
 
-def _open_raw(source: str | os.PathLike | bytes) -> BinaryIO:
+def _open_raw(source: str | os.PathLike | bytes) -> io.BufferedIOBase:
     return io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else open(source, "rb")
 
 
-def _read_idx_header(stream: BinaryIO, name: str) -> tuple[IdxHeader, bytes]:
+def _read_idx_header(stream: io.BufferedIOBase, name: str) -> tuple[IdxHeader, bytes]:
     magic = stream.read(4)
     if len(magic) < 4:
         raise InputError(f"{name} is truncated: {len(magic)} bytes, not even an IDX header")
@@ -148,9 +157,11 @@ def _check_claim(header: IdxHeader, stored: int, gzipped: bool, name: str) -> No
         raise InputError(f"{name} is {state}: {header.claim()}, file has {stored}")
 
 
-def _read_into(stream: BinaryIO, out: np.ndarray, header: IdxHeader, before: int, name: str, hasher=None) -> None:
+def _read_into(
+    stream: io.BufferedIOBase, out: np.ndarray, header: IdxHeader, before: int, name: str, hasher: Hasher | None = None
+) -> None:
     """Fill the flat uint8 `out` from `stream`; `before` data bytes were read earlier (for messages)."""
-    view = memoryview(out)
+    view = out.data  # a memoryview of its bytes
     filled = 0
     while filled < len(out):
         got = stream.readinto(view[filled : filled + READ_CHUNK])
@@ -161,13 +172,13 @@ def _read_into(stream: BinaryIO, out: np.ndarray, header: IdxHeader, before: int
         filled += got
 
 
-def _check_end(stream: BinaryIO, header: IdxHeader, name: str) -> None:
+def _check_end(stream: io.BufferedIOBase, header: IdxHeader, name: str) -> None:
     # One byte past the promised data: a gzip bomb behind a small header ends here, not in memory.
     if stream.read(1):
         raise InputError(f"{name} is longer than its header says: {header.claim()}, file has more")
 
 
-def _name_of(source, name: str | None) -> str:
+def _name_of(source: str | os.PathLike | bytes, name: str | None) -> str:
     if name is not None:
         return name
     return "<bytes>" if isinstance(source, (bytes, bytearray, memoryview)) else str(source)

@@ -8,12 +8,17 @@ import threading
 import warnings
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from inference.core.classes import IMAGE_SHAPE
 from inference.core.errors import InputError
+
+if TYPE_CHECKING:
+    from PIL.ImageFile import ImageFile
+
+ImageSource = str | os.PathLike[str] | BinaryIO  # a path or an open binary file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # Pillow tries only these plugins, whatever the file is called: EPS would run Ghostscript,
@@ -34,7 +39,7 @@ _FOREIGN_IMAGES = (
 )
 
 
-def read_image(source: str | os.PathLike | BinaryIO, resize: bool = False, name: str | None = None) -> np.ndarray:
+def read_image(source: ImageSource, resize: bool = False, name: str | None = None) -> np.ndarray:
     """One PNG/JPEG (a path or an open binary file) as uint8 (28, 28) grayscale.
 
     Other sizes are an error unless resize=True, and even then at most MAX_IMAGE_SIDE per side;
@@ -56,7 +61,7 @@ def read_image(source: str | os.PathLike | BinaryIO, resize: bool = False, name:
     return np.asarray(gray, dtype=np.uint8)
 
 
-def _open_image(source, name: str):
+def _open_image(source: ImageSource, name: str) -> ImageFile:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -81,7 +86,7 @@ def _open_image(source, name: str):
         raise InputError(f"{name}: cannot read image ({e})") from e
 
 
-def _check_header(image, name: str, resize: bool) -> None:
+def _check_header(image: ImageFile, name: str, resize: bool) -> None:
     """Mode and size, as the header states them, before `load()` decodes anything."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         raise InputError(f"{name}: {image.mode} images are not supported; save it as 8-bit grayscale")
@@ -97,7 +102,7 @@ def _check_header(image, name: str, resize: bool) -> None:
         raise InputError(f"{name}: image is {width}x{height}, expected 28x28 (pass resize=True / --resize to scale it)")
 
 
-def _foreign_format(source) -> str | None:
+def _foreign_format(source: ImageSource) -> str | None:
     """The format a non-PNG/JPEG file really is, from its magic, when it is a common one."""
     try:
         if isinstance(source, (str, os.PathLike)):

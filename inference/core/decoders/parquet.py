@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from inference.core.arrays import PIXELS, as_uint8_batch
 from inference.core.decoders.common import MAX_DECODED_BYTES, naming
 from inference.core.errors import InputError
+
+if TYPE_CHECKING:
+    # pyarrow ships no type information (and is not in pyproject's list of such packages):
+    # its names read as Any to mypy.
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 PIXEL_COLUMNS = ("image", "pixels")  # Parquet: 784 bytes or a list of 784 ints per row
 
@@ -20,7 +27,7 @@ def decode_parquet(data: bytes, name: str) -> np.ndarray:
     pixel column holds far more values or bytes than its rows need. Rows are then decoded a
     batch at a time, each row's length checked.
     """
-    import pyarrow as pa  # lazy: Ray Data depends on pyarrow, the rest of inference/ does not
+    import pyarrow as pa  # lazy: Ray Data needs pyarrow, the rest of inference/ does not
     import pyarrow.parquet as pq
 
     try:
@@ -45,7 +52,7 @@ def decode_parquet(data: bytes, name: str) -> np.ndarray:
         return as_uint8_batch(images)
 
 
-def _pixel_column(parquet, name: str) -> str:
+def _pixel_column(parquet: pq.ParquetFile, name: str) -> str:
     """The pixel column's name, once the footer shows that decoding it stays within bounds."""
     columns = parquet.schema_arrow.names
     column = next((c for c in PIXEL_COLUMNS if c in columns), None)
@@ -62,7 +69,7 @@ def _pixel_column(parquet, name: str) -> str:
     return column
 
 
-def _check_row_group(group, index: int, column: str, name: str) -> None:
+def _check_row_group(group: pq.RowGroupMetaData, index: int, column: str, name: str) -> None:
     """Refuse a row group whose pixel column holds far more values or bytes than its rows need.
 
     A row needs 784 bytes (+ a 4-byte length) or 784 values of at most 8 bytes; twice that leaves
@@ -82,10 +89,10 @@ def _check_row_group(group, index: int, column: str, name: str) -> None:
         )
 
 
-def _pixel_rows(values, first: int, column: str, name: str) -> np.ndarray:
+def _pixel_rows(values: pa.Array, first: int, column: str, name: str) -> np.ndarray:
     """(rows, 784) pixels of one batch of a binary or list column; `first` is its first row's index."""
     import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # type: ignore[import-untyped]  # no type information, as above
 
     kind = values.type
     binary = pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind)
