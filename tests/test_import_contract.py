@@ -34,7 +34,6 @@ HTTP_MODULES = (
     "serve_settings",
     "serve_protocol",
     "admission",
-    "service_errors",
     "request_body",
     "service",
     "served_models",
