@@ -24,5 +24,5 @@ class Overloaded(ServiceError):
     def __init__(self, message: str):
         super().__init__(503, message, "REJECTED")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Overloaded], tuple[str]]:
         return (Overloaded, (self.message,))
