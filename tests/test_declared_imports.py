@@ -27,12 +27,27 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def declared_distributions(pyproject: Path) -> set[str]:
-    """The distributions named in [project] dependencies and every optional-dependencies extra."""
+def make_test_extras(makefile: Path) -> set[str]:
+    """The extras the .stamp-test rule installs (`make test` and `make bench` both stand on it),
+    with $(ORT) at its default: cpu."""
+    rule = makefile.read_text(encoding="utf-8").partition("$(VENV)/.stamp-test:")[2]
+    found = re.search(r"-e '\.\[([^\]]*)\]'", rule)
+    assert found, (
+        f"{makefile.name}: no `$(PIP) -e '.[extras]'` under the $(VENV)/.stamp-test rule; this test reads "
+        "there which extras `make test` installs: keep that line's form or update make_test_extras"
+    )
+    return {extra.strip().replace("$(ORT)", "cpu") for extra in found.group(1).split(",")}
+
+
+def declared_distributions(pyproject: Path, extras: set[str]) -> set[str]:
+    """The distributions named in [project] dependencies and in these optional-dependencies extras."""
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     requirements = list(project.get("dependencies", []))
-    for extra in project.get("optional-dependencies", {}).values():
-        requirements.extend(extra)
+    optional = project.get("optional-dependencies", {})
+    missing = sorted(extras - set(optional))
+    assert not missing, f"the Makefile installs the extras {missing}, which pyproject.toml does not define"
+    for extra in extras:
+        requirements.extend(optional[extra])
     # A requirement starts with its name; extras, versions and markers follow it.
     return {normalize(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", r.strip()).group()) for r in requirements}
 
@@ -69,9 +84,9 @@ def undeclared(files: Iterable[Path], declared: set[str], providers: Mapping[str
                 )
             elif not set(distributions) & declared:
                 problems.append(
-                    f"{name}:{line} imports {module!r} (from {' or '.join(distributions)}), which pyproject.toml "
-                    f"does not declare: add {distributions[0]!r} to the dependencies or to an extra that "
-                    "`make test` installs, or import a declared module instead"
+                    f"{name}:{line} imports {module!r} (from {' or '.join(distributions)}), which is not declared "
+                    "in pyproject.toml's dependencies nor in an extra that `make test` installs: "
+                    f"add {distributions[0]!r} to one of them, or import a declared module instead"
                 )
     return problems
 
@@ -83,7 +98,7 @@ def project_files() -> list[Path]:
 def test_every_imported_module_is_declared():
     problems = undeclared(
         project_files(),
-        declared_distributions(ROOT / "pyproject.toml"),
+        declared_distributions(ROOT / "pyproject.toml", make_test_extras(ROOT / "Makefile")),
         importlib.metadata.packages_distributions(),
         ROOT,
     )
@@ -103,17 +118,27 @@ def test_the_check_names_the_file_the_module_and_the_fix(tmp_path):
 
     assert len(problems) == 2, problems
     assert problems[0].startswith("script.py:6 imports 'yaml_like', which no installed distribution")
-    assert problems[1].startswith("script.py:7 imports 'PIL' (from pillow), which pyproject.toml does not declare")
+    assert problems[1].startswith("script.py:7 imports 'PIL' (from pillow), which is not declared")
     assert "add 'pillow'" in problems[1]
     providers["yaml_like"] = ["yaml_like"]
     assert not undeclared([script], {"numpy", "pillow", "yaml-like"}, providers, tmp_path)
 
 
-def test_declared_names_are_read_from_every_extra(tmp_path):
+def test_declared_names_are_read_from_the_extras_make_test_installs(tmp_path):
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text(
         '[project]\nname = "x"\ndependencies = ["numpy>=1.24"]\n'
         "[project.optional-dependencies]\n"
         "gui = [\"PySide6_Essentials>=6.6; python_version < '3.12'\"]\nray = [\"ray[data]>=2.40\"]\n"
+        'cpu = ["onnxruntime>=1.17"]\ngpu = ["onnxruntime-gpu>=1.17"]\n'
     )
-    assert declared_distributions(pyproject) == {"numpy", "pyside6-essentials", "ray"}
+    makefile = tmp_path / "Makefile"
+    makefile.write_text(
+        "$(VENV)/.stamp-gui: pyproject.toml\n\t$(PIP) -e '.[$(ORT),gpu]'\n"
+        "$(VENV)/.stamp-test: pyproject.toml | $(VENV)/.stamp-base\n\t$(PIP) -e '.[$(ORT),gui]'\n"
+    )
+
+    extras = make_test_extras(makefile)
+
+    assert extras == {"cpu", "gui"}
+    assert declared_distributions(pyproject, extras) == {"numpy", "onnxruntime", "pyside6-essentials"}
