@@ -1,4 +1,4 @@
-# `make run` and `make test` do all the set-up on a fresh machine.
+# `make run`, `make test` and `make bench` do all the set-up on a fresh machine.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,8 +8,10 @@ export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 # onnxruntime build: cpu, or gpu (onnxruntime-gpu; never both in one environment).
 ORT ?= cpu
+# What train-and-export leaves in models/ (a Triton repository): the benchmarks score with it.
+MODEL := models/fashion_mnist/config.pbtxt
 
-.PHONY: run test bench gui venv clean
+.PHONY: run test test-fast lint bench gui venv clean
 
 # One stamp per set of extras, so `make test` after `make run` installs only what is missing.
 $(VENV)/.stamp-base:
@@ -20,9 +22,15 @@ $(VENV)/.stamp-train: pyproject.toml constraints.txt | $(VENV)/.stamp-base
 	$(PIP) -e '.[$(ORT),train]'
 	touch $@
 
+# The labeler needs the torch-free core and Qt only (it never imports torch or cleanlab), so
+# `make gui` on a fresh machine does not fetch torch, Ray or the test tools.
+$(VENV)/.stamp-gui: pyproject.toml constraints.txt | $(VENV)/.stamp-base
+	$(PIP) -e '.[$(ORT),gui]'
+	touch $@
+
 $(VENV)/.stamp-test: pyproject.toml constraints.txt | $(VENV)/.stamp-base
 	$(PIP) -e '.[$(ORT),train,label-issues,gui,serve,ray,test]'
-	touch $@ $(VENV)/.stamp-train
+	touch $@ $(VENV)/.stamp-train $(VENV)/.stamp-gui
 
 venv: $(VENV)/.stamp-test
 
@@ -31,15 +39,34 @@ venv: $(VENV)/.stamp-test
 run: $(VENV)/.stamp-train
 	$(VENV)/bin/train-and-export --download $(ARGS)
 
+$(MODEL): | $(VENV)/.stamp-test
+	$(VENV)/bin/train-and-export --download
+
 # The desktop labeler on the exported model and the test set (make run first).
-gui: $(VENV)/.stamp-test
+gui: $(VENV)/.stamp-gui
 	$(VENV)/bin/fashion-labeler $(ARGS)
 
-test: $(VENV)/.stamp-test
+# Lint, format and types first: they take seconds and name the line, where a suite run takes
+# minutes to reach the same mistake (the config of all three is in pyproject.toml).
+lint: $(VENV)/.stamp-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+# What CI runs (.ci/run): the lint, then the whole suite.
+test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.stamp-test
-	$(PY) benchmarks/train_speed.py
+# While working: the suite without the tests that train on the real data (70 s and more of
+# set-up each), and without the lint.
+test-fast: $(VENV)/.stamp-test
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# Every script in benchmarks/ with settings that finish on a 2-core machine, one line each at
+# the end: ran, skipped (a GPU or a Triton this machine lacks) or failed. BENCH_ARGS, e.g.
+# `--only train_speed.py`, is passed to benchmarks/run_all.py.
+bench: $(VENV)/.stamp-test $(MODEL)
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) models/fashion_mnist .pytest_cache

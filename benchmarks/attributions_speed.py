@@ -5,7 +5,7 @@
 Prints the probe (`linear_weights`: first call on a fresh session, then warm) and the time to
 compute per-pixel contributions for all 10,000 test images three ways: one class for all, each
 image's predicted class, and predicted class versus true class. Beside them, the plain numpy a
-caller would write (`W[cls] * x.astype(float32)`). Then the target from issue 12 with PASS/MISS.
+caller would write (`W[cls] * x.astype(float32)`). Then the target (whole test set within 50 ms) with PASS/MISS.
 Medians of repeated calls on a warm process; a noisy VM moves them by 10-30 %.
 """
 
@@ -24,7 +24,7 @@ from inference.core.errors import InferenceError
 from inference.core.fashion_mnist import load_split
 from inference.core.predictor import Predictor
 
-TARGET_MS = 50.0  # issue 12: attributions for the whole test set
+TARGET_MS = 50.0  # attributions for the whole test set
 
 
 def main() -> int:
@@ -66,7 +66,7 @@ def main() -> int:
     worst = max(times[name] for name in list(cases)[:3])
     verdict = "PASS" if worst <= TARGET_MS else "MISS"
     print(
-        f"\n== target (issue 12) ==\nslowest of the three, whole test set  {worst:8.2f} ms   target <= {TARGET_MS:g} ms  {verdict}"
+        f"\n== target ==\nslowest of the three, whole test set  {worst:8.2f} ms   target <= {TARGET_MS:g} ms  {verdict}"
     )
     return 0
 

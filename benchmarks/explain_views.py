@@ -4,7 +4,7 @@
 
 Times `WhyView.show_image` plus the posted events and a synchronous repaint, and plus a `grab()` (a full render into
 a pixmap), over consecutive test images, as when the selection moves through the grid; prints
-the median and the 95th percentile. Target (issue 12): ≤ 16 ms, one frame at 60 Hz.
+the median and the 95th percentile. Target: ≤ 16 ms, one frame at 60 Hz.
 With --screenshots DIR it writes DIR/templates.png (the model's ten class templates) and
 DIR/why.png (the most confident shirt the model calls a T-shirt/top), offscreen.
 """

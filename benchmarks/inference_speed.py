@@ -4,7 +4,7 @@
 
 Prints one table per thread setting (1 thread, then the default: one per usable core), batch
 sizes 1, 64, 1024, the 10,000 test images and the 60,000 training images, then the targets of
-issues 3 and 13 with PASS/MISS. Each thread setting runs in its own subprocess, because numpy's
+scoring-speed and threading targets with PASS/MISS. Each thread setting runs in its own subprocess, because numpy's
 BLAS and torch fix their thread counts at start-up; in each, PyTorch runs with the same threads
 as the Predictor (the default setting: torch's own default). Timings are medians of repeated
 calls on a warm process; a noisy VM moves them by 10-30 %, and another process busy on a core
@@ -27,8 +27,8 @@ import numpy as np
 
 BATCHES = (1, 64, 1024, 10_000, 60_000)
 TARGET_FULL_MS = 10.0
-TARGET_TORCH_RATIO = 2.0  # issue 13: the default Predictor against PyTorch eager at its defaults
-TARGET_THREADS_RATIO = 1.4  # issue 13: the default against one thread, 10,000 images, 2 cores
+TARGET_TORCH_RATIO = 2.0  # the default Predictor against PyTorch eager at its defaults
+TARGET_THREADS_RATIO = 1.4  # the default against one thread, 10,000 images, 2 cores
 TARGET_SINGLE_US = 50.0
 TARGET_RSS_MB = 200.0
 
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     full = p50(default, "predictor.predict", 10_000) * 1e3
     one = {r["threads"]: p50(r, "predictor.predict", 1) * 1e6 for r in (single, default)}
     rss = peak_rss_mb(model)
-    print("\n== targets (issue 3) ==")
+    print("\n== targets: scoring speed and memory ==")
     print(
         f"full test set (10,000 images)      {full:8.2f} ms   target <= {TARGET_FULL_MS:g} ms "
         f"({10_000 / full * 1e3:,.0f} images/s)  {verdict(full <= TARGET_FULL_MS)}"
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     print(
-        f"\n== targets (issue 13): default = {default['threads']} thread(s), PyTorch at its default "
+        f"\n== targets: threads, default = {default['threads']} thread(s), PyTorch at its default "
         f"{default['torch_threads']} =="
     )
     for n in (1024, 10_000, 60_000):

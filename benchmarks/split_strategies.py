@@ -5,7 +5,7 @@
 onnxruntime does not split the graph's Gemm (N = 10 outputs) over its intra-op threads. The
 contenders, all on the same model and images:
   sequential, 1 intra-op     one session, 1024-image calls one after another (threads=1)
-  sequential, T intra-op     the same session with T intra-op threads (the Predictor before it split batches)
+  sequential, T intra-op     the same session with T intra-op threads (what the Predictor did before split batches)
   split, one session         pieces run side by side on one session (what the Predictor does)
   split, session per thread  pieces run side by side, each thread on its own session
 Prints medians (best of three rounds, interleaved) and each one's speed-up over the first.

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 import anyio
 import numpy as np
@@ -85,7 +86,8 @@ class Metadata(BaseModel):
     input: str
 
 
-PROBLEMS = {
+# FastAPI's `responses` is typed dict[int | str, dict[str, Any]]: its values are OpenAPI fragments.
+PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "description": why}
     for code, why in {
         400: "the body is not valid JSON or multipart",
@@ -212,7 +214,7 @@ class Gate:
         )
 
 
-def _replay(body: bytearray, receive: Receive) -> Receive:
+def _replay(body: bytes | bytearray, receive: Receive) -> Receive:
     """A `receive` that hands the app the buffered body, then the connection's own messages."""
     delivered = False
 
@@ -230,7 +232,7 @@ def create_app(
     predictor: Predictor,
     settings: ServeSettings | None = None,
     model: ServedModel | None = None,
-    **overrides,
+    **overrides: float,
 ) -> FastAPI:
     """The service around one Predictor, the default version of `model` (default: the model
     folder around the Predictor's file). onnxruntime sessions are safe to share across threads.
@@ -240,7 +242,7 @@ def create_app(
     service = Service(model, settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         service.offload.close()  # the JSON worker processes go with the app
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 PHASES = ("success", "fail", "queue", "compute_input", "compute_infer", "compute_output", "cache_hit", "cache_miss")
@@ -59,7 +60,7 @@ class InferenceStats:
         self._lock = threading.Lock()
         self._versions: dict[str, VersionStats] = defaultdict(VersionStats)
 
-    def track(self, versions) -> None:
+    def track(self, versions: Iterable[str]) -> None:
         """Report these versions even before they serve anything (Triton lists every loaded version)."""
         with self._lock:
             for v in versions:

@@ -28,7 +28,7 @@ class JsonOffload:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def parse(self, parse: Callable[[bytes], T], body: bytes | bytearray) -> T:
+    def parse(self, parse: Callable[[bytes | bytearray], T], body: bytes | bytearray) -> T:
         """`parse(body)` here or in a worker process (`parse` must be a module-level function,
         and what it returns or raises must pickle)."""
         if self.workers == 0 or len(body) < OFFLOAD_FROM:

@@ -69,6 +69,7 @@ def _tokens(text: str, where: str) -> list[tuple[str, str, int]]:
                 "expected protobuf text format (name: value, name { ... }, name [ ... ])"
             )
         kind = match.lastgroup
+        assert kind is not None  # every alternative of TOKEN is a named group
         if kind != "comment":
             out.append((kind, match.group(kind), text.count("\n", 0, match.start(kind)) + 1))
         pos = match.end()
@@ -136,7 +137,7 @@ class _Reader:
             return items
         return [self.value(colon)]
 
-    def value(self, colon: bool):
+    def value(self, colon: bool) -> object:
         opener = self.peek()
         if opener in ("{", "<"):
             self.take()

@@ -175,7 +175,7 @@ class OipRoutes:
             else:
                 ready = time.perf_counter_ns()
 
-                def on_worker():
+                def on_worker() -> tuple[tuple[bytes, list[bytes]], InferRequest]:
                     started()
                     timing.queue = time.perf_counter_ns() - ready
                     return self.run(version, head, binary, timing, offload=True)
@@ -204,7 +204,7 @@ class OipRoutes:
             service.admission.leave(reserved[0])
 
     def run(
-        self, version: str, head, binary, timing: Timing, offload: bool = False
+        self, version: str, head: bytes | bytearray, binary: memoryview, timing: Timing, offload: bool = False
     ) -> tuple[tuple[bytes, list[bytes]], InferRequest]:
         """Parse, score and encode one request (on the event loop for small ones, else a worker thread)."""
         service = self.service

@@ -67,7 +67,7 @@ def parse_header(raw: bytes | bytearray) -> dict:
     return header
 
 
-def _uint8_values(name, data) -> np.ndarray:
+def _uint8_values(name: object, data: object) -> np.ndarray:
     try:
         array = np.asarray(data)
     except (ValueError, TypeError) as e:
@@ -184,12 +184,14 @@ def response(
 ) -> tuple[bytes, list[bytes]]:
     """(JSON header, binary tensors in output order); the header alone is the body when the
     list is empty, else its length goes in Inference-Header-Content-Length."""
-    outputs, binaries = [], []
+    # JSON documents: the values are strings, shapes, lists of numbers and nested parameters.
+    outputs: list[dict[str, object]] = []
+    binaries: list[bytes] = []
     for asked in request.outputs:
         values = tensors[asked.name]  # (N, 10) float32
         if asked.class_count:
             strings = classify(values, asked.class_count, labels.get(asked.name))
-            entry = {
+            entry: dict[str, object] = {
                 "name": asked.name,
                 "datatype": "BYTES",
                 "shape": [len(strings), len(strings[0]) if strings else 0],
@@ -210,7 +212,7 @@ def response(
             else:
                 entry["data"] = values.ravel().tolist()
         outputs.append(entry)
-    document = {"model_name": model, "model_version": version}
+    document: dict[str, object] = {"model_name": model, "model_version": version}
     if request.id is not None:
         document["id"] = request.id
     document["outputs"] = outputs

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import numpy as np
 
@@ -162,7 +162,15 @@ class ResultWriter:
             raise InferenceError(f"cannot write {self.where}: {e.strerror or e}") from e
 
 
-def progress(total: int, minimum: int, disabled: bool):
+class ProgressBar(Protocol):
+    """What score() asks of tqdm's bar (tqdm ships no types)."""
+
+    def update(self, n: int) -> object: ...
+
+    def close(self) -> None: ...
+
+
+def progress(total: int, minimum: int, disabled: bool) -> ProgressBar | None:
     """tqdm on a terminal for long runs; nothing when piped, in CI or for small inputs."""
     if disabled or total < minimum or not sys.stderr.isatty():
         return None
@@ -179,7 +187,7 @@ class Tally:
     calibration: ReliabilityBins | None = None  # confidence bins for the ECE, when labels are known
 
 
-def score(predictor: Predictor, parts: Iterable[LoadedImages], writer: ResultWriter, bar) -> Tally:
+def score(predictor: Predictor, parts: Iterable[LoadedImages], writer: ResultWriter, bar: ProgressBar | None) -> Tally:
     """Score part by part, writing rows as they come: memory stays bounded by one part."""
     tally = Tally()
     for part in parts:

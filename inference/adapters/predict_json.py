@@ -35,7 +35,7 @@ JSON_KINDS = {  # what a non-integer array of JSON values held, by numpy dtype k
 }
 
 
-def images_from_json(body: bytes) -> np.ndarray:
+def images_from_json(body: bytes | bytearray) -> np.ndarray:
     """(N, 28, 28) uint8 images from the body's bytes."""
     _refuse_what_json_mishandles(body)
     try:
@@ -59,7 +59,7 @@ def images_from_json(body: bytes) -> np.ndarray:
     return as_uint8_batch(array)
 
 
-def _refuse_what_json_mishandles(body: bytes) -> None:
+def _refuse_what_json_mishandles(body: bytes | bytearray) -> None:
     """422 for what json.loads or numpy would turn into a 500 or a silent 1 (see JSON_MAX_DEPTH)."""
     if json_depth(body.decode("utf-8", errors="replace")) > JSON_MAX_DEPTH:
         raise InputError(f"JSON nested more than {JSON_MAX_DEPTH} levels deep; expected {JSON_EXPECTED}")

@@ -15,8 +15,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +30,9 @@ from inference.core.errors import InferenceError, InputError, ModelError, RayEng
 from inference.core.model_repository import resolve_model_path
 from inference.core.predictor import Predictor
 
+if TYPE_CHECKING:  # Ray is imported only when this module is used, so only its types here
+    from ray.data import Dataset
+
 __all__ = ["RayRun", "RayScorer", "decode_bytes", "list_inputs", "run", "score_dataset", "start_ray"]
 
 SUFFIXES = (*IMAGE_SUFFIXES, ".npy", ".parquet")
@@ -36,7 +42,7 @@ CHUNK = 8192  # decoded images per output block: lets Ray spread one big file ov
 # --- decoding (Ray tasks) -------------------------------------------------------------------
 
 
-def decode_files(batch: dict[str, np.ndarray]):
+def decode_files(batch: dict[str, np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
     """Ray map_batches UDF: rows of paths -> rows of (name, image, error), in chunks."""
     for path in batch["path"]:
         name = Path(str(path)).name
@@ -96,7 +102,8 @@ class RayScorer:
                 # A model that fails or gives NaN on these images: error rows for this batch, as a
                 # bad file gets, instead of a failed actor that Ray retries and then ends the run on.
                 reason = str(e)
-                out["error"] = np.array([reason if good else errors[i] for i, good in enumerate(ok)], dtype=object)
+                earlier = np.full(n, "", dtype=object) if errors is None else errors
+                out["error"] = np.array([reason if good else earlier[i] for i, good in enumerate(ok)], dtype=object)
                 ok = np.zeros(n, bool)
         labels = np.where(ok, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), -1)
         out["label"] = labels.astype(np.int64)
@@ -119,9 +126,9 @@ class RayRun:
     output: Path | None = None
 
 
-def list_inputs(sources: list[str | os.PathLike]) -> list[str]:
+def list_inputs(sources: Iterable[str | os.PathLike]) -> list[str]:
     """Files to score: the given files, and the files with known suffixes (or IDX names) in folders."""
-    files = []
+    files: list[str] = []
     for source in sources:
         path = Path(source)
         if path.is_dir():
@@ -140,7 +147,7 @@ def list_inputs(sources: list[str | os.PathLike]) -> list[str]:
     return files
 
 
-def start_ray(address: str | None, num_cpus: int | None = None):
+def start_ray(address: str | None, num_cpus: int | None = None) -> ModuleType:
     """Connect to `address` (or $RAY_ADDRESS); without either, start a local Ray for this run."""
     try:
         import ray
@@ -151,9 +158,9 @@ def start_ray(address: str | None, num_cpus: int | None = None):
         return ray
     try:
         if address:
-            ray.init(address=address, logging_level="WARNING", log_to_driver=False)
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     except Exception as e:  # ConnectionError, TimeoutError, RuntimeError, depending on what failed
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise RayEngineError(f"could not start or reach {where}: {str(e).splitlines()[0]}") from e
@@ -165,14 +172,14 @@ def start_ray(address: str | None, num_cpus: int | None = None):
 
 
 def score_dataset(
-    ds,
+    ds: Dataset,
     model: str,
     device: str = "cpu",
     concurrency: int | None = None,
     batch_size: int = 1024,
     num_cpus: float = 1,
     num_gpus: float = 0,
-):
+) -> Dataset:
     """The scoring stage on any Ray Dataset with an `image` column (uint8 (28, 28) per row)."""
     import ray
 
@@ -195,9 +202,9 @@ def _split_errors(batch: dict[str, np.ndarray], want_errors: bool) -> dict[str, 
 
 
 def run(
-    sources,
+    sources: Iterable[str | os.PathLike],
     output: str | os.PathLike,
-    model=None,
+    model: str | os.PathLike | None = None,
     fmt: str = "parquet",
     address: str | None = None,
     concurrency: int | None = None,
@@ -256,7 +263,7 @@ def _check_output(out: Path, overwrite: bool) -> Path:
     return out
 
 
-def _write_whole(ds, fmt: str, out: Path) -> None:
+def _write_whole(ds: Dataset, fmt: str, out: Path) -> None:
     """Write the shards into a temporary sibling folder, then swap it in for `out`."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))

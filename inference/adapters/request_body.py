@@ -11,6 +11,7 @@ reading the socket, so the bytes in memory are the ones counted here.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import anyio
 from starlette.types import Receive, Scope, Send
@@ -73,14 +74,18 @@ async def read_body(
 
 
 async def send_json(
-    send: Send, status: int, document: dict, headers: list[tuple[bytes, bytes]] = (), close: bool = False
+    send: Send,
+    status: int,
+    document: dict | list,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    close: bool = False,
 ) -> None:
     body = json.dumps(document).encode()
     await send_bytes(send, status, body, [(b"content-type", b"application/json"), *headers], close)
 
 
 async def send_bytes(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]], close: bool = False
+    send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]], close: bool = False
 ) -> None:
     headers = [*headers, (b"content-length", str(len(body)).encode())]
     if close:  # an unread body would otherwise be parsed as the next request

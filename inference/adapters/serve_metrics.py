@@ -10,6 +10,8 @@ increase() work on them the same).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -31,7 +33,7 @@ class StatsCollector(Collector):
     def __init__(self, stats: InferenceStats):
         self.stats = stats
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         snapshot = self.stats.snapshot()
         model = self.stats.model
         families = {name: Metric(name, doc, "unknown") for name, doc in COUNTERS.items()}

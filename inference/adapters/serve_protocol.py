@@ -21,6 +21,7 @@ answers it 503 unless it asks for a health path, and past HEALTH_RESERVE more it
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -46,7 +47,9 @@ def guarded_protocol(settings: ServeSettings) -> type[asyncio.Protocol]:
         _header_timer: asyncio.TimerHandle | None = None
         _over = False
 
-        def connection_made(self, transport) -> None:
+        # asyncio types the argument BaseTransport; a TCP server always passes a Transport, and
+        # uvicorn's own override narrows it the same way (and ignores the same error).
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             count = len(self.connections)
             if count > cap + HEALTH_RESERVE:
@@ -65,7 +68,8 @@ def guarded_protocol(settings: ServeSettings) -> type[asyncio.Protocol]:
             self._disarm()
             super().on_headers_complete()
             if self.cycle is not None:
-                self.cycle.transport = _Coalescing(self.transport)
+                # A stand-in, not a subclass: every other Transport method is forwarded by __getattr__.
+                self.cycle.transport = cast(asyncio.Transport, _Coalescing(self.transport))
 
         def on_response_complete(self) -> None:
             transport = getattr(self.cycle, "transport", None)
@@ -73,7 +77,7 @@ def guarded_protocol(settings: ServeSettings) -> type[asyncio.Protocol]:
                 transport.flush()  # a response without body bytes (HEAD, 204) still goes out
             super().on_response_complete()
 
-        def connection_lost(self, exc) -> None:
+        def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
 
@@ -105,7 +109,8 @@ class _Coalescing:
     __slots__ = ("_transport", "_held")
 
     def __init__(self, transport: asyncio.Transport):
-        self._transport, self._held = transport, None
+        self._transport = transport
+        self._held: bytes | None = None
 
     def write(self, data: bytes) -> None:
         if self._held is None:
@@ -126,7 +131,7 @@ class _Coalescing:
         self.flush()
         self._transport.close()
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> object:
         return getattr(self._transport, name)
 
 

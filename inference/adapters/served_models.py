@@ -60,7 +60,7 @@ class ServedModel:
         else:
             name, folder, version = version_dir.name or MODEL_NAME, None, "1"
         files = {version: path}
-        if numbered and whole_folder:
+        if folder is not None and whole_folder:  # a numbered version folder: its siblings too
             files |= {str(v): p / MODEL_FILE for v, p in versions(folder) if (p / MODEL_FILE).is_file()}
         config = read_config(folder, name)
         opener = open_predictor or (lambda p: Predictor(p, device=predictor.device, threads=predictor.threads))

@@ -5,6 +5,7 @@ limits, the worker slots that score, and the JSON worker processes. One per `cre
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import anyio
@@ -30,7 +31,7 @@ class Service:
     offload: JsonOffload = field(init=False)
     slots: anyio.CapacityLimiter = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.stats = InferenceStats(self.model.name)
         self.stats.track(self.model.files)
         self.metrics = Metrics(self.stats)
@@ -41,7 +42,7 @@ class Service:
         self.slots = anyio.CapacityLimiter(self.settings.decode_slots)
 
 
-def scored(predictor: Predictor, images: np.ndarray, outputs, timing: Timing) -> dict[str, np.ndarray]:
+def scored(predictor: Predictor, images: np.ndarray, outputs: Iterable[str], timing: Timing) -> dict[str, np.ndarray]:
     """The asked-for outputs, (N, 10) float32 each; ModelError rather than NaN or infinity, which
     JSON cannot carry and no client should read as a probability."""
     t0 = time.perf_counter_ns()
