@@ -35,7 +35,7 @@ $(VENV)/.stamp-test: pyproject.toml constraints.txt | $(VENV)/.stamp-base
 venv: $(VENV)/.stamp-test
 
 # Trains both variants with the seed's recipe and exports into models/. --download only
-# takes effect when no local copy of Fashion-MNIST is found (see README: Data).
+# takes effect when no local copy of Fashion-MNIST is found (see docs/training.md, Data).
 run: $(VENV)/.stamp-train
 	$(VENV)/bin/train-and-export --download $(ARGS)
 

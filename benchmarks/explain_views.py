@@ -1,4 +1,4 @@
-"""Redraw time of the labeler's "why" view, and the README's pictures of the explanation views.
+"""Redraw time of the labeler's "why" view, and the pictures of the explanation views in docs/.
 
     python benchmarks/explain_views.py [--model models/] [--data-dir DIR] [--calls 200] [--screenshots docs/]
 

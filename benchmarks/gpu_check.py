@@ -8,7 +8,7 @@
    names another.
 2. The Predictor: does device="auto" pick CUDA, do CUDA and CPU agree on the 10,000 test images
    (max |dp| <= 1e-5, identical labels), and how many images/s each scores on the 60,000
-   training images. This needs onnxruntime-gpu (`[gpu]`, see README: GPU); without it the CPU
+   training images. This needs onnxruntime-gpu (`[gpu]`, see docs/inference.md, GPU); without it the CPU
    figure is still printed and the message says what is missing.
 
 torch is imported here only for training: it is a benchmark, and inference/ never imports it.

@@ -1,5 +1,5 @@
 """Ray Data against the single-process Predictor on the 60,000 training images: a local Ray, and a
-two-node cluster (head and worker node on this machine, one CPU each, started as README shows).
+two-node cluster (head and worker node on this machine, one CPU each, started as docs/scaling-out.md shows).
 
 All read the same IDX file and score every image; Ray also writes Parquet shards. Ray's own
 start-up (ray.init, or joining the cluster) is reported apart from the scoring. The first job

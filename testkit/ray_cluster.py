@@ -1,6 +1,6 @@
 """A real two-node Ray cluster on this machine: the cluster test and benchmarks/ray_speed.py.
 
-A head node and a worker node, each its own `ray start` with one CPU, joined the way README's
+A head node and a worker node, each its own `ray start` with one CPU, joined the way docs/scaling-out.md's
 cluster section shows. Current Ray authenticates every cluster RPC with a token, and a node
 without it cannot join: the cluster gets a fresh token in its own folder (RAY_AUTH_TOKEN_PATH),
 and HOME points there too, so nothing lands in the user's ~/.ray. Every port is chosen free.

@@ -20,7 +20,7 @@ class TrainConfig:
     schedule: str = "constant"  # constant (the seed) or one-cycle (warm up, then cosine down)
     val_split: int = 0  # 0: the test set doubles as validation set, as in the seed
     sigma: float = 0.01  # std of the scratch model's Gaussian init, as in the seed
-    seed: int = 1  # same seed, same machine -> same numbers; README: spread over seeds
+    seed: int = 1  # same seed, same machine -> same numbers; docs/training.md, Accuracy: spread over seeds
     device: str = "auto"  # auto picks CUDA when torch sees a GPU
     out: str = "models"  # a Triton model repository; see models/README.md
     data_dir: str | None = None  # else $FASHION_MNIST_DIR, Debian's package, the cache

@@ -58,9 +58,7 @@ CHUNK = 1024
 # pieces to a helper costs tens of microseconds: on two pinned cores 512 images scored 1.24x
 # faster split, 256 images 0.83x (benchmarks/split_strategies.py).
 SPLIT_FROM = 512
-GPU_HOWTO = (
-    "pip uninstall -y onnxruntime && pip install 'fashion-softmax[gpu]' (the onnxruntime-gpu build; see README: GPU)"
-)
+GPU_HOWTO = "pip uninstall -y onnxruntime && pip install 'fashion-softmax[gpu]' (the onnxruntime-gpu build; see docs/inference.md, GPU)"
 # Protobuf cannot parse a larger ONNX file (without external data), so nothing bigger can be a
 # model: refusing it by its size spares reading gigabytes of something else into memory.
 MAX_MODEL_BYTES = 2**31 - 1
