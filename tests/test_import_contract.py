@@ -178,3 +178,75 @@ def test_no_module_imports_itself_round_a_loop():
 def test_the_loop_finder_finds_a_loop():
     assert import_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
     assert import_cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_corrections_store_is_used_through_its_package():
+    """`inference.core.corrections` is one package with one front door: callers import what its
+    `__init__` exports, so that its modules can be split or renamed without touching them."""
+    package = ROOT / "inference" / "core" / "corrections"
+    assert (package / "__init__.py").is_file() and not list((ROOT / "inference" / "core").glob("corrections_*.py"))
+    for path in modules():
+        if path.is_relative_to(package) or path.relative_to(ROOT).parts[0] == "testkit":
+            continue
+        inner = {m for m in imported_modules(path) if m.startswith("inference.core.corrections.")}
+        inner -= {f"inference.core.corrections.{name}" for name in exported_names(package / "__init__.py")}
+        assert not inner, (
+            f"{path.relative_to(ROOT)} imports {sorted(inner)}; import them from inference.core.corrections"
+        )
+
+
+def exported_names(init: Path) -> set[str]:
+    tree = ast.parse(init.read_text(encoding="utf-8"))
+    return {
+        alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom) for alias in node.names
+    }
+
+
+def test_the_public_api_loads_only_the_errors_up_front():
+    """`import inference` must stay as cheap as `import inference.core.errors`: the rest of the
+    public API is loaded when a name is first asked for."""
+    assert load_time_imports(ROOT / "inference" / "__init__.py") - {
+        "importlib",
+        "__future__",
+        "__future__.annotations",
+    } <= {"inference.core.errors"} | {
+        f"inference.core.errors.{n}" for n in exported_names(ROOT / "inference" / "__init__.py")
+    }
+
+
+# The ONNX model contract's names and metadata keys, spelled only in inference/core/model_contract.py.
+# The same words elsewhere that mean something else: the fields of other file formats.
+CONTRACT_WORDS = {
+    "probabilities",
+    "logits",
+    "class_names",
+    "test_accuracy",
+    "test_accuracy_corrected",
+    "corrections_train",
+    "corrections_test",
+    "corrections_test_digest",
+    "dataset_sha256",
+}
+OTHER_FORMATS = {
+    "inference/adapters/predict_command.py": {"probabilities"},  # a field of fashion-predict's JSON lines
+    "inference/core/label_issues.py": {"probabilities", "dataset_sha256"},  # fields of label_issues.json
+    "training/label_report.py": {"probabilities", "dataset_sha256"},  # which writes label_issues.json
+    "training/run_outputs.py": {"dataset_sha256"},  # a field of history.json
+}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in modules() if p.relative_to(ROOT).parts[0] in ("inference", "training", "gui")],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_the_model_contract_has_one_owner(path):
+    if path.name == "model_contract.py":
+        return
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    words = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    spelled = words & CONTRACT_WORDS - OTHER_FORMATS.get(path.relative_to(ROOT).as_posix(), set())
+    assert not spelled, (
+        f"{path.relative_to(ROOT)} spells the model contract's {sorted(spelled)}; "
+        "use the names in inference/core/model_contract.py"
+    )

@@ -255,7 +255,6 @@ def create_app(
     )
     app.gate = Gate(app.fastapi, service, OipRoutes(service))
     app.state.service = service
-    meta = predictor.metadata
     version = model.default
 
     @app.exception_handler(InputError)
@@ -281,9 +280,9 @@ def create_app(
             classes=predictor.class_names,
             model_sha256=predictor.sha256,
             test_accuracy=predictor.test_accuracy,
-            dataset_sha256=meta.get("dataset_sha256"),
-            variant=meta.get("variant"),
-            created=meta.get("created"),
+            dataset_sha256=predictor.dataset_sha256,
+            variant=predictor.variant,
+            created=predictor.created,
             device=predictor.device,
             providers=predictor.providers,
             input="uint8 images [N, 28, 28], raw pixels 0..255 (0 = background)",

@@ -17,7 +17,7 @@ from pathlib import Path
 from inference.adapters.model_config_text import parse_config
 from inference.core.classes import IMAGE_SHAPE, NUM_CLASSES
 from inference.core.errors import ModelError, ServiceError
-from inference.core.model_contract import INPUT, OUTPUTS
+from inference.core.model_contract import INPUT, OUTPUTS, PROBABILITIES
 from inference.core.model_repository import MODEL_FILE, MODEL_NAME, triton_config, versions
 from inference.core.predictor import Predictor
 
@@ -79,7 +79,7 @@ class ServedModel:
 
     def label_list(self, output: str, predictor: Predictor) -> list[str] | None:
         labels = self.labels.get(output)
-        if labels is None and output == "probabilities" and self.folder is None:
+        if labels is None and output == PROBABILITIES and self.folder is None:
             return predictor.class_names  # a lone .onnx: its metadata names the classes
         return labels
 

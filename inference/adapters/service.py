@@ -18,6 +18,7 @@ from inference.adapters.serve_metrics import Metrics
 from inference.adapters.serve_settings import ServeSettings
 from inference.adapters.served_models import ServedModel
 from inference.core.errors import ModelError
+from inference.core.model_contract import PROBABILITIES
 from inference.core.predictor import Predictor
 
 
@@ -48,7 +49,7 @@ def scored(predictor: Predictor, images: np.ndarray, outputs: Iterable[str], tim
     t0 = time.perf_counter_ns()
     tensors = {}
     for name in outputs:
-        values = predictor.predict_proba(images) if name == "probabilities" else predictor.logits(images)
+        values = predictor.predict_proba(images) if name == PROBABILITIES else predictor.logits(images)
         if not np.isfinite(values).all():
             raise ModelError(
                 f"{predictor.path} gave NaN or infinity in {name} for {int((~np.isfinite(values)).any(axis=1).sum())} "
