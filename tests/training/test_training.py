@@ -134,8 +134,9 @@ def test_download_uses_torchvision_and_lands_where_the_reader_looks(fashion_dir,
     mirror.mkdir()
     resources = []
     for name in fm.SHA256:
-        data = fm.read_bytes(fm.find_file(fashion_dir, name))
-        gz = gzip.compress(data)
+        source = fm.find_file(fashion_dir, name)
+        # The published .gz files as they are: gzip -9 over the 47 MB training images took 15 s.
+        gz = source.read_bytes() if source.suffix == ".gz" else gzip.compress(fm.read_bytes(source), compresslevel=1)
         (mirror / f"{name}.gz").write_bytes(gz)
         resources.append((f"{name}.gz", hashlib.md5(gz).hexdigest()))
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
