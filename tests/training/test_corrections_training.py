@@ -24,6 +24,8 @@ from testkit.command_runs import train_and_export
 from training import train_command as cli
 from training.onnx_export import recorded_accuracy
 
+# Every test here reads the module's real training runs.
+pytestmark = pytest.mark.slow
 ONE_EPOCH = ["--variant", "concise", "--epochs", "1"]
 SHIRT = 6
 

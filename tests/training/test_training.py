@@ -30,6 +30,7 @@ def test_seed_recipe_reaches_the_seed_accuracy(trained):
         assert h.train_loss[-1] < h.train_loss[0]  # it learned
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_numbers(fashion_dir, tmp_path):
     cfg = TrainConfig(epochs=1, val_split=5000, data_dir=str(fashion_dir), out=str(tmp_path))
     device = torch.device("cpu")
@@ -49,6 +50,7 @@ def test_validation_split_comes_from_training_images(fashion_dir):
     assert data.val_images.data_ptr() != data.test_images.data_ptr()
 
 
+@pytest.mark.slow
 def test_diverging_loss_stops_and_exports_nothing(fashion_dir, tmp_path, capsys):
     out = tmp_path / "models"
     code = cli.main(
@@ -170,6 +172,7 @@ def test_calibrate_refuses_the_test_set_as_validation(capsys):
     assert err.count("\n") == 1 and "--val-split" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_calibrate_exports_softmax_of_logits_over_t(fashion_dir, tmp_path, capsys):
     from inference.core.calibration import expected_calibration_error
     from inference.core.model_repository import onnx_path
