@@ -172,6 +172,24 @@ def test_unknown_routes_and_methods_are_4xx(client):
     assert client.get("/nope").status_code == 404
 
 
+def test_the_trained_model_serves_what_the_predictor_says(model_repo, model_path, test_split):
+    """The smoke test on the session's trained model, served from its repository as users do;
+    the tests above need only a model and use the tiny one."""
+    images = test_split.images[:80]
+    reference = Predictor(model_path, device="cpu")
+    with serving(model_repo) as (base, _), httpx.Client(base_url=base, timeout=30) as client:
+        meta = client.get("/metadata").json()
+        response = client.post(
+            "/predict", content=images.tobytes(), headers={"content-type": "application/octet-stream"}
+        )
+    assert meta["model_sha256"] == reference.sha256 and meta["test_accuracy"] == pytest.approx(reference.test_accuracy)
+    assert response.status_code == 200, response.text
+    expected = reference.predict(images)
+    predictions = response.json()["predictions"]
+    assert [p["label"] for p in predictions] == expected.labels.tolist()
+    np.testing.assert_allclose([p["probabilities"] for p in predictions], expected.probabilities, atol=1e-7)
+
+
 # --- the command ----------------------------------------------------------------------------
 
 
