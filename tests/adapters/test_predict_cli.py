@@ -1,4 +1,6 @@
-"""`fashion-predict` end to end: every input kind, both formats, the report, and exit codes."""
+"""`fashion-predict` end to end: every input kind, both formats, the report, and exit codes.
+
+The report's smoke test scores with the session's trained model; the rest need only a model, the tiny one."""
 
 from __future__ import annotations
 
@@ -58,8 +60,8 @@ def test_idx_with_labels_writes_csv_and_prints_the_report(idx_copy, model_path, 
     assert "precision" in printed.out and "recall" in printed.out
 
 
-def test_results_on_stdout_put_the_report_on_stderr(idx_copy, model_path, capsys):
-    assert main([str(idx_copy), "--model", str(model_path), "--format", "jsonl"]) == 0
+def test_results_on_stdout_put_the_report_on_stderr(idx_copy, tiny_model_path, capsys):
+    assert main([str(idx_copy), "--model", str(tiny_model_path), "--format", "jsonl"]) == 0
     printed = capsys.readouterr()
     lines = printed.out.splitlines()
     assert len(lines) == 10_000
@@ -69,28 +71,28 @@ def test_results_on_stdout_put_the_report_on_stderr(idx_copy, model_path, capsys
     assert "accuracy" in printed.err and "accuracy" not in printed.out
 
 
-def test_a_folder_scores_the_good_files_and_names_the_bad_one(folder, model_path, test_split, capsys):
-    assert main([str(folder), "--model", str(model_path)]) == 1
+def test_a_folder_scores_the_good_files_and_names_the_bad_one(folder, tiny_model_path, test_split, capsys):
+    assert main([str(folder), "--model", str(tiny_model_path)]) == 1
     printed = capsys.readouterr()
     table = rows(printed.out)
     assert [r["name"] for r in table] == [f"img{i}.png" for i in range(5)]
     assert "skipped broken.png" in printed.err and "1 file(s) skipped, 5 scored" in printed.err
 
 
-def test_a_folder_of_only_bad_files_exits_2(tmp_path, model_path, capsys):
+def test_a_folder_of_only_bad_files_exits_2(tmp_path, tiny_model_path, capsys):
     (tmp_path / "a.png").write_text("no")
     (tmp_path / "b.jpg").write_bytes(b"")
-    assert main([str(tmp_path), "--model", str(model_path)]) == 2
+    assert main([str(tmp_path), "--model", str(tiny_model_path)]) == 2
     err = capsys.readouterr().err
     assert "skipped a.png" in err and "skipped b.jpg" in err
     assert err.strip().splitlines()[-1].startswith("fashion-predict: error: none of the 2 images")
 
 
-def test_single_image_and_npy(folder, model_path, tmp_path, test_split, capsys):
-    assert main([str(folder / "img0.png"), "--model", str(model_path)]) == 0
+def test_single_image_and_npy(folder, tiny_model_path, tmp_path, test_split, capsys):
+    assert main([str(folder / "img0.png"), "--model", str(tiny_model_path)]) == 0
     single = rows(capsys.readouterr().out)
     np.save(tmp_path / "x.npy", test_split.images[:7].reshape(7, 784).astype(np.float32) / 255)
-    assert main([str(tmp_path / "x.npy"), "--model", str(model_path), "--batch-size", "3"]) == 0
+    assert main([str(tmp_path / "x.npy"), "--model", str(tiny_model_path), "--batch-size", "3"]) == 0
     table = rows(capsys.readouterr().out)
     assert len(table) == 7 and [r["name"] for r in table] == [str(i) for i in range(7)]
     assert single[0]["label"] == table[0]["label"]
@@ -142,8 +144,8 @@ def bad_invocations(tmp_path: Path, model: Path) -> dict[str, list[str]]:
         "unwritable output",
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(case, model_path, tmp_path, capsys):
-    argv = bad_invocations(tmp_path, model_path)[case]
+def test_bad_input_is_one_line_and_exit_2(case, tiny_model_path, tmp_path, capsys):
+    argv = bad_invocations(tmp_path, tiny_model_path)[case]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("fashion-predict: error: ")
@@ -151,8 +153,8 @@ def test_bad_input_is_one_line_and_exit_2(case, model_path, tmp_path, capsys):
 
 
 @pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="this onnxruntime has CUDA")
-def test_asking_for_cuda_without_it_exits_2(model_path, folder, capsys):
-    assert main([str(folder / "img0.png"), "--model", str(model_path), "--device", "cuda"]) == 2
+def test_asking_for_cuda_without_it_exits_2(tiny_model_path, folder, capsys):
+    assert main([str(folder / "img0.png"), "--model", str(tiny_model_path), "--device", "cuda"]) == 2
     assert "onnxruntime-gpu" in capsys.readouterr().err
 
 
@@ -167,10 +169,10 @@ def test_help_exits_0(capsys):
     assert "--overwrite" in capsys.readouterr().out
 
 
-def test_the_installed_command_runs(folder, model_path):
+def test_the_installed_command_runs(folder, tiny_model_path):
     command = Path(sys.executable).parent / "fashion-predict"
     result = subprocess.run(
-        [str(command), str(folder / "img1.png"), "--model", str(model_path), "--format", "jsonl"],
+        [str(command), str(folder / "img1.png"), "--model", str(tiny_model_path), "--format", "jsonl"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -180,23 +182,23 @@ def test_the_installed_command_runs(folder, model_path):
     assert "on cpu" in result.stderr or "on cuda" in result.stderr  # says which device it chose
 
 
-def test_a_failure_midway_leaves_no_results_file(model_path, tmp_path, capsys):
+def test_a_failure_midway_leaves_no_results_file(tiny_model_path, tmp_path, capsys):
     images = np.zeros((5, 784), np.float32)
     images[4, 0] = np.nan  # in the last part: the first parts are already written when it fails
     np.save(tmp_path / "late.npy", images)
     out = tmp_path / "out.csv"
-    assert main([str(tmp_path / "late.npy"), "--model", str(model_path), "--batch-size", "2", "-o", str(out)]) == 2
+    assert main([str(tmp_path / "late.npy"), "--model", str(tiny_model_path), "--batch-size", "2", "-o", str(out)]) == 2
     assert "NaN" in capsys.readouterr().err and not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["late.npy"]  # no temporary file either
 
 
-def test_a_failure_midway_keeps_the_previous_results(model_path, tmp_path, capsys):
+def test_a_failure_midway_keeps_the_previous_results(tiny_model_path, tmp_path, capsys):
     images = np.zeros((5, 784), np.float32)
     images[4, 0] = np.nan
     np.save(tmp_path / "late.npy", images)
     out = tmp_path / "out.csv"
     out.write_text("yesterday's results\n")
-    assert main([str(tmp_path / "late.npy"), "--model", str(model_path), "--batch-size", "2", "-o", str(out)]) == 2
+    assert main([str(tmp_path / "late.npy"), "--model", str(tiny_model_path), "--batch-size", "2", "-o", str(out)]) == 2
     assert out.read_text() == "yesterday's results\n"
 
 

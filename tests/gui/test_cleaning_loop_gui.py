@@ -31,6 +31,7 @@ def train_and_export(flags: list[str], steps: cli.Steps = cli.REAL_STEPS) -> Non
         assert cli.main(flags, steps) == 0, err.getvalue()
 
 
+@pytest.mark.slow
 def test_review_in_the_labeler_then_retrain(qtbot, fashion_dir, tmp_path, monkeypatch):
     out, store = tmp_path / "models", tmp_path / "corrections.sqlite"
     common = [*ONE_EPOCH, "--data-dir", str(fashion_dir), "--out", str(out)]

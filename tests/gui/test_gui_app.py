@@ -1,5 +1,8 @@
 """`fashion-labeler` as a command: clear one-line errors, the screenshot, and no lost corrections
-when the process is killed with SIGKILL in the middle of relabelling."""
+when the process is killed with SIGKILL in the middle of relabelling.
+
+The screenshot is the labeler's smoke test on the session's trained model; the rest need only a
+model, the tiny one."""
 
 from __future__ import annotations
 
@@ -35,8 +38,8 @@ def test_missing_model_is_one_clear_line_and_status_2(capsys, qapp, fashion_dir,
     assert "does not exist" in one_error_line(capsys)
 
 
-def test_missing_dataset_is_one_clear_line_and_status_2(capsys, qapp, model_path, tmp_path):
-    assert main(["--model", str(model_path), "--data-dir", str(tmp_path)]) == 2
+def test_missing_dataset_is_one_clear_line_and_status_2(capsys, qapp, tiny_model_path, tmp_path):
+    assert main(["--model", str(tiny_model_path), "--data-dir", str(tmp_path)]) == 2
     assert "lacks t10k-images-idx3-ubyte" in one_error_line(capsys)
 
 
@@ -90,8 +93,8 @@ LONG_NAME = "x" * 300  # longer than any Linux filesystem allows in one path com
 
 
 @pytest.mark.parametrize("flag", ["--model", "--data-dir"])
-def test_path_the_system_refuses_is_one_line_and_status_2(capsys, qapp, model_path, fashion_dir, tmp_path, flag):
-    paths = {"--model": str(model_path), "--data-dir": str(fashion_dir), flag: str(tmp_path / LONG_NAME)}
+def test_path_the_system_refuses_is_one_line_and_status_2(capsys, qapp, tiny_model_path, fashion_dir, tmp_path, flag):
+    paths = {"--model": str(tiny_model_path), "--data-dir": str(fashion_dir), flag: str(tmp_path / LONG_NAME)}
     assert main([arg for pair in paths.items() for arg in pair]) == 2
     line = one_error_line(capsys)
     assert line.startswith("fashion-labeler: error: cannot ") and LONG_NAME in line and "too long" in line
@@ -109,7 +112,7 @@ def corrupt_data_dir(tmp_path, fashion_dir, images: bytes) -> Path:
 IDX_HEADER = (0x803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (10_000, 28, 28))
 
 
-def test_corrupt_idx_header_is_exactly_one_line_on_stderr(model_path, fashion_dir, tmp_path):
+def test_corrupt_idx_header_is_exactly_one_line_on_stderr(tiny_model_path, fashion_dir, tmp_path):
     """Nothing else either: no traceback, and none of Qt's offscreen chatter."""
     folder = corrupt_data_dir(tmp_path, fashion_dir, b"\xde\xad\xbe\xef" + IDX_HEADER[4:] + bytes(784))
     result = subprocess.run(
@@ -118,7 +121,7 @@ def test_corrupt_idx_header_is_exactly_one_line_on_stderr(model_path, fashion_di
             "-m",
             "gui.labeler_command",
             "--model",
-            str(model_path),
+            str(tiny_model_path),
             "--data-dir",
             str(folder),
             "--corrections",
@@ -145,12 +148,12 @@ def test_corrupt_idx_header_is_exactly_one_line_on_stderr(model_path, fashion_di
     ],
     ids=["header-claims-2**31-images", "cut-inside-header"],
 )
-def test_corrupt_data_is_one_line_and_status_2(capsys, qapp, model_path, fashion_dir, tmp_path, images, says):
+def test_corrupt_data_is_one_line_and_status_2(capsys, qapp, tiny_model_path, fashion_dir, tmp_path, images, says):
     folder = corrupt_data_dir(tmp_path, fashion_dir, images)
     code = main(
         [
             "--model",
-            str(model_path),
+            str(tiny_model_path),
             "--data-dir",
             str(folder),
             "--corrections",
@@ -164,13 +167,13 @@ def test_corrupt_data_is_one_line_and_status_2(capsys, qapp, model_path, fashion
     assert not (tmp_path / "s.png").exists()
 
 
-def test_corrections_path_the_system_refuses_opens_read_only(capsys, qapp, model_path, fashion_dir, tmp_path):
+def test_corrections_path_the_system_refuses_opens_read_only(capsys, qapp, tiny_model_path, fashion_dir, tmp_path):
     """Not a failure: the images are shown, relabelling is off, and stderr says why."""
     shot = tmp_path / "s.png"
     code = main(
         [
             "--model",
-            str(model_path),
+            str(tiny_model_path),
             "--data-dir",
             str(fashion_dir),
             "--corrections",
@@ -256,10 +259,10 @@ app.exec()
 """
 
 
-def test_sigkill_right_after_edits_loses_none_of_them(model_path, fashion_dir, tmp_path):
+def test_sigkill_right_after_edits_loses_none_of_them(tiny_model_path, fashion_dir, tmp_path):
     path = tmp_path / "corrections.sqlite"
     proc = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(model_path), str(fashion_dir), str(path)],
+        [sys.executable, "-c", DRIVER, str(tiny_model_path), str(fashion_dir), str(path)],
         env=env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

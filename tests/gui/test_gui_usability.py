@@ -1,5 +1,5 @@
-"""The labeler fits a laptop, remembers where you were, teaches its keys: pytest-qt,
-offscreen, on the real test set and the session's trained model."""
+"""The labeler fits a laptop, remembers where you were, teaches its keys: pytest-qt, offscreen, on
+the real test set and the tiny model (any model shows these; the screenshot test covers the trained one)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ LONG_NAME = "x" * 300  # over NAME_MAX: a path the system refuses
 
 
 @pytest.fixture
-def window(qtbot, model_path, fashion_dir, tmp_path):
-    return open_window(qtbot, model_path, fashion_dir, tmp_path / "c.sqlite")
+def window(qtbot, tiny_model_path, fashion_dir, tmp_path):
+    return open_window(qtbot, tiny_model_path, fashion_dir, tmp_path / "c.sqlite")
 
 
 def choose(combo, key) -> None:
@@ -129,10 +129,10 @@ def test_tile_index_shows_and_the_view_menu_turns_it_off(window):
     assert paint_tile(TileDelegate(window.grid.delegate.zoom, show_index=False), index) == hidden
 
 
-def test_settings_round_trip(qtbot, model_path, fashion_dir, tmp_path):
+def test_settings_round_trip(qtbot, tiny_model_path, fashion_dir, tmp_path):
     settings_file = str(tmp_path / "settings.ini")
     first = open_window(
-        qtbot, model_path, fashion_dir, tmp_path / "c.sqlite", QSettings(settings_file, QSettings.Format.IniFormat)
+        qtbot, tiny_model_path, fashion_dir, tmp_path / "c.sqlite", QSettings(settings_file, QSettings.Format.IniFormat)
     )
     first.resize(790, 590)  # within the offscreen screen (800 x 600): restoreGeometry keeps windows on screen
     choose(first.filter_bar.show_filter, "mistakes")
@@ -145,7 +145,7 @@ def test_settings_round_trip(qtbot, model_path, fashion_dir, tmp_path):
     first.close()
 
     second = open_window(
-        qtbot, model_path, fashion_dir, tmp_path / "c.sqlite", QSettings(settings_file, QSettings.Format.IniFormat)
+        qtbot, tiny_model_path, fashion_dir, tmp_path / "c.sqlite", QSettings(settings_file, QSettings.Format.IniFormat)
     )
     # The width stops at the window's minimum once scored (every pane whole): 790 is below it.
     assert (second.width(), second.height()) == (max(790, second.minimumSizeHint().width()), 590)
@@ -190,12 +190,12 @@ def test_right_click_menu_relabels_confirms_and_copies(window):
     assert tile_menu(window, window.grid.indexAt(QPoint(-5, -5))) is None
 
 
-def test_read_only_banner_says_why(qtbot, model_path, fashion_dir, tmp_path):
-    window = open_window(qtbot, model_path, fashion_dir, tmp_path / LONG_NAME / "c.sqlite")
+def test_read_only_banner_says_why(qtbot, tiny_model_path, fashion_dir, tmp_path):
+    window = open_window(qtbot, tiny_model_path, fashion_dir, tmp_path / LONG_NAME / "c.sqlite")
     assert window.banner.isVisible() and not window.tiles.writable
     assert "Read-only" in window.banner.text() and "cannot be used" in window.banner.text()
     assert not window.give_verdict("relabel", 3) and window.tiles.verdict_counts()["relabel"] == 0
-    normal = open_window(qtbot, model_path, fashion_dir, tmp_path / "c.sqlite")
+    normal = open_window(qtbot, tiny_model_path, fashion_dir, tmp_path / "c.sqlite")
     assert not normal.banner.isVisible()
 
 

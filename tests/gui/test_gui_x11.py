@@ -40,7 +40,7 @@ def x_display():
         server.wait(timeout=10)
 
 
-def test_real_window_scores_and_screenshots_under_xvfb(x_display, model_path, fashion_dir, tmp_path):
+def test_real_window_scores_and_screenshots_under_xvfb(x_display, tiny_model_path, fashion_dir, tmp_path):
     shot = tmp_path / "x11.png"
     env = {
         **os.environ,
@@ -56,7 +56,7 @@ def test_real_window_scores_and_screenshots_under_xvfb(x_display, model_path, fa
             "-m",
             "gui.labeler_command",
             "--model",
-            str(model_path),
+            str(tiny_model_path),
             "--data-dir",
             str(fashion_dir),
             "--corrections",

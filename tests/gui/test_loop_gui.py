@@ -150,6 +150,7 @@ def review_view(window) -> np.ndarray:
     return window.view_model.source_rows()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("torch_one_thread")
 def test_after_corrections_and_cross_val_the_reviewed_images_are_not_on_top(qtbot, fashion_dir, tmp_path):
     out, store = tmp_path / "models", tmp_path / "corrections.sqlite"

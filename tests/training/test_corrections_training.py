@@ -25,6 +25,8 @@ from training import train_command as cli
 from training.loop import fit
 from training.onnx_export import recorded_accuracy
 
+# Every test here reads the module's real training runs.
+pytestmark = pytest.mark.slow
 ONE_EPOCH = ["--variant", "concise", "--epochs", "1"]
 SHIRT = 6
 

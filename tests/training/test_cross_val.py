@@ -98,6 +98,7 @@ def test_no_image_is_scored_by_a_model_that_trained_on_it(monkeypatch, build):
     assert len(oof.fold_accuracy) == 4
 
 
+@pytest.mark.slow
 def test_real_images_get_useful_out_of_fold_probabilities(fashion_dir):
     from inference.core.fashion_mnist import load_split
 

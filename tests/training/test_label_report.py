@@ -63,6 +63,7 @@ def read_rows(data: bytes) -> tuple[list[str], list[dict]]:
     return reader.fieldnames, list(reader)
 
 
+@pytest.mark.slow
 def test_csv_columns_and_order(planted):
     labels, probs, _ = planted
     header, rows = read_rows(to_csv(find_issues("train", labels, probs)))
@@ -78,6 +79,7 @@ def test_csv_columns_and_order(planted):
     assert {r["is_issue"] for r in rows} == {"true", "false"}
 
 
+@pytest.mark.slow
 def test_scores_and_flags_are_cleanlabs_own(planted):
     labels, probs, _ = planted
     issues = find_issues("train", labels, probs)
@@ -90,6 +92,7 @@ def test_scores_and_flags_are_cleanlabs_own(planted):
     np.testing.assert_array_equal(issues.is_issue, np.arange(N) < issues.is_issue.sum())
 
 
+@pytest.mark.slow
 def test_a_planted_wrong_label_on_an_easy_class_ranks_at_the_top(planted):
     labels, probs, victim = planted
     issues = find_issues("train", labels, probs)
@@ -99,6 +102,7 @@ def test_a_planted_wrong_label_on_an_easy_class_ranks_at_the_top(planted):
     assert issues.suggested_label[rank] == TROUSER
 
 
+@pytest.mark.slow
 def test_dropped_rows_keep_their_own_index(planted):
     labels, probs, _ = planted
     keep = np.arange(1, N, 2)  # as if the even images had been excluded
@@ -140,6 +144,7 @@ def test_summary_without_issues_says_so():
     ]
 
 
+@pytest.mark.slow
 def test_report_files_are_tied_to_each_other_and_to_their_inputs(planted, tmp_path):
     labels, probs, _ = planted
     reports = [find_issues("train", labels, probs), find_issues("test", labels[:500], probs[:500])]
@@ -161,6 +166,7 @@ def test_report_files_are_tied_to_each_other_and_to_their_inputs(planted, tmp_pa
         assert entry["issues"] == int(r.is_issue.sum())
 
 
+@pytest.mark.slow
 def test_end_to_end_report_in_the_versions_folder(fashion_dir, tmp_path):
     """report_label_issues as train-and-export --cross-val will call it, on a small real subset."""
     from inference.core.fashion_mnist import load_split

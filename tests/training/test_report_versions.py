@@ -63,6 +63,7 @@ def repository(fashion_dir, tmp_path_factory):
     return SimpleNamespace(out=out, logs=logs, first_report=first_report, train=train, v1=v1, user_file=user_file)
 
 
+@pytest.mark.slow
 def test_each_version_keeps_its_own_report_after_later_runs(repository):
     r = repository
     assert report_files(version_dir(r.out, 1)) == r.first_report  # two runs later, byte for byte
@@ -74,6 +75,7 @@ def test_each_version_keeps_its_own_report_after_later_runs(repository):
         assert sidecar["model_sha256"] == sha256(onnx_path(r.out, version))
 
 
+@pytest.mark.slow
 def test_each_version_keeps_its_own_history_curves_and_weights(repository):
     r = repository
     for version in (1, 2, 5):
@@ -88,6 +90,7 @@ def test_each_version_keeps_its_own_history_curves_and_weights(repository):
     assert sorted(p.name for p in model_dir(r.out).iterdir()) == ["1", "2", "3", "4", "5", "config.pbtxt", "labels.txt"]
 
 
+@pytest.mark.slow
 def test_the_sidecar_records_the_auditor_its_recipe_accuracy_and_time(repository):
     r = repository
     sidecar = json.loads((version_dir(r.out, 1) / SIDECAR).read_text())
@@ -103,6 +106,7 @@ def test_the_sidecar_records_the_auditor_its_recipe_accuracy_and_time(repository
     assert "2-fold out-of-fold probabilities from the linear auditor" in r.logs[1]
 
 
+@pytest.mark.slow
 def test_pred_probs_ranks_the_users_file_and_records_its_sha256(repository):
     r = repository
     sidecar = json.loads((version_dir(r.out, 5) / SIDECAR).read_text())
@@ -118,12 +122,14 @@ def test_pred_probs_ranks_the_users_file_and_records_its_sha256(repository):
     assert v5.auditor == USER_SUPPLIED and sha256(r.user_file) in r.logs[5]
 
 
+@pytest.mark.slow
 def test_an_occupied_or_dangling_next_version_name_is_skipped(repository):
     r = repository
     assert (model_dir(r.out) / "3").read_bytes() == b"not a version" and os.path.islink(model_dir(r.out) / "4")
     assert f"exported {onnx_path(r.out, 5)} as version 5" in r.logs[5]
 
 
+@pytest.mark.slow
 def test_the_last_line_is_the_labeler_command_for_the_version_just_made(repository):
     r = repository
     last = r.logs[1].strip().splitlines()[-1]
@@ -184,6 +190,7 @@ def test_a_bad_pred_probs_file_fails_before_cleanlab_or_the_data(tmp_path, capsy
     assert not (tmp_path / "models").exists()
 
 
+@pytest.mark.slow
 def test_a_run_that_exports_nothing_keeps_its_files_in_a_folder_of_its_own(fashion_dir, tmp_path):
     out = tmp_path / "models"
     log = train_and_export(["--variant", "scratch", "--epochs", "1", "--data-dir", str(fashion_dir), "--out", str(out)])
@@ -194,6 +201,7 @@ def test_a_run_that_exports_nothing_keeps_its_files_in_a_folder_of_its_own(fashi
     assert log.strip().splitlines()[-1].endswith(f"train-and-export --out {out} --cross-val 5")
 
 
+@pytest.mark.slow
 def test_two_runs_into_one_repository_at_once_keep_their_files_apart(fashion_dir, tmp_path):
     """Run B starts and finishes while run A is between its export and writing its files."""
     out = tmp_path / "models"

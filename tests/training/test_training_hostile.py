@@ -293,6 +293,7 @@ def test_any_error_below_the_cli_is_one_line(error, tmp_path, capsys, monkeypatc
 # --- runaway training and the model it would replace -----------------------------------------
 
 
+@pytest.mark.slow
 def test_finite_divergence_stops_and_leaves_the_earlier_model(fashion_dir, tmp_path, capsys):
     out = tmp_path / "models"
     earlier = write_earlier_model(out, "0.845500")
@@ -353,6 +354,7 @@ def test_earlier_model_that_is_a_folder_reads_as_none(tmp_path):
 # --- full disk and SIGTERM: after training, and nothing half-written -----------------------------
 
 
+@pytest.mark.slow
 def test_full_disk_at_export_is_one_line_and_keeps_the_earlier_model(fashion_dir, tmp_path, capsys, monkeypatch):
     """Also the summary: it names the newest earlier version's accuracy beside the new one (one
     run, one export, to keep the suite fast)."""
@@ -382,6 +384,7 @@ def test_full_disk_at_export_is_one_line_and_keeps_the_earlier_model(fashion_dir
     assert "version 1 was better" in line  # one epoch is far from 0.99
 
 
+@pytest.mark.slow
 def test_sigterm_while_writing_leaves_no_temporary_or_torn_file(fashion_dir, tmp_path, capsys, monkeypatch):
     out = tmp_path / "models"
     weights = model_dir(out) / "scratch.pt"
