@@ -4,8 +4,10 @@ labels as the single-process Predictor on the 10,000 test images. See testkit/ra
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +22,11 @@ pytestmark = pytest.mark.ray
 RUN_TIMEOUT_S = 300  # about 10 s on a quiet 2-core machine
 
 
-def test_fashion_predict_scores_on_a_two_node_cluster(tmp_path_factory, fashion_dir, model_path, test_split):
-    # A short folder: Ray's socket paths inside it must stay under the 107 bytes Unix allows.
-    folder = tmp_path_factory.mktemp("ray")
+def test_fashion_predict_scores_on_a_two_node_cluster(request, fashion_dir, model_path, test_split):
+    # A short folder: Ray's socket paths inside it must stay under the 107 bytes Unix allows, and
+    # pytest's own (/tmp/pytest-of-root/pytest-N/popen-gw0/ray0 under pytest-xdist) leaves too few.
+    folder = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
     output = folder / "scores"
     source = fashion_dir / "t10k-images-idx3-ubyte.gz"
     with two_node_cluster(folder) as cluster:

@@ -8,6 +8,7 @@ import pytest
 
 from inference.core.attributions import contributions, linear_weights
 from inference.core.errors import ArgumentError, InputError, ModelError
+from inference.core.model_repository import weights_file
 from inference.core.predictor import Predictor
 
 # The identity holds up to float32 arithmetic: logits reach |17|, where one float32 step is 2e-6,
@@ -27,11 +28,13 @@ def probe_tolerance(weights: np.ndarray, bias: np.ndarray) -> float:
     return float(np.spacing(np.float32(np.abs(255 * weights).max() + np.abs(bias).max())) / 255)
 
 
-def test_templates_are_the_trained_weights_with_the_scaling_folded_in(trained, model_path):
-    _, results, _ = trained
-    linear = results["concise"].model[1]
-    torch_weights = (linear.weight.detach().cpu() / 255.0).numpy()  # per raw pixel value 0..255
-    torch_bias = linear.bias.detach().cpu().numpy()
+def test_templates_are_the_trained_weights_with_the_scaling_folded_in(model_path):
+    import torch  # here: the other attribution tests run without it
+
+    # The concise variant's nn.Linear, as the training run saved it beside the model it exported.
+    state = torch.load(weights_file(model_path.parent, "concise"), weights_only=True)
+    torch_weights = (state["1.weight"] / 255.0).numpy()  # per raw pixel value 0..255
+    torch_bias = state["1.bias"].numpy()
     weights = linear_weights(Predictor(model_path).logits, str(model_path))
     templates = weights.templates()
     assert templates.shape == (10, 28, 28) and templates.dtype == np.float32

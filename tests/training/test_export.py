@@ -18,15 +18,19 @@ from inference.core.model_contract import Key, ModelMetadata
 from inference.core.predictor import Predictor
 from testkit.tiny_models import tiny_model, write_tiny_model
 from training import onnx_export as export
+from training.config import TrainConfig
+from training.loop import History
 from training.softmax_concise import make_model
 from training.softmax_scratch import SoftmaxRegressionScratch
 
 
 @pytest.fixture(scope="module")
-def exported(trained):
-    _, results, out = trained
-    path = model_repository.onnx_path(out, 1)
-    return onnx.load(path), path, results, out
+def exported(model_repo):
+    """The session's export, and each variant's test accuracy as the run recorded it."""
+    path = model_repository.onnx_path(model_repo, 1)
+    history = json.loads((model_repository.version_dir(model_repo, 1) / model_repository.HISTORY_FILE).read_text())
+    accuracy = {variant: record["test_acc"] for variant, record in history["variants"].items()}
+    return onnx.load(path), path, accuracy, model_repo
 
 
 def test_graph_takes_uint8_images_with_a_dynamic_batch(exported):
@@ -47,11 +51,11 @@ def test_graph_takes_uint8_images_with_a_dynamic_batch(exported):
 
 
 def test_metadata_describes_the_model(exported):
-    model, _, results, _ = exported
+    model, _, accuracy, _ = exported
     meta = {p.key: p.value for p in model.metadata_props}
     assert json.loads(meta["class_names"]) == list(CLASS_NAMES)
     assert meta["variant"] == "concise"
-    assert float(meta["test_accuracy"]) == pytest.approx(results["concise"].test_acc, abs=1e-6)
+    assert float(meta["test_accuracy"]) == pytest.approx(accuracy["concise"], abs=1e-6)
     assert meta["dataset_sha256"] and "uint8" in meta["input"]
     assert json.loads(meta["recipe"])["batch_size"] == 256
     assert {"torch", "onnx", "onnxruntime", "numpy"} <= set(json.loads(meta["versions"]))
@@ -82,13 +86,13 @@ def test_any_batch_size_runs(exported, test_split, batch):
 
 
 def test_scratch_weights_load_safely_and_reproduce_accuracy(exported, test_split):
-    _, _, results, out = exported
+    _, _, recorded, out = exported
     state = torch.load(model_repository.version_dir(out, 1) / "scratch.pt", weights_only=True)
     model = SoftmaxRegressionScratch()
     model.W, model.b = state["W"], state["b"]
     X = torch.from_numpy(test_split.images).float() / 255
     accuracy = (model(X).argmax(1).numpy() == test_split.labels).mean()
-    assert accuracy == pytest.approx(results["scratch"].test_acc, abs=1e-4)
+    assert accuracy == pytest.approx(recorded["scratch"], abs=1e-4)
 
 
 def test_triton_files_match_the_model(exported):
@@ -108,18 +112,21 @@ def test_triton_files_match_the_model(exported):
     assert not list(folder.rglob("*.tmp"))
 
 
-def test_a_failed_check_writes_no_model(trained, tmp_path, monkeypatch):
-    cfg, results, _ = trained
+def test_a_failed_check_writes_no_model(fashion_dir, tmp_path):
+    """Any concise model will do (the check is made to fail): an untrained one, no training run."""
 
     def disagree(*args):
         raise export.TrainingError("onnxruntime disagrees with PyTorch")
 
     from training import train_command as cli
     from training.data import prepare
+    from training.variant_training import train_variant
 
+    cfg = TrainConfig(out=str(tmp_path), data_dir=str(fashion_dir), epochs=1)
     data = prepare(cfg.data_dir, False, 0, cfg.seed, torch.device("cpu"))
+    untrained = train_variant("concise", cfg, data, torch.device("cpu"), fit_model=lambda *args, **kwargs: History())
     with pytest.raises(export.TrainingError):
-        cli.export_concise(cfg.__class__(out=str(tmp_path)), data, results["concise"], verify_export=disagree)
+        cli.export_concise(cfg, data, untrained, verify_export=disagree)
     assert model_repository.latest_model(tmp_path) is None
     assert not model_repository.model_dir(tmp_path).exists()
 

@@ -6,6 +6,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import json
 import threading
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 import torch
 
 from inference.core import fashion_mnist as fm
+from inference.core.model_repository import HISTORY_FILE, model_dir
 from training import data as data_mod
 from training import train_command as cli
 from training.config import TrainConfig
@@ -22,15 +24,15 @@ from training.train_flags import parse_args
 from training.variant_training import resolve_device, train_variant
 
 
-def test_seed_recipe_reaches_the_seed_accuracy(trained):
-    cfg, results, _ = trained
-    assert (cfg.epochs, cfg.batch_size, cfg.lr) == (10, 256, 0.1)
-    assert results["concise"].test_acc >= 0.830
-    assert results["scratch"].test_acc >= 0.820
-    for r in results.values():
-        h = r.history
-        assert len(h.train_loss) == len(h.val_loss) == len(h.val_acc) == 10
-        assert h.train_loss[-1] < h.train_loss[0]  # it learned
+def test_seed_recipe_reaches_the_seed_accuracy(model_repo):
+    history = json.loads((model_dir(model_repo) / "1" / HISTORY_FILE).read_text())
+    recipe = history["recipe"]
+    assert (recipe["epochs"], recipe["batch_size"], recipe["lr"]) == (10, 256, 0.1)
+    assert history["variants"]["concise"]["test_acc"] >= 0.830
+    assert history["variants"]["scratch"]["test_acc"] >= 0.820
+    for h in history["variants"].values():
+        assert len(h["train_loss"]) == len(h["val_loss"]) == len(h["val_acc"]) == 10
+        assert h["train_loss"][-1] < h["train_loss"][0]  # it learned
 
 
 @pytest.mark.slow
