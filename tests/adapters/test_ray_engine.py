@@ -91,7 +91,9 @@ def test_csv_output(local_ray, inputs, tiny_model_path, tmp_path):
     assert len([row for row in rows if row[0].startswith("shard-0.npy:")]) == 300
 
 
-def test_scorer_is_a_map_batches_callable(local_ray, tiny_model_path, test_split):
+def test_scorer_is_a_map_batches_callable(local_ray, tiny_model_path, test_split, monkeypatch):
+    # Ray Data may hand blocks back in any order (seen once on a loaded machine): ask for the input's.
+    monkeypatch.setattr(ray.data.DataContext.get_current().execution_options, "preserve_order", True)
     ds = ray.data.from_items([{"image": img} for img in test_split.images[:64]])
     rows = score_dataset(ds, str(tiny_model_path), concurrency=1, batch_size=16).take_all()
     expected = Predictor(tiny_model_path, device="cpu").predict(test_split.images[:64])
