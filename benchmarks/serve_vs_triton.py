@@ -32,6 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # testkit/, shared with the tests
+from testkit.serve_process import serve_command
+
 HOST = "127.0.0.1"
 WHEEL = "nvidia-pytriton==0.7.0"
 MODEL = "fashion_mnist"
@@ -154,19 +157,7 @@ def start_triton(
 
 def start_fashion_serve(model: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "inference.adapters.serve_command",
-        "--model",
-        str(model),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--max-queue",
-        "1024",
-    ]
+    command = serve_command(model, port, "--max-queue", "1024")
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True), port
 
 

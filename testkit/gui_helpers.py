@@ -25,3 +25,8 @@ def open_window(qtbot, model, fashion_dir, store_path, settings=None, available=
     with qtbot.waitSignal(window.scored, timeout=SCORE_TIMEOUT_MS):
         window.start()
     return window
+
+
+def screenshot_flags(model: object, data_dir: object, store: object, png: object) -> list[str]:
+    """fashion-labeler's flags for a run that opens the window, scores, saves `png` and exits."""
+    return ["--model", str(model), "--data-dir", str(data_dir), "--corrections", str(store), "--screenshot", str(png)]

@@ -28,22 +28,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve_command(model: object, port: int, *flags: str) -> list[str]:
+    """The command line of fashion-serve on `model`, loopback `port`, with extra `flags`."""
+    return [sys.executable, "-m", "inference.adapters.serve_command", "--model", str(model), "--host", HOST,
+            "--port", str(port), *flags]  # fmt: skip
+
+
 @contextlib.contextmanager
 def serving(model, *flags: str) -> Iterator[tuple[str, int]]:
     """(base URL, port) of a running fashion-serve on `model` with extra `flags`."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "inference.adapters.serve_command",
-        "--model",
-        str(model),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        *flags,
-    ]
+    command = serve_command(model, port, *flags)
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )

@@ -54,11 +54,13 @@ ADAPTERS = {
 ADAPTER_EDGES = {("command line", "ray")}
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every absolute module name a file imports (`from a.b import c` gives a.b and a.b.c)."""
+def imported_modules(path: Path, load_time_only: bool = False) -> set[str]:
+    """Every absolute module name a file imports (`from a.b import c` gives a.b and a.b.c).
+    load_time_only: top-level statements alone (an import inside a function or under
+    `if TYPE_CHECKING:` runs later, or never, and cannot close a loop)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names = set()
-    for node in ast.walk(tree):
+    for node in tree.body if load_time_only else ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -130,20 +132,6 @@ def test_core_imports_no_adapter_and_adapters_not_each_other(path):
         assert not stray, f"{name} ({own}) imports the adapters {sorted(stray)}; adapters depend on the core only"
 
 
-def load_time_imports(path: Path) -> set[str]:
-    """The project modules a file imports when it is loaded: top-level statements only (an import
-    inside a function or under `if TYPE_CHECKING:` runs later, or never, and cannot close a loop)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    names = set()
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
 def import_cycle(graph: dict[str, set[str]]) -> list[str]:
     """One loop in a module graph (a list that starts and ends with the same module), or []."""
     state: dict[str, int] = {}  # 1: on the current path, 2: finished
@@ -170,7 +158,7 @@ def import_cycle(graph: dict[str, set[str]]) -> list[str]:
 def test_no_module_imports_itself_round_a_loop():
     shipped = [p for p in modules() if p.relative_to(ROOT).parts[0] in ("inference", "training", "gui")]
     known = {module_name(p) for p in shipped}
-    graph = {module_name(p): load_time_imports(p) & known - {module_name(p)} for p in shipped}
+    graph = {module_name(p): imported_modules(p, load_time_only=True) & known - {module_name(p)} for p in shipped}
     loop = import_cycle(graph)
     assert not loop, "import loop: " + " -> ".join(loop) + "; move what both need into a module of its own"
 
@@ -205,7 +193,7 @@ def exported_names(init: Path) -> set[str]:
 def test_the_public_api_loads_only_the_errors_up_front():
     """`import inference` must stay as cheap as `import inference.core.errors`: the rest of the
     public API is loaded when a name is first asked for."""
-    assert load_time_imports(ROOT / "inference" / "__init__.py") - {
+    assert imported_modules(ROOT / "inference" / "__init__.py", load_time_only=True) - {
         "importlib",
         "__future__",
         "__future__.annotations",

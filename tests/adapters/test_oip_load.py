@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -26,7 +25,7 @@ import pytest
 from inference.adapters.http_app import create_app
 from inference.core.errors import ModelError
 from inference.core.predictor import Predictor
-from testkit.serve_process import HOST, free_port, serving, stop
+from testkit.serve_process import HOST, free_port, serve_command, serving, stop
 from testkit.tiny_models import write_tiny_model
 
 IMAGES = 300  # past the batch scored on the event loop, so scoring runs on a worker slot
@@ -279,19 +278,7 @@ def test_past_the_connection_cap_503_but_health_still_answers(model):
 def test_sigterm_lets_the_request_in_flight_finish(model):
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "inference.adapters.serve_command",
-            "--model",
-            str(model),
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--threads",
-            "1",
-        ],
+        serve_command(model, port, "--threads", "1"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from inference.adapters.predict_command import main
+from inference.core.classes import CLASS_NAMES
 from testkit.hostile import good_png, hostile_images, idx_bytes
 from testkit.tiny_models import write_tiny_model
 
@@ -395,18 +396,7 @@ def test_names_that_would_break_or_run_in_a_spreadsheet_are_quoted_and_neutralis
 
 
 def test_class_names_from_the_model_are_neutralised_too(tmp_path, capsys):
-    names = [
-        "=HYPERLINK(\"http://x\")",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "@Ankle boot",
-    ]
+    names = ['=HYPERLINK("http://x")', *CLASS_NAMES[1:9], "@Ankle boot"]
     model = write_tiny_model(tmp_path / "m.onnx", class_names=names)
     argv = npy_input(tmp_path)
     out = tmp_path / "out.csv"

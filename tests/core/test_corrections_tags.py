@@ -213,20 +213,10 @@ def test_the_csv_round_trips_verdicts_and_tags_with_the_report_columns(store, tm
         == 4
     )
     lines = path.read_text().splitlines()
-    assert lines[0].split(",") == [
-        "split",
-        "index",
-        "verdict",
-        "given_label",
-        "given_class",
-        "new_label",
-        "new_class",
-        "tags",
-        "suggested_label",
-        "label_quality",
-        "model_version",
-        "time",
-    ]
+    assert (
+        lines[0]
+        == "split,index,verdict,given_label,given_class,new_label,new_class,tags,suggested_label,label_quality,model_version,time"
+    )
     assert lines[1].startswith("test,13,relabel,3,Dress,0,T-shirt/top,bag with strap; camisole,0,0.0123457,3,")
     assert lines[4].startswith("test,40,,0,T-shirt/top,,,whole person,,,3,")
     got = read_csv(path, "test", TEST_LABELS)

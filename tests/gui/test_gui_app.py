@@ -19,6 +19,7 @@ from PySide6.QtGui import QImage
 from gui.labeler_command import main
 from inference.core.corrections import CorrectionsStore
 from inference.core.fashion_mnist import dataset_digest
+from testkit.gui_helpers import screenshot_flags
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,14 +56,9 @@ def test_model_with_wrong_inputs_is_one_clear_line_and_status_2(capsys, qapp, fa
     onnx.save(model, str(tmp_path / "float.onnx"))
     code = main(
         [
-            "--model",
-            str(tmp_path / "float.onnx"),
-            "--data-dir",
-            str(fashion_dir),
-            "--corrections",
-            str(tmp_path / "c.sqlite"),
-            "--screenshot",
-            str(tmp_path / "s.png"),
+            *screenshot_flags(
+                str(tmp_path / "float.onnx"), str(fashion_dir), str(tmp_path / "c.sqlite"), str(tmp_path / "s.png")
+            ),
         ]
     )
     assert code == 2
@@ -120,14 +116,7 @@ def test_corrupt_idx_header_is_exactly_one_line_on_stderr(tiny_model_path, fashi
             sys.executable,
             "-m",
             "gui.labeler_command",
-            "--model",
-            str(tiny_model_path),
-            "--data-dir",
-            str(folder),
-            "--corrections",
-            str(tmp_path / "c.sqlite"),
-            "--screenshot",
-            str(tmp_path / "s.png"),
+            *screenshot_flags(str(tiny_model_path), str(folder), str(tmp_path / "c.sqlite"), str(tmp_path / "s.png")),
         ],
         env=env(),
         capture_output=True,
@@ -152,14 +141,7 @@ def test_corrupt_data_is_one_line_and_status_2(capsys, qapp, tiny_model_path, fa
     folder = corrupt_data_dir(tmp_path, fashion_dir, images)
     code = main(
         [
-            "--model",
-            str(tiny_model_path),
-            "--data-dir",
-            str(folder),
-            "--corrections",
-            str(tmp_path / "c.sqlite"),
-            "--screenshot",
-            str(tmp_path / "s.png"),
+            *screenshot_flags(str(tiny_model_path), str(folder), str(tmp_path / "c.sqlite"), str(tmp_path / "s.png")),
         ]
     )
     assert code == 2
@@ -172,14 +154,9 @@ def test_corrections_path_the_system_refuses_opens_read_only(capsys, qapp, tiny_
     shot = tmp_path / "s.png"
     code = main(
         [
-            "--model",
-            str(tiny_model_path),
-            "--data-dir",
-            str(fashion_dir),
-            "--corrections",
-            str(tmp_path / LONG_NAME / "c.sqlite"),
-            "--screenshot",
-            str(shot),
+            *screenshot_flags(
+                str(tiny_model_path), str(fashion_dir), str(tmp_path / LONG_NAME / "c.sqlite"), str(shot)
+            ),
         ]
     )
     assert code == 0 and shot.exists()
