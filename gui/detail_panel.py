@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWi
 
 from gui.palette import CONFIRMED, CORRECT_BAR, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, OTHER_BAR, TRACK, coloured
 from gui.review import Review
-from gui.tile_model import (
+from gui.tile_roles import (
     CLASS_NAMES_ROLE,
     CONFIDENCE_ROLE,
     DATASET_INDEX_ROLE,

@@ -39,6 +39,7 @@ from gui.confusion import ConfusionModel, make_confusion_view
 from gui.detail_panel import DetailPanel
 from gui.file_exchange import FileExchange
 from gui.filter_bar import FilterBar
+from gui.go_to_image import go_to_image
 from gui.menus import WindowMenus
 from gui.report_banner import make_report_command
 from gui.review import model_name
@@ -264,35 +265,8 @@ class MainWindow(QMainWindow):
         self.grid.scrollToTop()
 
     def go_to_index(self, dataset_index: int, show_all: bool = False) -> bool:
-        """Make image `dataset_index` current. Hidden by the filters: with `show_all`, show all images
-        first; without, ask (a dialog whose Yes does that). False if it is not shown now."""
-        n = self.tiles.rowCount()
-        if not 0 <= dataset_index < n:
-            self.status_line.showMessage(
-                f"no image #{dataset_index}: the {self.tiles.split_name} split has images 0 to {n - 1:,}", 6000
-            )
-            return False
-        if self.view_model.row_of(dataset_index) is None:
-            if not show_all:
-                self.show_message(
-                    QMessageBox.Icon.Question,
-                    "Not in this view",
-                    f"Image #{dataset_index} is hidden by the filters. Show all images and go to it?",
-                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                )
-                box = self.message_box
-                box.buttonClicked.connect(
-                    lambda button: (
-                        box.standardButton(button) == QMessageBox.StandardButton.Yes
-                        and self.go_to_index(dataset_index, show_all=True)
-                    )
-                )
-                return False
-            self.filter_bar.show_all()
-        index = self.view_model.index(self.view_model.row_of(dataset_index))
-        self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-        self.grid.scrollTo(index, TileGridView.ScrollHint.PositionAtCenter)
-        return True
+        """Make image `dataset_index` current (gui.go_to_image); False if it is not shown now."""
+        return go_to_image(self, dataset_index, show_all)
 
     def open_in_detail(self, index: QModelIndex) -> None:
         self.grid.setCurrentIndex(index)
@@ -403,16 +377,6 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_save_failed(self, message: str) -> None:
         self.show_message(QMessageBox.Icon.Critical, "Not saved", message)
-
-    # --- export and import (gui.file_exchange) ------------------------------------------------
-    def export_png(self, path: str) -> int:
-        return self.files.export_png(path)
-
-    def export_corrections(self, path: str, kind: str = "csv") -> int:
-        return self.files.export_corrections(path, kind)
-
-    def import_csv(self, path: str) -> int:
-        return self.files.import_csv(path)
 
     def show_message(self, icon, title: str, text: str, buttons=QMessageBox.StandardButton.Ok) -> None:
         """A window-modal message that does not block the event loop; the latest is `message_box`."""

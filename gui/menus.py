@@ -285,7 +285,7 @@ class WindowMenus(QObject):
         )
         if path:
             self._remember("import", path)
-            self.window.import_csv(path)
+            self.window.files.import_csv(path)
 
     @Slot()
     def _ask_export_png(self) -> None:
@@ -297,7 +297,7 @@ class WindowMenus(QObject):
         )
         if path:
             self._remember("export", path)
-            self.window.export_png(path)
+            self.window.files.export_png(path)
 
     def _ask_export(self, kind: str, suffix: str) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -308,4 +308,4 @@ class WindowMenus(QObject):
         )
         if path:
             self._remember("export", path)
-            self.window.export_corrections(path, suffix)
+            self.window.files.export_corrections(path, suffix)

@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPolygon
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
 from gui.palette import CONFIRMED, CORRECTED, EXCLUDED, FLAGGED, MISTAKE, MISTAKE_FILL, PLAIN_FRAME, TAG
-from gui.tile_model import (
+from gui.tile_roles import (
     DATASET_INDEX_ROLE,
     IS_FLAGGED_ROLE,
     IS_MISTAKE_ROLE,

@@ -9,7 +9,7 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMenu
 
-from gui.tile_model import DATASET_INDEX_ROLE, SUGGESTED_LABEL_ROLE
+from gui.tile_roles import DATASET_INDEX_ROLE, SUGGESTED_LABEL_ROLE
 
 
 def tile_menu(window, index: QModelIndex) -> QMenu | None:

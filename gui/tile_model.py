@@ -21,46 +21,36 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
 from gui.review import Review
 from gui.scoring import ScoredSplit
 from gui.split_verdicts import SplitVerdicts, open_split_verdicts
+from gui.tile_roles import (
+    CLASS_NAMES_ROLE,
+    CONFIDENCE_ROLE,
+    DATASET_INDEX_ROLE,
+    IS_CORRECTED_ROLE,
+    IS_FLAGGED_ROLE,
+    IS_MISTAKE_ROLE,
+    LABEL_QUALITY_ROLE,
+    LOSS_ROLE,
+    ORIGINAL_LABEL_ROLE,
+    PIXELS_ROLE,
+    PREDICTED_LABEL_ROLE,
+    PREDICTED_NAME_ROLE,
+    PROBABILITIES_ROLE,
+    REPORT_RANK_ROLE,
+    ROLE_NAMES,
+    SUGGESTED_LABEL_ROLE,
+    SUGGESTED_PROBABILITY_ROLE,
+    TAGS_ROLE,
+    TRUE_LABEL_ROLE,
+    TRUE_NAME_ROLE,
+    VERDICT_DEPENDENT_ROLES,
+    VERDICT_ROLE,
+)
 from gui.tile_tags import ImageTags
 from inference.core.classes import NUM_CLASSES
 from inference.core.corrections import CONFIRMED, EXCLUDE, NO_VERDICT, RELABEL, VERDICTS, effective_verdict
 from inference.core.errors import CorrectionsError
 from inference.core.evaluation import confusion_matrix
 
-# Custom roles. Labels are ints 0..9; the image is the DecorationRole (a Grayscale8 QImage).
-TRUE_LABEL_ROLE = Qt.ItemDataRole.UserRole + 1  # the label in force: the relabel if any, else the dataset's
-ORIGINAL_LABEL_ROLE = Qt.ItemDataRole.UserRole + 2  # the dataset's label
-PREDICTED_LABEL_ROLE = Qt.ItemDataRole.UserRole + 3
-CONFIDENCE_ROLE = Qt.ItemDataRole.UserRole + 4  # probability of the predicted class
-LOSS_ROLE = Qt.ItemDataRole.UserRole + 5  # -log p(true label)
-PROBABILITIES_ROLE = Qt.ItemDataRole.UserRole + 6  # list of 10 floats
-IS_MISTAKE_ROLE = Qt.ItemDataRole.UserRole + 7  # predicted != label in force
-IS_CORRECTED_ROLE = Qt.ItemDataRole.UserRole + 8  # verdict "relabel"
-DATASET_INDEX_ROLE = Qt.ItemDataRole.UserRole + 9
-TRUE_NAME_ROLE = Qt.ItemDataRole.UserRole + 10  # class name of the label in force
-PREDICTED_NAME_ROLE = Qt.ItemDataRole.UserRole + 11
-CLASS_NAMES_ROLE = Qt.ItemDataRole.UserRole + 12  # the model's class names, by label (a tuple)
-VERDICT_ROLE = Qt.ItemDataRole.UserRole + 13  # "relabel", "confirmed", "exclude", or None; settable
-IS_FLAGGED_ROLE = Qt.ItemDataRole.UserRole + 14  # the label-issue report flags this label
-SUGGESTED_LABEL_ROLE = Qt.ItemDataRole.UserRole + 15  # the report's suggestion, None without a report row
-SUGGESTED_PROBABILITY_ROLE = Qt.ItemDataRole.UserRole + 16  # its probability (out-of-fold on train)
-LABEL_QUALITY_ROLE = Qt.ItemDataRole.UserRole + 17  # the report's score, lower: more likely wrong
-REPORT_RANK_ROLE = Qt.ItemDataRole.UserRole + 18  # 0 = the report's most suspect image
-PIXELS_ROLE = Qt.ItemDataRole.UserRole + 19  # (28, 28) uint8: the raw image, for the why view
-TAGS_ROLE = Qt.ItemDataRole.UserRole + 20  # the image's tags, a sorted tuple of str (empty: none)
-
-# Roles whose value follows the verdict; dataChanged names them after a verdict changes.
-VERDICT_DEPENDENT_ROLES = [
-    TRUE_LABEL_ROLE,
-    TRUE_NAME_ROLE,
-    LOSS_ROLE,
-    IS_MISTAKE_ROLE,
-    IS_CORRECTED_ROLE,
-    VERDICT_ROLE,
-    Qt.ItemDataRole.DisplayRole,
-    Qt.ItemDataRole.ToolTipRole,
-    TAGS_ROLE,
-]
 VERDICT_WORDS = {RELABEL: "relabelled", CONFIRMED: "label confirmed", EXCLUDE: "excluded"}
 
 
@@ -287,27 +277,7 @@ class TileModel(QAbstractListModel):
 
     def roleNames(self):
         names = super().roleNames()
-        for role, name in (
-            (TRUE_LABEL_ROLE, b"trueLabel"),
-            (ORIGINAL_LABEL_ROLE, b"originalLabel"),
-            (PREDICTED_LABEL_ROLE, b"predictedLabel"),
-            (CONFIDENCE_ROLE, b"confidence"),
-            (LOSS_ROLE, b"loss"),
-            (PROBABILITIES_ROLE, b"probabilities"),
-            (IS_MISTAKE_ROLE, b"isMistake"),
-            (IS_CORRECTED_ROLE, b"isCorrected"),
-            (DATASET_INDEX_ROLE, b"datasetIndex"),
-            (TRUE_NAME_ROLE, b"trueName"),
-            (PREDICTED_NAME_ROLE, b"predictedName"),
-            (CLASS_NAMES_ROLE, b"classNames"),
-            (VERDICT_ROLE, b"verdict"),
-            (IS_FLAGGED_ROLE, b"isFlagged"),
-            (SUGGESTED_LABEL_ROLE, b"suggestedLabel"),
-            (SUGGESTED_PROBABILITY_ROLE, b"suggestedProbability"),
-            (LABEL_QUALITY_ROLE, b"labelQuality"),
-            (REPORT_RANK_ROLE, b"reportRank"),
-            (TAGS_ROLE, b"tags"),
-        ):
+        for role, name in ROLE_NAMES.items():
             names[role] = name
         return names
 

@@ -31,6 +31,7 @@ FORBIDDEN = {
 HTTP_MODULES = (
     "serve_command",
     "http_app",
+    "http_schema",
     "serve_settings",
     "serve_protocol",
     "admission",

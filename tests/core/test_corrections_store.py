@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.core.corrections import EXPORT_FORMAT, VERDICTS, CorrectionsStore, Verdict, json_import, schema, values
+from inference.core.corrections import EXPORT_FORMAT, VERDICTS, CorrectionsStore, Verdict, json_file, schema, values
 from inference.core.errors import CorrectionsError, InferenceError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -451,7 +451,7 @@ def test_a_damaged_json_file_is_refused_imports_nothing_and_stays_untouched(stor
 
 
 def test_a_json_file_over_the_size_limit_is_refused(store, tmp_path, monkeypatch):
-    monkeypatch.setattr(json_import, "MAX_JSON_BYTES", 100)
+    monkeypatch.setattr(json_file, "MAX_JSON_BYTES", 100)
     path = tmp_path / "big.json"
     path.write_text(json.dumps(export_doc([export_entry(i, i % 10, "relabel", (i + 1) % 10) for i in range(10)])))
     with pytest.raises(CorrectionsError, match="over"):

@@ -45,19 +45,19 @@ def state(window) -> tuple:
 
 def test_exports_name_their_file_and_add_the_suffix(window, tmp_path):
     review_some(window)
-    assert window.export_corrections(str(tmp_path / "mine"), "csv") == 6
+    assert window.files.export_corrections(str(tmp_path / "mine"), "csv") == 6
     assert (tmp_path / "mine.csv").is_file() and not (tmp_path / "mine").exists()
     assert f"to {tmp_path / 'mine.csv'}" in window.status_line.currentMessage()
-    assert window.export_corrections(str(tmp_path / "mine"), "json") == 5
+    assert window.files.export_corrections(str(tmp_path / "mine"), "json") == 5
     assert f"to {tmp_path / 'mine.json'}" in window.status_line.currentMessage()
-    assert window.export_png(str(tmp_path / "view")) > 0
+    assert window.files.export_png(str(tmp_path / "view")) > 0
     assert f"to {tmp_path / 'view.png'}" in window.status_line.currentMessage()
     assert with_suffix("a.CSV", ".csv") == "a.CSV"
 
 
 def test_the_csv_carries_the_report_tags_and_model_version(window, tmp_path):
     review_some(window)
-    window.export_corrections(str(tmp_path / "c.csv"))
+    window.files.export_corrections(str(tmp_path / "c.csv"))
     rows = {int(r["index"]): r for r in csv.DictReader(open(tmp_path / "c.csv", encoding="utf-8"))}
     review = window.tiles.review
     assert rows[3]["suggested_label"] == str(review.suggested[3])
@@ -70,9 +70,9 @@ def test_export_clear_import_gives_the_same_store_as_one_undo_step(qtbot, window
     review_some(window)
     before = state(window)
     path = tmp_path / "round.csv"
-    window.export_corrections(str(path))
+    window.files.export_corrections(str(path))
     fresh = open_window(qtbot, repo[0], fashion_dir, tmp_path / "empty.sqlite")
-    assert fresh.import_csv(str(path)) == 6
+    assert fresh.files.import_csv(str(path)) == 6
     assert fresh.status_line.currentMessage() == f"imported 6, skipped 0 from {path}"
     after = state(fresh)
     np.testing.assert_array_equal(after[0], before[0])
@@ -87,7 +87,7 @@ def test_export_clear_import_gives_the_same_store_as_one_undo_step(qtbot, window
 def test_import_skips_the_other_splits_rows_and_says_so(window, tmp_path):
     path = tmp_path / "mixed.csv"
     path.write_text("split,index,verdict,new_label,tags\ntrain,5,confirmed,,\ntest,5,confirmed,,camisole\n")
-    assert window.import_csv(str(path)) == 1
+    assert window.files.import_csv(str(path)) == 1
     assert window.status_line.currentMessage() == (
         f"imported 1, skipped 1 (first: line 2 is for the train split, this one is test) from {path}"
     )
@@ -98,7 +98,7 @@ def test_import_with_a_bad_row_refuses_and_changes_nothing(window, tmp_path):
     before = state(window)
     path = tmp_path / "bad.csv"
     path.write_text("split,index,verdict,new_label,tags\ntest,1,confirmed,,\ntest,2,exclude,,\ntest,3,maybe,,\n")
-    assert window.import_csv(str(path)) == 0
+    assert window.files.import_csv(str(path)) == 0
     assert window.message_box.isVisible() and window.message_box.windowTitle() == "Not imported"
     assert "line 4: verdict 'maybe'" in window.message_box.text()
     after = state(window)
@@ -108,7 +108,7 @@ def test_import_with_a_bad_row_refuses_and_changes_nothing(window, tmp_path):
 
 def test_a_csv_given_as_the_store_is_refused_in_words_about_files(window, tmp_path):
     path = tmp_path / "c.csv"
-    window.export_corrections(str(path))
+    window.files.export_corrections(str(path))
     assert not window.open_corrections(str(path))
     text = window.message_box.text()
     assert "is a CSV file, not a corrections store" in text and "Import verdicts from CSV" in text

@@ -8,7 +8,7 @@ import pytest
 
 from gui.main_window import MainWindow
 from gui.scoring import ScoringRequest
-from gui.tile_model import DATASET_INDEX_ROLE, PREDICTED_LABEL_ROLE, TRUE_LABEL_ROLE
+from gui.tile_roles import DATASET_INDEX_ROLE, PREDICTED_LABEL_ROLE, TRUE_LABEL_ROLE
 from inference.core.attributions import linear_weights
 from inference.core.predictor import Predictor
 

@@ -15,7 +15,7 @@ from gui.main_window import MainWindow
 from gui.palette import CORRECTED
 from gui.png_export import ZOOM as EXPORT_ZOOM
 from gui.scoring import ScoringRequest
-from gui.tile_model import CLASS_NAMES_ROLE, IS_CORRECTED_ROLE, PREDICTED_NAME_ROLE, TRUE_LABEL_ROLE, TRUE_NAME_ROLE
+from gui.tile_roles import CLASS_NAMES_ROLE, IS_CORRECTED_ROLE, PREDICTED_NAME_ROLE, TRUE_LABEL_ROLE, TRUE_NAME_ROLE
 from inference.core.corrections import CorrectionsStore
 from inference.core.fashion_mnist import dataset_digest
 from inference.core.predictor import Predictor
@@ -331,7 +331,7 @@ def pixels(image: QImage) -> np.ndarray:
 def test_png_export_is_the_grids_own_tiles_and_follows_relabels(window, tmp_path):
     window.filter_to_pair(6, 0)  # Shirts predicted as T-shirt/top: every tile a mistake
     window.grid.setCurrentIndex(window.view_model.index(0))
-    assert window.export_png(str(tmp_path / "before.png")) == window.view_model.rowCount()
+    assert window.files.export_png(str(tmp_path / "before.png")) == window.view_model.rowCount()
     before = pixels(QImage(str(tmp_path / "before.png")))
     # The second tile (not selected) as the grid paints it, at the export's zoom:
     window.filter_bar.set_zoom(EXPORT_ZOOM)
@@ -343,7 +343,7 @@ def test_png_export_is_the_grids_own_tiles_and_follows_relabels(window, tmp_path
 
     window.grid.setCurrentIndex(window.view_model.index(0))
     assert window.give_verdict("relabel", 0)  # tile 0 is now a T-shirt, corrected and right
-    window.export_png(str(tmp_path / "after.png"))
+    window.files.export_png(str(tmp_path / "after.png"))
     after = pixels(QImage(str(tmp_path / "after.png")))
     corrected = (CORRECTED.red(), CORRECTED.green(), CORRECTED.blue())
     purple = lambda px: np.all(px == corrected, axis=-1).sum()  # noqa: E731
@@ -370,11 +370,11 @@ def test_window_renders_something(window, tmp_path):
 
 def test_export_view_png_and_corrections_csv(window, tmp_path):
     window.filter_to_pair(6, 0)
-    n = window.export_png(str(tmp_path / "view.png"))
+    n = window.files.export_png(str(tmp_path / "view.png"))
     assert n == window.view_model.rowCount() and (tmp_path / "view.png").stat().st_size > 5_000
     window.grid.setCurrentIndex(window.view_model.index(0))
     window.give_verdict("relabel", 0)
-    assert window.export_corrections(str(tmp_path / "c.csv"), "csv") == 1
+    assert window.files.export_corrections(str(tmp_path / "c.csv"), "csv") == 1
     assert "relabel,6,Shirt,0,T-shirt/top" in (tmp_path / "c.csv").read_text()
-    assert window.export_corrections(str(tmp_path / "c.json"), "json") == 1
+    assert window.files.export_corrections(str(tmp_path / "c.json"), "json") == 1
     assert '"verdict": "relabel"' in (tmp_path / "c.json").read_text()

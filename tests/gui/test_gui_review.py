@@ -18,7 +18,8 @@ from PySide6.QtWidgets import QApplication
 from gui.palette import CONFIRMED, EXCLUDED, FLAGGED
 from gui.png_export import render_tiles
 from gui.scoring import ScoringRequest, score_split
-from gui.tile_model import IS_FLAGGED_ROLE, SUGGESTED_LABEL_ROLE, VERDICT_ROLE, TileModel
+from gui.tile_model import TileModel
+from gui.tile_roles import IS_FLAGGED_ROLE, SUGGESTED_LABEL_ROLE, VERDICT_ROLE
 from inference.core.corrections import CorrectionsStore
 from inference.core.next_steps import report_command
 from inference.core.predictor import Predictor

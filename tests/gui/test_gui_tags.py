@@ -14,7 +14,7 @@ from test_gui_review import make_repo
 from gui.palette import TAG
 from gui.png_export import render_tiles
 from gui.tile_menu import tile_menu
-from gui.tile_model import TAGS_ROLE
+from gui.tile_roles import TAGS_ROLE
 from inference.core.corrections import CorrectionsStore
 from testkit.gui_helpers import open_window
 

@@ -13,7 +13,7 @@ from gui.confusion import ConfusionModel, abbreviate
 from gui.shortcuts_dialog import ShortcutsDialog
 from gui.tile_delegate import TileDelegate
 from gui.tile_menu import tile_menu
-from gui.tile_model import DATASET_INDEX_ROLE
+from gui.tile_roles import DATASET_INDEX_ROLE
 from testkit.gui_helpers import open_window
 
 LONG_NAME = "x" * 300  # over NAME_MAX: a path the system refuses
@@ -220,7 +220,7 @@ def test_selection_count_in_the_status_bar(window):
 
 def test_export_adds_png_to_a_bare_name(window, tmp_path):
     choose(window.filter_bar.show_filter, "mistakes")
-    assert window.export_png(str(tmp_path / "view")) > 0
+    assert window.files.export_png(str(tmp_path / "view")) > 0
     assert QImage(str(tmp_path / "view.png")).width() > 0 and not (tmp_path / "view").exists()
 
 

@@ -9,7 +9,7 @@ Callers import from here, not from the modules, which are:
   schema.py        the SQL schema, and refusing a file whose schema is not exactly it
   migration.py     upgrading a file of an older schema version in place
   file.py          looking at a file before SQLite opens it for writing
-  json_import.py   reading an export_json file, with limits
+  json_file.py     the JSON export: written, and read back with limits
   csv_exchange.py  the corrections CSV, written for people and read back
 """
 

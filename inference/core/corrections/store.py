@@ -32,7 +32,7 @@ import numpy as np
 from inference.core.atomic_write import atomic_write
 from inference.core.corrections.csv_exchange import write_csv
 from inference.core.corrections.file import refuse_foreign_file
-from inference.core.corrections.json_import import parse_json_file, read_limited
+from inference.core.corrections.json_file import export_bytes, parse_json_file, read_limited
 from inference.core.corrections.migration import upgrade
 from inference.core.corrections.schema import (
     APPLICATION_ID,
@@ -46,7 +46,6 @@ from inference.core.corrections.schema import (
 )
 from inference.core.corrections.tags import StoreTags
 from inference.core.corrections.values import (
-    EXPORT_FORMAT,
     SPLIT_SIZES,
     AppliedCorrections,
     HistoryEntry,
@@ -379,23 +378,7 @@ class CorrectionsStore(StoreTags):
     def export_json(self, path: str | os.PathLike[str], digest: str, split: str) -> int:
         """Write the split's verdicts as a format /2 JSON file, atomically; returns how many."""
         verdicts = self.verdicts(digest, split)
-        doc = {
-            "format": EXPORT_FORMAT,
-            "dataset_digest": digest,
-            "split": split,
-            "corrections_digest": verdicts_digest(digest, split, verdicts),
-            "verdicts": [
-                {
-                    "index": v.index,
-                    "verdict": v.verdict,
-                    "given_label": v.given_label,
-                    "new_label": v.new_label,
-                    "time": v.time,
-                }
-                for v in verdicts.values()
-            ],
-        }
-        _write_export(path, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
+        _write_export(path, export_bytes(digest, split, verdicts))
         return len(verdicts)
 
     def export_csv(self, path: str | os.PathLike[str], digest: str, split: str) -> int:

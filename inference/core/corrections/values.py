@@ -1,7 +1,7 @@
 """The values of the corrections store, checked on the way in: verdicts, indices, labels, digests.
 
 Shared by the store (inference/core/corrections/store.py) and the JSON import
-(inference/core/corrections/json_import.py), so a value is refused by the same rule wherever it comes from.
+(inference/core/corrections/json_file.py), so a value is refused by the same rule wherever it comes from.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
-"""Reading a corrections JSON file to import, with limits: damage is refused before it can hurt.
-
-The format is the store's own export (EXPORT_FORMAT, written by export_json). Size, nesting and
-integer length are bounded before or while parsing, so a hostile file (1e999, deep nesting, a
-5,000-digit number) is one CorrectionsError instead of a crash at start. A relabel to the given
+"""The corrections JSON file: the store's export (EXPORT_FORMAT), written here and read back with
+limits, so that damage is refused before it can hurt. Size, nesting and integer length are
+bounded before or while parsing, so a hostile file (1e999, deep nesting, a 5,000-digit number)
+is one CorrectionsError instead of a crash at start. A relabel to the given
 label is imported as a confirmation (verdicts.effective_verdict), as the store records one.
 """
 
@@ -36,6 +35,27 @@ MAX_JSON_BYTES = 32 * 1024 * 1024
 MAX_JSON_DEPTH = 8
 MAX_JSON_INT_DIGITS = 20
 MAX_TIME_CHARS = 64
+
+
+def export_bytes(digest: str, split: str, verdicts: dict[int, Verdict]) -> bytes:
+    """The split's verdicts as an EXPORT_FORMAT document (what CorrectionsStore.export_json writes)."""
+    doc = {
+        "format": EXPORT_FORMAT,
+        "dataset_digest": digest,
+        "split": split,
+        "corrections_digest": verdicts_digest(digest, split, verdicts),
+        "verdicts": [
+            {
+                "index": v.index,
+                "verdict": v.verdict,
+                "given_label": v.given_label,
+                "new_label": v.new_label,
+                "time": v.time,
+            }
+            for v in verdicts.values()
+        ],
+    }
+    return (json.dumps(doc, indent=1) + "\n").encode("utf-8")
 
 
 def read_limited(path: Path) -> bytes:
