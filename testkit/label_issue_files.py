@@ -14,6 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from inference.core.label_issues import COLUMNS, SIDECAR, csv_name
+from inference.core.predictor import Predictor
+from testkit.tiny_models import tiny_weights, write_tiny_model
+
+FLAGGED_COUNT = 40  # what make_repo's report flags
 
 
 @dataclass(frozen=True)
@@ -79,3 +83,26 @@ def write_report(
     (folder / csv_name(split)).write_bytes(data)
     write_sidecar(folder, {split: data}, dataset_sha256, model_sha256)
     return report
+
+
+def make_repo(folder: Path, test_split, *, seed: int = 0, report: bool = True) -> tuple[Path, WrittenReport | None]:
+    """models/fashion_mnist/1/model.onnx, and (report=True) a report for that very model in its version folder."""
+    model = write_tiny_model(
+        folder / "fashion_mnist" / "1" / "model.onnx",
+        weights=tiny_weights(seed=seed),
+        metadata={"dataset_sha256": test_split.digest},
+    )
+    if not report:
+        return folder, None
+    probabilities = Predictor(model, device="cpu").predict_proba(test_split.images)
+    model_sha256 = hashlib.sha256(model.read_bytes()).hexdigest()
+    written = write_report(
+        folder / "fashion_mnist" / "1",
+        "test",
+        test_split.labels,
+        probabilities,
+        dataset_sha256=test_split.digest,
+        model_sha256=model_sha256,
+        flag=FLAGGED_COUNT,
+    )
+    return folder, written

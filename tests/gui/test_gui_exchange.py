@@ -10,20 +10,9 @@ import os
 
 import numpy as np
 import pytest
-from test_gui_review import make_repo
 
 from gui.file_exchange import with_suffix
 from testkit.gui_helpers import open_window
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory, test_split):
-    return make_repo(tmp_path_factory.mktemp("exchange-repo"), test_split)
-
-
-@pytest.fixture
-def window(qtbot, repo, fashion_dir, tmp_path):
-    return open_window(qtbot, repo[0], fashion_dir, tmp_path / "c.sqlite")
 
 
 def review_some(window) -> None:

@@ -8,12 +8,12 @@ import re
 
 import pytest
 from PySide6.QtCore import QPoint, QRect, QSettings
-from test_gui_review import make_repo
 
 from gui.main_window import MainWindow
 from gui.scoring import ScoringRequest
 from gui.screen_fit import first_geometry
 from testkit.gui_helpers import open_window
+from testkit.label_issue_files import make_repo
 
 LAPTOP = QRect(0, 0, 1280, 800)  # the reviewer's screen
 

@@ -7,11 +7,9 @@ windows on one store; undo; a refused store."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -22,45 +20,8 @@ from gui.tile_model import TileModel
 from gui.tile_roles import IS_FLAGGED_ROLE, SUGGESTED_LABEL_ROLE, VERDICT_ROLE
 from inference.core.corrections import CorrectionsStore
 from inference.core.next_steps import report_command
-from inference.core.predictor import Predictor
 from testkit.gui_helpers import open_window
-from testkit.label_issue_files import write_report
-from testkit.tiny_models import tiny_weights, write_tiny_model
-
-FLAGGED_COUNT = 40
-
-
-def make_repo(folder, test_split, *, seed: int = 0, report: bool = True):
-    """models/fashion_mnist/1/model.onnx, and (report=True) a report for that very model in its version folder."""
-    model = write_tiny_model(
-        folder / "fashion_mnist" / "1" / "model.onnx",
-        weights=tiny_weights(seed=seed),
-        metadata={"dataset_sha256": test_split.digest},
-    )
-    if not report:
-        return folder, None
-    probabilities = Predictor(model, device="cpu").predict_proba(test_split.images)
-    model_sha256 = hashlib.sha256(model.read_bytes()).hexdigest()
-    written = write_report(
-        folder / "fashion_mnist" / "1",
-        "test",
-        test_split.labels,
-        probabilities,
-        dataset_sha256=test_split.digest,
-        model_sha256=model_sha256,
-        flag=FLAGGED_COUNT,
-    )
-    return folder, written
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory, test_split):
-    return make_repo(tmp_path_factory.mktemp("review-repo"), test_split)
-
-
-@pytest.fixture
-def window(qtbot, repo, fashion_dir, tmp_path):
-    return open_window(qtbot, repo[0], fashion_dir, tmp_path / "c.sqlite")
+from testkit.label_issue_files import FLAGGED_COUNT, make_repo
 
 
 def choose(combo, key) -> None:

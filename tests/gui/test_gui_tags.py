@@ -5,28 +5,15 @@ moves the cursor to the images it changed, a confusion-matrix click keeps the Sh
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QDialogButtonBox
-from test_gui_review import make_repo
 
 from gui.palette import TAG
 from gui.png_export import render_tiles
 from gui.tile_menu import tile_menu
 from gui.tile_roles import TAGS_ROLE
 from inference.core.corrections import CorrectionsStore
-from testkit.gui_helpers import open_window
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory, test_split):
-    return make_repo(tmp_path_factory.mktemp("tags-repo"), test_split)
-
-
-@pytest.fixture
-def window(qtbot, repo, fashion_dir, tmp_path):
-    return open_window(qtbot, repo[0], fashion_dir, tmp_path / "c.sqlite")
 
 
 def select(window, view_rows) -> np.ndarray:
