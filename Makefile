@@ -54,9 +54,10 @@ lint: $(VENV)/.stamp-test
 	$(PY) -m mypy
 
 # pytest-xdist workers: 2 fits the 2-core machines CI runs on (4 took 253 s there against 175 s
-# for 2). Ray's tests share one worker (xdist_group, see tests/conftest.py). JOBS=0 runs serially.
+# for 2, both spread test by test). --dist loadfile keeps a module's tests on one worker, so a module fixture (a local Ray,
+# a cross-validated repository) is built once, not once per worker. JOBS=0 runs serially.
 JOBS ?= 2
-XDIST := $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadgroup)
+XDIST := $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadfile)
 
 # What CI runs (.ci/run): the lint, then the whole suite.
 test: lint

@@ -32,14 +32,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.gui)
         if REAL_TRAINING & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-        if item.get_closest_marker("ray"):
-            # Under pytest-xdist (`-n 2 --dist loadgroup`) every Ray test runs on one worker: a
-            # local Ray and the two-node cluster each take both CPUs, and two at once starve each other.
-            item.add_marker(pytest.mark.xdist_group("ray"))
-        elif item.get_closest_marker("slow"):
-            # A slow module's tests stay on one worker: their module fixtures (a cross-validated
-            # repository, a corrected retraining) ran once on each worker, 7-11 s each time.
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
 @pytest.fixture(autouse=True)
