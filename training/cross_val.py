@@ -75,8 +75,8 @@ def stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
 def predict_probabilities(model: Model, images: torch.Tensor) -> np.ndarray:
     """uint8 images (N, 28, 28) -> softmax probabilities (N, 10) float32 on the CPU."""
     model.eval()
-    # The model's device, not the images': the ONNX export moves the final model to the CPU while
-    # the data stays on CUDA (on a GPU, the test-set report failed with "mat1 is on cuda:0").
+    # The model's device, not the images': a caller's data and model need not share one (on a GPU
+    # the export once moved the final model to the CPU, and the report failed with "mat1 is on cuda:0").
     device = next(iter(model.parameters())).device
     chunks = [
         model(scale(images[s : s + EVAL_BATCH].to(device)))  # (B, 10) logits

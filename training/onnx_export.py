@@ -9,6 +9,7 @@ before it is written.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import platform
@@ -143,7 +144,9 @@ def to_onnx(
     net: nn.Sequential, example: torch.Tensor, meta: dict[str, str], temperature: float = 1.0
 ) -> onnx.ModelProto:
     """Trace `net` behind the export head with a dynamic batch dimension; checked, with metadata."""
-    head = ExportHead(net, temperature).to("cpu").eval()
+    # A CPU copy: Module.to and .eval() act in place, and the caller's model (on CUDA, in training
+    # mode) is scored again after the export (the label-issue report's test split).
+    head = ExportHead(copy.deepcopy(net).cpu(), temperature).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on its own internals are not ours
         program = torch.onnx.export(
@@ -197,7 +200,7 @@ def verify(model: onnx.ModelProto, net: nn.Module, images: torch.Tensor, tempera
     """
     session = check_contract(model)
     ort_probs, _ = session.run(list(OUTPUTS), {INPUT: images.cpu().numpy()})
-    torch_probs = reference(net.to("cpu"), images.cpu(), temperature)[0].numpy()
+    torch_probs = reference(copy.deepcopy(net).cpu(), images.cpu(), temperature)[0].numpy()
     diff = float(np.abs(ort_probs - torch_probs).max())
     same = np.array_equal(ort_probs.argmax(1), torch_probs.argmax(1))
     if diff > MAX_PROB_DIFF or not same:

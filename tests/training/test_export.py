@@ -182,6 +182,18 @@ def test_recorded_accuracy_reads_the_contracts_parse(tmp_path, value, expected):
 
 
 @pytest.mark.slow  # no training or data, but the torch exporter itself takes 7 to 18 s here
+def test_export_and_verify_leave_the_callers_model_as_it_was():
+    """The run scores its model again after the export (the report's test split): exporting must
+    not move it to the CPU or switch it to eval mode behind the caller's back."""
+    net = make_model().train()
+    before = [p.data_ptr() for p in net.parameters()]
+    meta = export.metadata("concise", 0.5, "ab" * 32, {"batch_size": 256})
+    model = export.to_onnx(net, torch.zeros((2, 28, 28), dtype=torch.uint8), meta)
+    assert net.training and [p.data_ptr() for p in net.parameters()] == before
+    export.verify(model, net, torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8))
+    assert net.training and [p.data_ptr() for p in net.parameters()] == before
+
+
 def test_an_export_of_an_untrained_model_keeps_the_contract(tmp_path):
     net = make_model()
     meta = export.metadata("concise", 0.5, "ab" * 32, {"batch_size": 256})
