@@ -58,14 +58,18 @@ lint: $(VENV)/.stamp-test
 # a cross-validated repository) is built once, not once per worker. JOBS=0 runs serially.
 JOBS ?= 2
 XDIST := $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadfile)
+# The suite starts about a hundred Python processes (workers, servers, command runs, Ray's); with
+# PYTHONDONTWRITEBYTECODE set (some CI images set it) each one compiled the project's modules anew.
+# Caching them (in __pycache__/, ignored by git) took a collection from 11.5 s to 9 s of CPU.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest
 
 # What CI runs (.ci/run): the lint, then the whole suite.
 test: lint
-	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+	$(PYTEST) $(XDIST) $(PYTEST_ARGS)
 
 # While working: the suite without the tests that train on the real data, and without the lint.
 test-fast: $(VENV)/.stamp-test
-	$(PY) -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 # Every script in benchmarks/ with settings that finish on a 2-core machine, one line each at
 # the end: ran, skipped (a GPU or a Triton this machine lacks) or failed. BENCH_ARGS, e.g.

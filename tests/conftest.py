@@ -34,6 +34,58 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
 
 
+# Seconds each long module took on a quiet 2-core machine (whole suite, two workers). pytest-xdist
+# hands out modules in order of their test count, which left the one-test modules (the two-node
+# Ray cluster, 17 s) for last, with one worker running them while the other sat idle; longest first
+# ends the workers together. A module not listed counts SECONDS_PER_TEST a test. Stale figures only
+# cost balance, never a result.
+MODULE_SECONDS = {
+    "tests/adapters/test_ray_engine.py": 26,
+    "tests/adapters/test_serve.py": 19,
+    "tests/adapters/test_ray_cluster.py": 17,
+    "tests/training/test_report_versions.py": 15,
+    "tests/gui/test_loop_gui.py": 11,
+    "tests/adapters/test_oip_load.py": 10,
+    "tests/training/test_training_hostile.py": 10,
+    "tests/gui/test_gui_labeler.py": 8,
+    "tests/core/test_predictor.py": 8,
+    "tests/gui/test_gui_usability.py": 6,
+    "tests/gui/test_gui_review.py": 6,
+    "tests/gui/test_cleaning_loop_gui.py": 6,
+    "tests/training/test_training.py": 6,
+    "tests/training/test_corrections_training.py": 6,
+}
+SECONDS_PER_TEST = 0.03
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, called only when it runs the suite
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None  # another --dist: xdist's own scheduler
+    from xdist.scheduler import LoadFileScheduling
+
+    class LongestModuleFirst(LoadFileScheduling):
+        """--dist loadfile with the work queue (module -> its tests) put longest first just before the
+        first module is handed out. The collection itself keeps its order: workers are sent indices
+        into it."""
+
+        ordered = False
+
+        def _assign_work_unit(self, node):
+            if not self.ordered:
+                by_seconds = sorted(self.workqueue.items(), key=lambda unit: -module_seconds(*unit))
+                self.workqueue.clear()
+                self.workqueue.update(by_seconds)
+                self.ordered = True
+            super()._assign_work_unit(node)
+
+    return LongestModuleFirst(config, log)
+
+
+def module_seconds(module: str, tests: dict) -> float:
+    return MODULE_SECONDS.get(module, len(tests) * SECONDS_PER_TEST)
+
+
 @pytest.fixture(autouse=True)
 def labeler_dir(monkeypatch, tmp_path):
     """The corrections store lives here in every test (subprocesses inherit it), never in the user's

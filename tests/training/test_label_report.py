@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -24,13 +25,20 @@ from training.data import Data
 from training.errors import TrainingError
 from training.label_report import FILTER_BY, METHOD, LabelIssues, find_issues, summary, to_csv, write_report
 
-try:
-    from cleanlab.filter import find_label_issues
-    from cleanlab.rank import get_label_quality_scores
-except ImportError:
-    if os.environ.get("CI", "").lower() == "true":
-        raise  # CI installs the label-issues extra and must run these
-    pytest.skip("the label report needs the optional cleanlab: pip install cleanlab", allow_module_level=True)
+
+@pytest.fixture(autouse=True, scope="module")
+def cleanlab_api():
+    """cleanlab's own functions, imported when this module's tests run rather than when the suite is
+    collected: importing it costs each pytest-xdist worker 2 s, and only one runs these."""
+    try:
+        from cleanlab.filter import find_label_issues
+        from cleanlab.rank import get_label_quality_scores
+    except ImportError:
+        if os.environ.get("CI", "").lower() == "true":
+            raise  # CI installs the label-issues extra and must run these
+        pytest.skip("the label report needs the optional cleanlab: pip install cleanlab")
+    return SimpleNamespace(find_label_issues=find_label_issues, get_label_quality_scores=get_label_quality_scores)
+
 
 EXPECTED_COLUMNS = ["index", "given_label", "suggested_label", "label_quality", "is_issue"] + [
     f"p_{c}" for c in range(10)
@@ -80,11 +88,11 @@ def test_csv_columns_and_order(planted):
 
 
 @pytest.mark.slow
-def test_scores_and_flags_are_cleanlabs_own(planted):
+def test_scores_and_flags_are_cleanlabs_own(planted, cleanlab_api):
     labels, probs, _ = planted
     issues = find_issues("train", labels, probs)
-    expected_flags = find_label_issues(labels, probs, filter_by=FILTER_BY)
-    expected_quality = get_label_quality_scores(labels, probs, method=METHOD)
+    expected_flags = cleanlab_api.find_label_issues(labels, probs, filter_by=FILTER_BY)
+    expected_quality = cleanlab_api.get_label_quality_scores(labels, probs, method=METHOD)
     np.testing.assert_array_equal(issues.is_issue, expected_flags[issues.index])
     np.testing.assert_allclose(issues.label_quality, expected_quality[issues.index])
     assert 0 < issues.is_issue.sum() < N
