@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -34,13 +35,24 @@ def serve_command(model: object, port: int, *flags: str) -> list[str]:
             "--port", str(port), *flags]  # fmt: skip
 
 
+@dataclass
+class Server:
+    process: subprocess.Popen
+    base: str  # http://127.0.0.1:PORT
+    port: int
+
+
 @contextlib.contextmanager
-def serving(model, *flags: str) -> Iterator[tuple[str, int]]:
-    """(base URL, port) of a running fashion-serve on `model` with extra `flags`."""
+def server(model, *flags: str) -> Iterator[Server]:
+    """A running fashion-serve on `model` with extra `flags`, its process included (for a test that
+    signals it); stopped on exit."""
     port = free_port()
-    command = serve_command(model, port, *flags)
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        serve_command(model, port, *flags),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         base = f"http://{HOST}:{port}"
@@ -54,9 +66,16 @@ def serving(model, *flags: str) -> Iterator[tuple[str, int]]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"fashion-serve did not start: {stop(process)}")
             time.sleep(0.1)
-        yield base, port
+        yield Server(process, base, port)
     finally:
         stop(process)
+
+
+@contextlib.contextmanager
+def serving(model, *flags: str) -> Iterator[tuple[str, int]]:
+    """(base URL, port) of a running fashion-serve on `model` with extra `flags`."""
+    with server(model, *flags) as running:
+        yield running.base, running.port
 
 
 def stop(process: subprocess.Popen) -> str:

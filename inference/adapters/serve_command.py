@@ -14,6 +14,7 @@ import argparse
 import math
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from inference.adapters.serve_settings import DEFAULT_HOST, DEFAULT_PORT, ServeSettings
@@ -34,6 +35,56 @@ def host_name(text: str) -> str:
     return text
 
 
+def settings_flags() -> tuple[tuple[str, Callable[[str], object], str], ...]:
+    """The flags that set a ServeSettings field, named after it (--max-body-bytes sets
+    max_body_bytes): (field, argparse type, help with {default} and {settings})."""
+    return (
+        ("max_body_bytes", int_in(1, 2**40), "larger requests get 413 (default {default})"),
+        (
+            "read_timeout",
+            finite_float(0, low_open=True),
+            "a request body not complete after this many seconds gets 408 (default {default:g})",
+        ),
+        (
+            "header_timeout",
+            finite_float(0, low_open=True),
+            "request line and headers not complete after this many seconds: 408, connection closed "
+            "(default {default:g})",
+        ),
+        (
+            "decode_slots",
+            int_in(1, 1024),
+            "requests parsed and scored at once on worker threads (default {default})",
+        ),
+        (
+            "max_queue",
+            int_in(0, 1_000_000),
+            "requests waiting beyond those; more get 503 + Retry-After (default {default})",
+        ),
+        (
+            "body_budget_bytes",
+            int_in(1, 2**40),
+            "request bodies held in memory at once; a body that does not fit within "
+            "{settings.budget_wait:g} s gets 503 (default {default})",
+        ),
+        (
+            "max_connections",
+            int_in(1, 1_000_000),
+            "open connections; more get 503 except health checks (default {default})",
+        ),
+        (
+            "json_workers",
+            int_in(0, thread_limit() * 4),
+            "processes that parse large JSON bodies, 0 for none (default {default})",
+        ),
+        (
+            "graceful_timeout",
+            finite_float(0),
+            "on SIGTERM, seconds in-flight requests may take to finish (default {default:g})",
+        ),
+    )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = OneLineParser(prog="fashion-serve", description="Serve Fashion-MNIST predictions over HTTP.")
     parser.add_argument("--model", default=None, help="model.onnx or a Triton repository (default: models/)")
@@ -48,62 +99,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"address to bind (default {DEFAULT_HOST}: this machine only)",
     )
     parser.add_argument("--port", type=int_in(1, 65535), default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
-    parser.add_argument(
-        "--max-body-bytes",
-        type=int_in(1, 2**40),
-        default=DEFAULTS.max_body_bytes,
-        help=f"larger requests get 413 (default {DEFAULTS.max_body_bytes})",
-    )
-    parser.add_argument(
-        "--read-timeout",
-        type=finite_float(0, low_open=True),
-        default=DEFAULTS.read_timeout,
-        help=f"a request body not complete after this many seconds gets 408 (default {DEFAULTS.read_timeout:g})",
-    )
-    parser.add_argument(
-        "--header-timeout",
-        type=finite_float(0, low_open=True),
-        default=DEFAULTS.header_timeout,
-        help=f"request line and headers not complete after this many seconds: 408, connection closed "
-        f"(default {DEFAULTS.header_timeout:g})",
-    )
-    parser.add_argument(
-        "--decode-slots",
-        type=int_in(1, 1024),
-        default=DEFAULTS.decode_slots,
-        help=f"requests parsed and scored at once on worker threads (default {DEFAULTS.decode_slots})",
-    )
-    parser.add_argument(
-        "--max-queue",
-        type=int_in(0, 1_000_000),
-        default=DEFAULTS.max_queue,
-        help=f"requests waiting beyond those; more get 503 + Retry-After (default {DEFAULTS.max_queue})",
-    )
-    parser.add_argument(
-        "--body-budget-bytes",
-        type=int_in(1, 2**40),
-        default=DEFAULTS.body_budget_bytes,
-        help=f"request bodies held in memory at once; a body that does not fit within "
-        f"{DEFAULTS.budget_wait:g} s gets 503 (default {DEFAULTS.body_budget_bytes})",
-    )
-    parser.add_argument(
-        "--max-connections",
-        type=int_in(1, 1_000_000),
-        default=DEFAULTS.max_connections,
-        help=f"open connections; more get 503 except health checks (default {DEFAULTS.max_connections})",
-    )
-    parser.add_argument(
-        "--json-workers",
-        type=int_in(0, thread_limit() * 4),
-        default=DEFAULTS.json_workers,
-        help=f"processes that parse large JSON bodies, 0 for none (default {DEFAULTS.json_workers})",
-    )
-    parser.add_argument(
-        "--graceful-timeout",
-        type=finite_float(0),
-        default=DEFAULTS.graceful_timeout,
-        help=f"on SIGTERM, seconds in-flight requests may take to finish (default {DEFAULTS.graceful_timeout:g})",
-    )
+    for name, kind, about in settings_flags():
+        default = getattr(DEFAULTS, name)
+        help_text = about.format(default=default, settings=DEFAULTS)
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=default, help=help_text)
     parser.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
     return parser.parse_args(argv)
 
@@ -134,17 +133,7 @@ def serve(args: argparse.Namespace) -> int:
         raise ArgumentError(
             f"cannot listen on {args.host}:{args.port}: {reason}; pick another --port, or a --host address of this machine"
         ) from None
-    settings = ServeSettings(
-        max_body_bytes=args.max_body_bytes,
-        read_timeout=args.read_timeout,
-        header_timeout=args.header_timeout,
-        decode_slots=args.decode_slots,
-        max_queue=args.max_queue,
-        body_budget_bytes=args.body_budget_bytes,
-        max_connections=args.max_connections,
-        json_workers=args.json_workers,
-        graceful_timeout=args.graceful_timeout,
-    )
+    settings = ServeSettings(**{name: getattr(args, name) for name, _, _ in settings_flags()})
     given = Path(args.model) if args.model is not None else None
     try:
         # A folder serves every version in it; a file is served alone.

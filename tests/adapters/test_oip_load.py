@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import threading
 import time
 
@@ -25,7 +24,7 @@ import pytest
 from inference.adapters.http_app import create_app
 from inference.core.errors import ModelError
 from inference.core.predictor import Predictor
-from testkit.serve_process import HOST, free_port, serve_command, serving, stop
+from testkit.serve_process import HOST, server, serving
 from testkit.tiny_models import write_tiny_model
 
 IMAGES = 300  # past the batch scored on the event loop, so scoring runs on a worker slot
@@ -276,24 +275,8 @@ def test_past_the_connection_cap_503_but_health_still_answers(model):
 
 
 def test_sigterm_lets_the_request_in_flight_finish(model):
-    port = free_port()
-    process = subprocess.Popen(
-        serve_command(model, port, "--threads", "1"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://{HOST}:{port}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
-            time.sleep(0.1)
+    with server(model, "--threads", "1") as running:
+        process, port = running.process, running.port
         body, headers = infer_body(3)
         head = (
             f"POST /v2/models/fashion_mnist/infer HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
@@ -313,8 +296,6 @@ def test_sigterm_lets_the_request_in_flight_finish(model):
         # the command as every other one ends on SIGTERM: one line and 128 + 15
         assert process.wait(20) == 128 + signal.SIGTERM
         assert "fashion-serve: terminated (SIGTERM)" in process.stdout.read()
-    finally:
-        stop(process)
 
 
 def test_health_answers_while_large_json_bodies_are_parsed(model):

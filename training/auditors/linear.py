@@ -8,7 +8,7 @@ flags a person judged 23 correctly labeled. Kept as the fast, deploy-faithful ba
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from training import softmax_concise
 from training.auditors.auditor import Auditor
@@ -29,16 +29,9 @@ class LinearRecipe:
 
 
 def from_config(cfg: TrainConfig) -> LinearRecipe:
-    """The TrainConfig's own recipe: the folds train exactly what the run exports."""
-    return LinearRecipe(
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
-        schedule=cfg.schedule,
-        seed=cfg.seed,
-    )
+    """The TrainConfig's own recipe: the folds train exactly what the run exports (every recipe
+    field the config has, by name; nesterov, which it lacks, stays off)."""
+    return LinearRecipe(**{f.name: getattr(cfg, f.name) for f in fields(LinearRecipe) if hasattr(cfg, f.name)})
 
 
 AUDITOR = Auditor(

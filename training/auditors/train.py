@@ -21,27 +21,18 @@ from training.loop import DivergenceGuard, lr_at, train_epoch
 
 
 class Recipe(Protocol):
-    """The fields the loop reads (read-only here, so any recipe dataclass fits)."""
+    """The fields the loop reads. Every recipe is a (mutable) dataclass, so that the report can
+    record its fields as they are (dataclasses.asdict)."""
 
-    # A dataclass, so that the report can record its fields as they are (dataclasses.asdict).
     __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
-
-    @property
-    def epochs(self) -> int: ...
-    @property
-    def batch_size(self) -> int: ...
-    @property
-    def lr(self) -> float: ...
-    @property
-    def momentum(self) -> float: ...
-    @property
-    def nesterov(self) -> bool: ...
-    @property
-    def weight_decay(self) -> float: ...
-    @property
-    def schedule(self) -> str: ...
-    @property
-    def seed(self) -> int: ...
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    schedule: str
+    seed: int
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
