@@ -23,6 +23,7 @@ import numpy as np
 
 from inference.core.atomic_write import atomic_write
 from inference.core.classes import CLASS_NAMES, NUM_CLASSES
+from inference.core.corrections.import_file import read_bounded
 from inference.core.corrections.tags import join_tags, parse_tags
 from inference.core.corrections.values import SPLIT_SIZES, Verdict
 from inference.core.corrections.verdicts import VERDICTS, effective_verdict
@@ -176,16 +177,9 @@ def _check_row(
 
 
 def _read_text(path: Path) -> str:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_CSV_BYTES + 1)
-    except OSError as e:
-        raise CorrectionsError(f"{path}: cannot read it ({e.strerror}); check the name and its permissions") from e
-    if len(data) > MAX_CSV_BYTES:
-        raise CorrectionsError(
-            f"{path} is over {MAX_CSV_BYTES // 2**20} MiB, far more than a corrections CSV of "
-            "60,000 images; nothing was imported"
-        )
+    data = read_bounded(
+        path, MAX_CSV_BYTES, "corrections CSV", "the CSV of all 60,000 training images with tags (~6 MB)"
+    )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

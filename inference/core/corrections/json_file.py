@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from inference.core.classes import NUM_CLASSES
+from inference.core.corrections.import_file import read_bounded
 from inference.core.corrections.values import (
     EXPORT_FORMAT,
     Verdict,
@@ -59,17 +60,7 @@ def export_bytes(digest: str, split: str, verdicts: dict[int, Verdict]) -> bytes
 
 
 def read_limited(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_JSON_BYTES + 1)
-    except OSError as e:
-        raise CorrectionsError(f"corrections file {path}: cannot read it ({e})") from e
-    if len(data) > MAX_JSON_BYTES:
-        raise CorrectionsError(
-            f"corrections file {path} is over {MAX_JSON_BYTES // 2**20} MiB, far more than 60,000 verdicts take; "
-            "nothing imported"
-        )
-    return data
+    return read_bounded(path, MAX_JSON_BYTES, "corrections file", "60,000 verdicts take")
 
 
 def _refuse_float(text: str) -> NoReturn:
