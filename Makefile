@@ -55,7 +55,8 @@ lint: $(VENV)/.stamp-test
 
 # pytest-xdist workers: 2 fits the 2-core machines CI runs on (4 took 253 s there against 175 s
 # for 2, both spread test by test). --dist loadfile keeps a module's tests on one worker, so a module fixture (a local Ray,
-# a cross-validated repository) is built once, not once per worker. JOBS=0 runs serially.
+# a cross-validated repository) is built once, not once per worker; tests/conftest.py hands the modules
+# out longest first. JOBS=0 runs serially.
 JOBS ?= 2
 XDIST := $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadfile)
 # The suite starts about a hundred Python processes (workers, servers, command runs, Ray's); with
