@@ -25,6 +25,18 @@ SCHEMA_VERSION = 2  # 2 added the tags (inference/core/corrections/migration.py 
 # CHECK constraints spell out types with typeof(): STRICT tables would do it too, but a file
 # with a STRICT table cannot be opened at all by SQLite < 3.37 (Debian 11, Ubuntu 20.04).
 VERDICT_SQL = "('relabel', 'confirmed', 'exclude')"
+
+
+def append_only(table: str, what: str) -> tuple[str, str]:
+    """The two triggers that refuse an UPDATE or DELETE on `table`, saying `what` is append-only."""
+    update, delete = (
+        f"""CREATE TRIGGER {table}_no_{change.lower()} BEFORE {change} ON {table}
+    BEGIN SELECT RAISE(ABORT, '{what} is append-only'); END"""
+        for change in ("UPDATE", "DELETE")
+    )
+    return update, delete
+
+
 # The verdicts table's last CHECK (new_label <> given_label) is the last guard for the rule in
 # verdicts.effective_verdict: every caller turns such a relabel into "confirmed" before writing,
 # so only a row written some other way can trip it. The statements below must stay as they are
@@ -63,10 +75,7 @@ SCHEMA_V1 = (
     session TEXT NOT NULL
 )""",
     "CREATE INDEX history_by_image ON history (dataset_digest, split, idx)",
-    """CREATE TRIGGER history_no_update BEFORE UPDATE ON history
-    BEGIN SELECT RAISE(ABORT, 'the corrections history is append-only'); END""",
-    """CREATE TRIGGER history_no_delete BEFORE DELETE ON history
-    BEGIN SELECT RAISE(ABORT, 'the corrections history is append-only'); END""",
+    *append_only("history", "the corrections history"),
 )
 # Version 2: tags on images (inference/core/corrections/tags.py), with their own append-only history.
 TAGS_SCHEMA = (
@@ -92,10 +101,7 @@ TAGS_SCHEMA = (
     session TEXT NOT NULL
 )""",
     "CREATE INDEX tag_history_by_image ON tag_history (dataset_digest, split, idx)",
-    """CREATE TRIGGER tag_history_no_update BEFORE UPDATE ON tag_history
-    BEGIN SELECT RAISE(ABORT, 'the tag history is append-only'); END""",
-    """CREATE TRIGGER tag_history_no_delete BEFORE DELETE ON tag_history
-    BEGIN SELECT RAISE(ABORT, 'the tag history is append-only'); END""",
+    *append_only("tag_history", "the tag history"),
 )
 SCHEMA = SCHEMA_V1 + TAGS_SCHEMA
 UPGRADABLE_VERSIONS = (1,)  # older schema versions that opening upgrades in place, every row kept
