@@ -129,8 +129,8 @@ def report_launch(split: str, results: list[dict]) -> None:
     print(f"  process start -> scored:                      {med('scored_s'):.2f} s / {best('scored_s'):.2f} s")
     print(
         f"  worker: load {med('load_s'):.2f} s, +model {med('model_s') - med('load_s'):.2f} s, "
-        f"+score {med('score_s') - med('model_s'):.3f} s, +tiles {med('tiles_s') - med('score_s'):.2f} s, "
-        f"+label-issue report {med('review_s') - med('tiles_s'):.3f} s ({results[0]['review']})"
+        f"+score {med('score_s') - med('model_s'):.3f} s, "
+        f"+label-issue report {med('review_s') - med('score_s'):.3f} s ({results[0]['review']})"
     )
     print(f"  resident memory once scored: {med('rss_mb'):.0f} MB (peak {med('peak_rss_mb'):.0f} MB)")
 

@@ -19,7 +19,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
 
 from gui.review import Review
-from gui.scoring import ScoredSplit
+from gui.scoring import ScoredSplit, TileImages
 from gui.split_verdicts import SplitVerdicts, open_split_verdicts
 from gui.tile_roles import (
     CLASS_NAMES_ROLE,
@@ -78,7 +78,7 @@ class TileModel(QAbstractListModel):
         self.confidence = np.zeros(0, np.float32)
         self.loss = np.zeros(0, np.float32)
         self._log_p = np.zeros((0, 10), np.float32)
-        self._images: tuple = ()
+        self._images: TileImages | tuple = ()
         self._flags = Qt.ItemFlag.NoItemFlags
         self.tags = ImageTags()  # the store's tags of this split (gui.tile_tags)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gui.scoring import ScoredSplit, tile_images
+from gui.scoring import ScoredSplit, TileImages
 from gui.tile_model import TileModel
 from inference.core.classes import CLASS_NAMES
 from inference.core.corrections import CONFIRMED, RELABEL, CorrectionsStore
@@ -28,7 +28,7 @@ def tiles(qapp, tmp_path):
         class_names=CLASS_NAMES,
         probabilities=np.full((10_000, 10), 0.1, np.float32),
         predicted=np.zeros(10_000, np.int64),
-        images=tile_images(split.images),
+        images=TileImages(split.images),
         corrections_path=tmp_path / "c.sqlite",
         review=None,
         review_note="",
