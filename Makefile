@@ -68,9 +68,11 @@ PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest
 test: lint
 	$(PYTEST) $(XDIST) $(PYTEST_ARGS)
 
-# While working: the suite without the tests that train on the real data, and without the lint.
+# While working: the suite without the tests that need seconds each (the `slow` marker: training on
+# the real data, Ray, real servers under load), with a fifth of the property-test examples
+# (testkit/examples.py), and without the lint.
 test-fast: $(VENV)/.stamp-test
-	$(PYTEST) $(XDIST) -m "not slow" $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=quick $(PYTEST) $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 # Every script in benchmarks/ with settings that finish on a 2-core machine, one line each at
 # the end: ran, skipped (a GPU or a Triton this machine lacks) or failed. BENCH_ARGS, e.g.

@@ -4,6 +4,7 @@ CI=true a missing dataset fails: CI installs Debian's dataset-fashion-mnist and 
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import shutil
 
@@ -16,13 +17,20 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
+from hypothesis import settings
 
 from inference.core.errors import DatasetError
 from inference.core.fashion_mnist import find_data_dir, load_split
 
-# A test that asks for one of these trains both variants on the real data (once per session):
-# it is marked slow, and `make test-fast` (-m "not slow") leaves it out.
-REAL_TRAINING = {"model_repo", "model_path"}
+# `make test-fast` draws a fifth of the examples (testkit/examples.py); `make test` draws them all.
+settings.register_profile("quick", max_examples=20)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# A test that asks for one of these is marked slow, and `make test-fast` (-m "not slow") leaves it
+# out: the first two train both variants on the real data (once per session), the third starts a
+# local Ray (4 s, then 1.5 s a Ray Data run however few the images). Other tests that need seconds
+# on their own carry @pytest.mark.slow with the reason beside it.
+SLOW_FIXTURES = {"model_repo", "model_path", "local_ray"}
 
 
 def pytest_collection_modifyitems(items):
@@ -30,7 +38,7 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "gui" in item.path.parent.parts[-1:]:
             item.add_marker(pytest.mark.gui)
-        if REAL_TRAINING & set(getattr(item, "fixturenames", ())):
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
 
 
@@ -86,12 +94,20 @@ def module_seconds(module: str, tests: dict) -> float:
     return MODULE_SECONDS.get(module, len(tests) * SECONDS_PER_TEST)
 
 
+@pytest.fixture(scope="session")
+def labeler_dirs(tmp_path_factory):
+    return tmp_path_factory.mktemp("labeler"), itertools.count()
+
+
 @pytest.fixture(autouse=True)
-def labeler_dir(monkeypatch, tmp_path):
+def labeler_dir(monkeypatch, labeler_dirs):
     """The corrections store lives here in every test (subprocesses inherit it), never in the user's
-    folder. A test that asks for this fixture gets the folder."""
-    monkeypatch.setenv("FASHION_LABELER_DIR", str(tmp_path / "labeler"))
-    return tmp_path / "labeler"
+    folder. A test that asks for this fixture gets the folder: its own, made only when something
+    writes there (a tmp_path for every test cost 2 ms each, 1,300 times a run)."""
+    root, numbers = labeler_dirs
+    path = root / str(next(numbers))
+    monkeypatch.setenv("FASHION_LABELER_DIR", str(path))
+    return path
 
 
 def _need_data(reason: str):

@@ -101,7 +101,8 @@ def test_config_is_config_pbtxt_as_protobuf_reads_it(client, repository):
     assert client.get_model_config(MODEL_NAME)["max_batch_size"] == 4096
 
 
-@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+# JSON: 4,000 images written and parsed as text, seconds.
+@pytest.mark.parametrize("binary", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["binary", "json"])
 def test_every_test_image_scores_as_the_predictor_does(client, predictors, test_split, binary):
     images = test_split.images if binary else test_split.images[:JSON_IMAGES]
     reference = predictors["2"]  # the default: config.pbtxt serves the latest version

@@ -241,6 +241,7 @@ def read_all(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+@pytest.mark.slow  # waits out the server's header timeout
 def test_a_trickled_header_is_cut_off(model):
     with serving(model, "--threads", "1", "--header-timeout", "1") as (base, port):
         with socket.create_connection((HOST, port), timeout=15) as sock:
@@ -258,6 +259,7 @@ def test_a_trickled_header_is_cut_off(model):
         assert httpx.get(f"{base}/v2/health/ready", timeout=10).status_code == 200
 
 
+@pytest.mark.slow  # a real server held at its connection cap
 def test_past_the_connection_cap_503_but_health_still_answers(model):
     with serving(model, "--threads", "1", "--max-connections", "4", "--header-timeout", "30") as (base, port):
         held = [socket.create_connection((HOST, port), timeout=15) for _ in range(4)]
@@ -274,6 +276,7 @@ def test_past_the_connection_cap_503_but_health_still_answers(model):
                 sock.close()
 
 
+@pytest.mark.slow  # a real server, stopped mid-request
 def test_sigterm_lets_the_request_in_flight_finish(model):
     with server(model, "--threads", "1") as running:
         process, port = running.process, running.port
@@ -298,6 +301,7 @@ def test_sigterm_lets_the_request_in_flight_finish(model):
         assert "fashion-serve: terminated (SIGTERM)" in process.stdout.read()
 
 
+@pytest.mark.slow  # a real server flooded for a second with 5 MB bodies
 def test_health_answers_while_large_json_bodies_are_parsed(model):
     pixels = np.random.default_rng(1).integers(0, 256, (1500, 784)).tolist()
     body = json.dumps({"images": pixels}).encode()  # ~5 MB: parsed in the JSON worker process

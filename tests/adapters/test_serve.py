@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 from inference.adapters.serve_command import bind, main, parse_args
 from inference.core.classes import CLASS_NAMES
 from inference.core.predictor import Predictor
+from testkit.examples import examples
 from testkit.serve_process import serving
 
 LIMIT = 64 * 1024  # small, so the 413 tests stay quick; 83 raw images fit
@@ -288,7 +289,9 @@ def test_the_openapi_document_holds(api_schema, server, path, method, media_type
     with httpx.Client(timeout=30) as client:
 
         @given(case=operation.as_strategy(mode, media_type=media_type))
-        @settings(max_examples=EXAMPLES[mode], deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=examples(EXAMPLES[mode]), deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def holds(case):
             response = client.send(httpx_request(client, case, server))
             case.validate_response(response, checks=CHECKS)

@@ -131,6 +131,7 @@ def bad_files(tmp_path_factory):
     return {path.name: path.read_bytes() for path in hostile_images(tmp_path_factory.mktemp("hostile_files"))}
 
 
+@pytest.mark.slow  # a real server, every hostile file against it
 def test_hostile_requests_get_4xx_while_health_answers(server, good_images, bad_files, reference):
     base, port = server
     too_big = b'{"images": [' + b"0," * LIMIT + b"0]}"

@@ -28,6 +28,7 @@ from inference.core.decoders import decode_bytes, read_image
 from inference.core.errors import DatasetError, InferenceError, InputError
 from inference.core.input_files import load, load_in_parts
 from testkit import hostile
+from testkit.examples import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 PEAK_LIMIT_KB = 300 * 1024  # the bound for any single hostile file
@@ -288,6 +289,7 @@ def test_parquet_with_null_rows_or_pixels_out_of_range(tmp_path):
 # --- memory ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # one child process per file, under a memory limit
 def test_peak_memory_stays_bounded_for_every_hostile_file(tmp_path):
     files = hostile.hostile_images(tmp_path) + [
         hostile.gzip_bomb_idx(tmp_path / "bomb-images-idx3-ubyte.gz"),
@@ -373,7 +375,7 @@ def test_random_and_damaged_bytes_end_in_the_projects_own_errors(suffix, tmp_pat
     valid = _valid_file(suffix)
     assert len(decode_bytes(valid, name)[0]) >= 1  # also imports what decoding needs, outside the deadline
 
-    @settings(max_examples=60, deadline=1000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=examples(60), deadline=1000, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(damaged(valid))
     def check(data):
         try:

@@ -16,6 +16,7 @@ from inference.core.arrays import as_uint8_batch, chunks
 from inference.core.decoders import read_image
 from inference.core.errors import InferenceError, InputError, InputTypeError
 from inference.core.input_files import label_file_for, load, load_in_parts
+from testkit.examples import examples
 
 uint8_batches = hnp.arrays(np.uint8, st.tuples(st.integers(1, 5), st.just(28), st.just(28)))
 
@@ -67,7 +68,7 @@ def test_uint8_contiguous_input_is_not_copied(batch):
         elements=None,
     )
 )
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 def test_any_array_is_a_batch_or_an_input_error(array):
     try:
         out = as_uint8_batch(array)

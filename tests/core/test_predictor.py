@@ -22,6 +22,7 @@ from inference.core.classes import CLASS_NAMES
 from inference.core.errors import ArgumentError, InferenceError, InputError, ModelError
 from inference.core.model_repository import resolve_model_path
 from inference.core.predictor import SPLIT_FROM, Prediction, Predictor, default_threads
+from testkit.examples import examples
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def test_opens_the_repository_folder(model_repo, model_path):
 
 
 @given(st.integers(1, 40), st.integers(1, 2600))
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_chunking_does_not_change_results(predictor, test_split, chunk, n):
     small = Predictor.__new__(Predictor)
     small.__dict__.update(predictor.__dict__, chunk=chunk)
@@ -75,7 +76,7 @@ def test_chunking_does_not_change_results(predictor, test_split, chunk, n):
 
 
 @given(hnp.arrays(np.uint8, st.tuples(st.integers(1, 8), st.just(28), st.just(28))))
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_every_input_form_gives_the_same_prediction(predictor, batch):
     expected = predictor.predict_proba(batch)
     n = len(batch)
@@ -236,7 +237,7 @@ def test_threads_give_the_same_bits_as_one_thread(threaded, sequential, test_spl
 
 
 @given(n=st.integers(1, 2600), chunk=st.integers(1, 1100), split_from=st.integers(1, 1100), threads=st.integers(2, 4))
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_any_split_gives_the_same_bits(threaded, sequential, test_split, n, chunk, split_from, threads):
     predictor = threaded(threads)
     predictor.chunk, predictor.split_from = chunk, split_from  # pieces at every boundary and size

@@ -236,6 +236,7 @@ app.exec()
 """
 
 
+@pytest.mark.slow  # a labeler process, killed and started again
 def test_sigkill_right_after_edits_loses_none_of_them(tiny_model_path, fashion_dir, tmp_path):
     path = tmp_path / "corrections.sqlite"
     proc = subprocess.Popen(

@@ -112,6 +112,7 @@ def test_triton_files_match_the_model(exported):
     assert not list(folder.rglob("*.tmp"))
 
 
+@pytest.mark.slow  # torch's ONNX exporter: seconds a call
 def test_a_failed_check_writes_no_model(fashion_dir, tmp_path):
     """Any concise model will do (the check is made to fail): an untrained one, no training run."""
 
@@ -194,6 +195,7 @@ def test_export_and_verify_leave_the_callers_model_as_it_was():
     assert net.training and [p.data_ptr() for p in net.parameters()] == before
 
 
+@pytest.mark.slow  # torch's ONNX exporter: seconds a call
 def test_an_export_of_an_untrained_model_keeps_the_contract(tmp_path):
     net = make_model()
     meta = export.metadata("concise", 0.5, "ab" * 32, {"batch_size": 256})

@@ -133,6 +133,7 @@ def test_asking_for_cuda_without_one_is_an_error():
         resolve_device("cuda")
 
 
+@pytest.mark.slow  # importing torchvision alone takes seconds
 def test_download_uses_torchvision_and_lands_where_the_reader_looks(fashion_dir, tmp_path, monkeypatch):
     """torchvision's real downloader against a mirror on loopback serving the real files."""
     from torchvision.datasets import FashionMNIST

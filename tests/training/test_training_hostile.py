@@ -171,11 +171,14 @@ def test_cross_val_without_cleanlab_fails_before_anything_runs(tmp_path, capsys,
     assert not out.exists()
 
 
-def test_a_missing_corrections_store_says_how_to_make_one(tmp_path, capsys, monkeypatch, nothing_may_train):
-    for flags in (["--corrections", str(tmp_path / "nowhere.sqlite")], ["--corrections"]):
+def test_a_missing_corrections_store_says_how_to_make_one(tmp_path, capsys, labeler_dir, nothing_may_train):
+    for flags, store in (
+        (["--corrections", str(tmp_path / "nowhere.sqlite")], tmp_path / "nowhere.sqlite"),
+        (["--corrections"], labeler_dir),  # the bare flag: the labeler's own store
+    ):
         assert cli.main([*flags, "--out", str(tmp_path / "models")], nothing_may_train) == 2
         err = one_line_error(capsys.readouterr().err, "no corrections store at", "fashion-labeler")
-        assert str(tmp_path / ("nowhere.sqlite" if len(flags) == 2 else "labeler")) in err
+        assert str(store) in err
 
 
 def test_a_store_without_verdicts_for_this_dataset_is_refused(fashion_dir, tmp_path, capsys, monkeypatch):
