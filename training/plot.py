@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display needed, none opened
-import matplotlib.pyplot as plt
-
 from training.reliability_plot import draw_reliability
 
 
 def curves_png(histories: dict, calibrations: dict | None = None) -> bytes:
     """`histories`: variant -> History; `calibrations`: variant -> Calibration, drawn as one more
     panel (reliability on the test set, before and after temperature scaling). PNG bytes."""
+    # Imported here, at the end of a run: importing matplotlib takes ~1 s, which every start of
+    # train-and-export paid before, --help and a mistyped flag included.
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed, none opened
+    import matplotlib.pyplot as plt
+
     panels = len(histories) + (1 if calibrations else 0)
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
     for ax, (variant, h) in zip(axes[0], histories.items(), strict=False):
