@@ -13,7 +13,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import ray
 from PIL import Image
 
 from inference.adapters.ray_engine import RayScorer, decode_bytes, list_inputs, run, score_dataset
@@ -31,6 +30,10 @@ ONE_ACTOR = 1
 
 @pytest.fixture(scope="module")
 def local_ray():
+    # Here, not at the top: `make test-fast` collects this module but starts no Ray.
+    import ray
+    import ray.data
+
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     yield ray
     ray.shutdown()
@@ -93,8 +96,8 @@ def test_csv_output(local_ray, inputs, tiny_model_path, tmp_path):
 
 def test_scorer_is_a_map_batches_callable(local_ray, tiny_model_path, test_split, monkeypatch):
     # Ray Data may hand blocks back in any order (seen once on a loaded machine): ask for the input's.
-    monkeypatch.setattr(ray.data.DataContext.get_current().execution_options, "preserve_order", True)
-    ds = ray.data.from_items([{"image": img} for img in test_split.images[:64]])
+    monkeypatch.setattr(local_ray.data.DataContext.get_current().execution_options, "preserve_order", True)
+    ds = local_ray.data.from_items([{"image": img} for img in test_split.images[:64]])
     rows = score_dataset(ds, str(tiny_model_path), concurrency=1, batch_size=16).take_all()
     expected = Predictor(tiny_model_path, device="cpu").predict(test_split.images[:64])
     assert [r["label"] for r in rows] == expected.labels.tolist()

@@ -164,6 +164,7 @@ def test_download_uses_torchvision_and_lands_where_the_reader_looks(fashion_dir,
     assert fm.load_split("test", folder).images.shape == (10_000, 28, 28)
 
 
+@pytest.mark.slow  # importing torchvision alone takes seconds
 def test_failed_download_says_how_else_to_get_the_data(tmp_path, monkeypatch):
     from torchvision.datasets import FashionMNIST
 
