@@ -12,6 +12,7 @@ An import inside a function counts too: a lazy `import torch` would still cost a
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -55,11 +56,17 @@ ADAPTERS = {
 ADAPTER_EDGES = {("command line", "ray")}
 
 
+@functools.cache
+def syntax_tree(path: Path) -> ast.Module:
+    """A file parsed once a run: three checks read each module, and parsing was most of their time."""
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
 def imported_modules(path: Path, load_time_only: bool = False) -> set[str]:
     """Every absolute module name a file imports (`from a.b import c` gives a.b and a.b.c).
     load_time_only: top-level statements alone (an import inside a function or under
     `if TYPE_CHECKING:` runs later, or never, and cannot close a loop)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = syntax_tree(path)
     names = set()
     for node in tree.body if load_time_only else ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -72,7 +79,7 @@ def imported_modules(path: Path, load_time_only: bool = False) -> set[str]:
 
 def imported_roots(path: Path, root: Path = ROOT) -> set[str]:
     """The top-level package of every import statement in a file, relative imports resolved."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = syntax_tree(path)
     package = path.relative_to(root).parts[0]
     roots = set()
     for node in ast.walk(tree):
@@ -185,7 +192,7 @@ def test_the_corrections_store_is_used_through_its_package():
 
 
 def exported_names(init: Path) -> set[str]:
-    tree = ast.parse(init.read_text(encoding="utf-8"))
+    tree = syntax_tree(init)
     return {
         alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom) for alias in node.names
     }
@@ -232,7 +239,7 @@ OTHER_FORMATS = {
 def test_the_model_contract_has_one_owner(path):
     if path.name == "model_contract.py":
         return
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = syntax_tree(path)
     words = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     spelled = words & CONTRACT_WORDS - OTHER_FORMATS.get(path.relative_to(ROOT).as_posix(), set())
     assert not spelled, (
