@@ -43,7 +43,7 @@ from gui.go_to_image import go_to_image
 from gui.menus import WindowMenus
 from gui.report_banner import make_report_command
 from gui.review import model_name
-from gui.scoring import ScoredSplit, ScoringRequest
+from gui.scoring import ScoredSplit, Scorer, ScoringRequest, score_split
 from gui.scoring_thread import BackgroundScoring
 from gui.screen_fit import first_geometry
 from gui.status_line import StatusLine
@@ -68,8 +68,10 @@ class MainWindow(QMainWindow):
         parent=None,
         settings: QSettings | None = None,
         available: QRect | None = None,
+        score: Scorer = score_split,
     ):
-        """`available`: the screen area a first launch fits in (default: this screen's available geometry)."""
+        """`available`: the screen area a first launch fits in (default: this screen's available geometry);
+        `score`: what loads and scores a request off the GUI thread (tests pass one that remembers)."""
         super().__init__(parent)
         self.request = request or ScoringRequest()
         self.settings = settings  # None: remember nothing (tests, embedding)
@@ -90,7 +92,7 @@ class MainWindow(QMainWindow):
         self.confusion_view.installEventFilter(KeysStayHere(self))
         self.detail = DetailPanel()
         self.undo_stack = QUndoStack(self)
-        self.scoring = BackgroundScoring(self)
+        self.scoring = BackgroundScoring(self, score)
         self.status_line = StatusLine(self.tiles)
         self.setStatusBar(self.status_line)
 

@@ -24,6 +24,9 @@ from inference.core.errors import ModelError
 from inference.core.fashion_mnist import Split, load_split
 from inference.core.predictor import Predictor
 
+# What the window calls to score (score_split; tests hand it one that remembers results).
+Scorer = Callable[["ScoringRequest", Callable[[int, str], None]], "ScoredSplit"]
+
 CHUNK = 2000  # images per onnxruntime call: ~2 ms each, small enough for a moving progress bar
 
 

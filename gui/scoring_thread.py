@@ -11,7 +11,7 @@ import traceback
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from gui.scoring import ScoredSplit, ScoringRequest, score_split
+from gui.scoring import ScoredSplit, Scorer, ScoringRequest, score_split
 from inference.core.errors import InferenceError
 
 
@@ -26,20 +26,21 @@ def describe(error: Exception) -> str:
 
 
 class ScoringWorker(QObject):
-    """Runs `score_split` once; lives on the job's QThread."""
+    """Runs the scorer (`score_split`) once; lives on the job's QThread."""
 
     progress = Signal(int, str)  # percent, what is happening
     finished = Signal(object)  # ScoredSplit
     failed = Signal(str)  # one clear line
 
-    def __init__(self, request: ScoringRequest):
+    def __init__(self, request: ScoringRequest, score: Scorer = score_split):
         super().__init__()
         self.request = request
+        self.score = score
 
     @Slot()
     def run(self) -> None:
         try:
-            result = score_split(self.request, self.progress.emit)
+            result = self.score(self.request, self.progress.emit)
         except InferenceError as e:
             self.failed.emit(str(e))
         except (OSError, OverflowError, MemoryError) as e:
@@ -58,8 +59,9 @@ class BackgroundScoring(QObject):
     finished = Signal(object, object)  # ScoredSplit, the ScoringRequest it answers
     failed = Signal(str)  # one clear line
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, score: Scorer = score_split):
         super().__init__(parent)
+        self.score = score
         self._thread: QThread | None = None
         self._worker: ScoringWorker | None = None
         self._request: ScoringRequest | None = None
@@ -75,7 +77,7 @@ class BackgroundScoring(QObject):
             return False
         self.stop()
         thread = QThread(self)
-        worker = ScoringWorker(request)
+        worker = ScoringWorker(request, self.score)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.progress.connect(self.progress)

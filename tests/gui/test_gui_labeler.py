@@ -11,17 +11,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
-from gui.main_window import MainWindow
 from gui.palette import CORRECTED
 from gui.png_export import ZOOM as EXPORT_ZOOM
-from gui.scoring import ScoringRequest
 from gui.tile_roles import CLASS_NAMES_ROLE, IS_CORRECTED_ROLE, PREDICTED_NAME_ROLE, TRUE_LABEL_ROLE, TRUE_NAME_ROLE
 from inference.core.corrections import CorrectionsStore
 from inference.core.fashion_mnist import dataset_digest
 from inference.core.predictor import Predictor
-from testkit.gui_helpers import ROOMY_SCREEN
+from testkit.gui_helpers import SCORE_TIMEOUT_MS, open_window
 
-SCORE_TIMEOUT_MS = 30_000
 DIGEST = dataset_digest()
 
 
@@ -31,19 +28,6 @@ def expected(tiny_model_path, test_split):
     probabilities = Predictor(tiny_model_path, device="cpu").predict_proba(test_split.images)
     predicted = probabilities.argmax(axis=1)
     return probabilities, predicted, test_split.labels
-
-
-def open_window(qtbot, tiny_model_path, fashion_dir, corrections, show=True) -> MainWindow:
-    window = MainWindow(
-        ScoringRequest(str(tiny_model_path), str(fashion_dir), "test", str(corrections)), available=ROOMY_SCREEN
-    )
-    qtbot.addWidget(window)
-    if show:
-        window.show()
-        qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.scored, timeout=SCORE_TIMEOUT_MS):
-        window.start()
-    return window
 
 
 @pytest.fixture
