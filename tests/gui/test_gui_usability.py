@@ -219,8 +219,9 @@ def test_selection_count_in_the_status_bar(window):
 
 
 def test_export_adds_png_to_a_bare_name(window, tmp_path):
-    choose(window.filter_bar.show_filter, "mistakes")
-    assert window.files.export_png(str(tmp_path / "view")) > 0
+    window.tiles.set_verdict([7, 8], "confirmed")
+    choose(window.filter_bar.show_filter, "reviewed")  # two tiles: the file's name is what is checked
+    assert window.files.export_png(str(tmp_path / "view")) == 2
     assert QImage(str(tmp_path / "view.png")).width() > 0 and not (tmp_path / "view").exists()
 
 
