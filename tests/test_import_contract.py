@@ -15,8 +15,6 @@ import ast
 import functools
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("inference", "training", "gui", "testkit", "benchmarks")
 FORBIDDEN = {
@@ -99,11 +97,17 @@ def test_every_package_is_checked():
     assert found == set(PACKAGES)
 
 
-@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_module_respects_the_layers(path):
-    package = path.relative_to(ROOT).parts[0]
-    bad = imported_roots(path) & FORBIDDEN[package]
-    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}, which {package}/ must never import"
+# The checks below read every module and name each one that breaks a rule, all in one message (one
+# test a check, not one a module: 330 tests cost more in pytest-xdist's bookkeeping than in checking).
+
+
+def test_every_module_respects_the_layers():
+    problems = []
+    for path in modules():
+        package = path.relative_to(ROOT).parts[0]
+        if bad := imported_roots(path) & FORBIDDEN[package]:
+            problems.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}, which {package}/ must never import")
+    assert not problems, "\n".join(problems)
 
 
 def test_the_checker_sees_lazy_and_relative_imports(tmp_path):
@@ -128,16 +132,20 @@ def test_every_adapter_module_is_assigned():
     assert found == set(ADAPTERS)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "inference").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
-def test_core_imports_no_adapter_and_adapters_not_each_other(path):
-    name = module_name(path)
-    used = {adapter_of(m) for m in imported_modules(path) if m.startswith("inference.adapters.")} - {None}
-    if name.startswith("inference.core"):
-        assert not used, f"{name} (core) imports the adapters {sorted(used)}"
-    elif name in ADAPTERS:
-        own = adapter_of(name)
-        stray = {g for g in used if g != own and (own, g) not in ADAPTER_EDGES}
-        assert not stray, f"{name} ({own}) imports the adapters {sorted(stray)}; adapters depend on the core only"
+def test_core_imports_no_adapter_and_adapters_not_each_other():
+    problems = []
+    for path in sorted((ROOT / "inference").rglob("*.py")):
+        name = module_name(path)
+        used = {adapter_of(m) for m in imported_modules(path) if m.startswith("inference.adapters.")} - {None}
+        if name.startswith("inference.core") and used:
+            problems.append(f"{name} (core) imports the adapters {sorted(used)}")
+        elif name in ADAPTERS:
+            own = adapter_of(name)
+            if stray := {g for g in used if g != own and (own, g) not in ADAPTER_EDGES}:
+                problems.append(
+                    f"{name} ({own}) imports the adapters {sorted(stray)}; adapters depend on the core only"
+                )
+    assert not problems, "\n".join(problems)
 
 
 def import_cycle(graph: dict[str, set[str]]) -> list[str]:
@@ -231,18 +239,16 @@ OTHER_FORMATS = {
 }
 
 
-@pytest.mark.parametrize(
-    "path",
-    [p for p in modules() if p.relative_to(ROOT).parts[0] in ("inference", "training", "gui")],
-    ids=lambda p: str(p.relative_to(ROOT)),
-)
-def test_the_model_contract_has_one_owner(path):
-    if path.name == "model_contract.py":
-        return
-    tree = syntax_tree(path)
-    words = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-    spelled = words & CONTRACT_WORDS - OTHER_FORMATS.get(path.relative_to(ROOT).as_posix(), set())
-    assert not spelled, (
-        f"{path.relative_to(ROOT)} spells the model contract's {sorted(spelled)}; "
-        "use the names in inference/core/model_contract.py"
-    )
+def test_the_model_contract_has_one_owner():
+    problems = []
+    for path in modules():
+        if path.relative_to(ROOT).parts[0] not in ("inference", "training", "gui") or path.name == "model_contract.py":
+            continue
+        tree = syntax_tree(path)
+        words = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        if spelled := words & CONTRACT_WORDS - OTHER_FORMATS.get(path.relative_to(ROOT).as_posix(), set()):
+            problems.append(
+                f"{path.relative_to(ROOT)} spells the model contract's {sorted(spelled)}; "
+                "use the names in inference/core/model_contract.py"
+            )
+    assert not problems, "\n".join(problems)
