@@ -3,6 +3,7 @@ CI=true a missing dataset fails: CI installs Debian's dataset-fashion-mnist and 
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import itertools
 import os
@@ -82,6 +83,11 @@ MODULE_SECONDS = {
     "tests/core/test_calibration.py": (0.5, 4.8),
 }
 SECONDS_PER_TEST = 0.03
+# In a quick run the modules that train go to one worker, one after the other: the first optimizer a
+# process makes imports torch._dynamo (2-3 s), and one worker paying for that beats two. (The whole
+# suite keeps them apart: its training modules add up to more than a worker's share.)
+TRAINING_MODULES = ("tests/training/", "tests/core/test_calibration.py")
+TRAINING_UNIT = "tests/training/ and tests/core/test_calibration.py"
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, called only when it runs the suite
@@ -90,17 +96,22 @@ def pytest_xdist_make_scheduler(config, log):
         return None  # another --dist: xdist's own scheduler
     from xdist.scheduler import LoadFileScheduling
 
+    quick = "not slow" in (config.getoption("markexpr") or "")
+
     class LongestModuleFirst(LoadFileScheduling):
         """--dist loadfile with the work queue (module -> its tests) put longest first just before the
-        first module is handed out. The collection itself keeps its order: workers are sent indices
-        into it."""
+        first module is handed out, and in a quick run the modules that train as one unit. The
+        collection itself keeps its order: workers are sent indices into it."""
 
         ordered = False
 
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return TRAINING_UNIT if quick and module.startswith(TRAINING_MODULES) else module
+
         def _assign_work_unit(self, node):
             if not self.ordered:
-                quick = "not slow" in (config.getoption("markexpr") or "")
-                by_seconds = sorted(self.workqueue.items(), key=lambda unit: -module_seconds(*unit, quick))
+                by_seconds = sorted(self.workqueue.items(), key=lambda unit: -unit_seconds(unit[1], quick))
                 self.workqueue.clear()
                 self.workqueue.update(by_seconds)
                 self.ordered = True
@@ -109,12 +120,10 @@ def pytest_xdist_make_scheduler(config, log):
     return LongestModuleFirst(config, log)
 
 
-def module_seconds(module: str, tests: dict, quick: bool = False) -> float:
-    """`quick`: the run leaves out the slow tests (`make test-fast`)."""
-    if module not in MODULE_SECONDS:
-        return len(tests) * SECONDS_PER_TEST
-    whole, without_slow = MODULE_SECONDS[module]
-    return without_slow if quick else whole
+def unit_seconds(tests: dict, quick: bool = False) -> float:
+    """The seconds a work unit (its test ids) takes; `quick`: without the slow tests (`make test-fast`)."""
+    modules = collections.Counter(test.split("::", 1)[0] for test in tests)
+    return sum(MODULE_SECONDS[m][quick] if m in MODULE_SECONDS else n * SECONDS_PER_TEST for m, n in modules.items())
 
 
 @pytest.fixture(scope="session")
