@@ -135,7 +135,7 @@ def labeler_dirs(tmp_path_factory):
 def labeler_dir(monkeypatch, labeler_dirs):
     """The corrections store lives here in every test (subprocesses inherit it), never in the user's
     folder. A test that asks for this fixture gets the folder: its own, made only when something
-    writes there (a tmp_path for every test cost 2 ms each, 1,300 times a run)."""
+    writes there (a tmp_path for every test cost 2 ms each, a thousand times a run)."""
     root, numbers = labeler_dirs
     path = root / str(next(numbers))
     monkeypatch.setenv("FASHION_LABELER_DIR", str(path))
