@@ -1,11 +1,11 @@
 """The grid: a QListView of fixed-size tiles and the delegate that paints each one.
 
 The delegate only paints, from the model's roles alone: the image (a QImage over the split's
-pixels, made as the tile is painted, scaled nearest-neighbour so pixels stay crisp), the true label above the predicted one
-as in the lecture's `visualize`, a red frame and background on mistakes, a purple frame and
-corner badge on relabelled images, a teal badge on confirmed labels, a grey badge and cross on
-excluded images, an orange mark in the other corner on labels the label-issue report flags, and
-the first tag (and how many more) in a blue pill at the image's bottom right.
+pixels, made as the tile is painted, scaled nearest-neighbour so pixels stay crisp), the true label
+above the predicted one as in the lecture's `visualize`, a red frame and background on mistakes, a
+purple frame and corner badge on relabelled images, a teal badge on confirmed labels, a grey badge
+and cross on excluded images, an orange mark in the other corner on labels the label-issue report
+flags, and the first tag (and how many more) in a blue pill at the image's bottom right.
 The PNG export paints with it too.
 """
 
